@@ -1,0 +1,10 @@
+DROP TABLE settings;
+DROP TABLE auth_failures;
+DROP TABLE clearings;
+DROP TABLE inquiry_events;
+DROP TABLE inquiries;
+DROP TABLE ledger_entries;
+DROP FUNCTION ledger_entries_are_append_only;
+DROP TABLE action_events;
+DROP TABLE actions;
+DROP TABLE deliveries;

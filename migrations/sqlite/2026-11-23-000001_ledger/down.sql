@@ -1,0 +1,9 @@
+DROP TABLE settings;
+DROP TABLE auth_failures;
+DROP TABLE clearings;
+DROP TABLE inquiry_events;
+DROP TABLE inquiries;
+DROP TABLE ledger_entries;
+DROP TABLE action_events;
+DROP TABLE actions;
+DROP TABLE deliveries;

@@ -1,0 +1,3 @@
+//! postback-ledger: receives affiliate-network postbacks and keeps the payout ledger they imply.
+
+pub mod money;

@@ -1,3 +1,4 @@
 //! postback-ledger: receives affiliate-network postbacks and keeps the payout ledger they imply.
 
+pub mod auth;
 pub mod money;

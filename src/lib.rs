@@ -1,4 +1,5 @@
 //! postback-ledger: receives affiliate-network postbacks and keeps the payout ledger they imply.
 
+pub mod auth;
 pub mod decode;
 pub mod money;

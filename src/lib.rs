@@ -2,4 +2,7 @@
 
 pub mod auth;
 pub mod decode;
+pub mod event;
+pub mod mapping;
 pub mod money;
+pub mod reconcile;

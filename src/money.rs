@@ -117,9 +117,18 @@ mod tests {
 
     #[test]
     fn refuses_what_it_cannot_hold_exactly() {
-        assert!(matches!("abc".parse::<Money>(), Err(MoneyError::NotANumber(_))));
-        assert!(matches!("".parse::<Money>(), Err(MoneyError::NotANumber(_))));
-        assert!(matches!("0.00001".parse::<Money>(), Err(MoneyError::TooPrecise(_))));
+        assert!(matches!(
+            "abc".parse::<Money>(),
+            Err(MoneyError::NotANumber(_))
+        ));
+        assert!(matches!(
+            "".parse::<Money>(),
+            Err(MoneyError::NotANumber(_))
+        ));
+        assert!(matches!(
+            "0.00001".parse::<Money>(),
+            Err(MoneyError::TooPrecise(_))
+        ));
         assert!(matches!(
             "9999999999999999999".parse::<Money>(),
             Err(MoneyError::OutOfRange(_))

@@ -1,8 +1,18 @@
 //! postback-ledger: receives affiliate-network postbacks and keeps the payout ledger they imply.
 
 pub mod auth;
+pub mod cli;
+pub mod config;
 pub mod decode;
+pub mod delivery;
 pub mod event;
 pub mod mapping;
 pub mod money;
+pub mod read_model;
 pub mod reconcile;
+pub mod reprocess;
+pub mod routes;
+pub mod startup;
+pub mod storage;
+pub mod telemetry;
+pub mod writer;

@@ -1,0 +1,296 @@
+//! The configuration: one TOML file plus environment overrides, validated before anything starts.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::auth::{AuthConfig, AuthConfigError, AuthPolicy};
+use crate::event::SourceKind;
+use crate::mapping::{ActionMapping, MappingError};
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://postback-ledger.db";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_CONFIG_FILE: &str = "postback-ledger.toml";
+pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// The file as written. Every table rejects keys it does not know.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub database_url: Option<String>,
+    pub listen: Option<String>,
+    pub max_body_bytes: Option<usize>,
+    #[serde(default)]
+    pub responses: Responses,
+    #[serde(default)]
+    pub auth: AuthConfig,
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Responses {
+    /// What impact.com's "Success Response" is set to.
+    pub success: String,
+    pub error: String,
+}
+
+impl Default for Responses {
+    fn default() -> Self {
+        Responses {
+            success: "OK".into(),
+            error: "ERROR".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    pub kind: SourceKind,
+    /// canonical field = the partner's key
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+    /// the partner's status word = normalized status
+    #[serde(default)]
+    pub statuses: BTreeMap<String, String>,
+    /// Overrides the global `[auth]` for this source.
+    pub auth: Option<AuthConfig>,
+}
+
+/// The sources served when the file configures none, with impact.com's field names.
+const DEFAULT_SOURCES: &[(&str, SourceKind)] = &[
+    ("actions", SourceKind::ActionLifecycle),
+    ("inquiries", SourceKind::ActionInquiry),
+    ("clearing", SourceKind::ActionClearing),
+    ("products", SourceKind::ProductDataChange),
+    ("jobs", SourceKind::CompletedJob),
+    ("tracking-values", SourceKind::TrackingValueRequest),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration in {path}: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// One source, ready to serve.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    pub kind: SourceKind,
+    pub action_mapping: ActionMapping,
+    pub auth: AuthConfig,
+}
+
+/// The configuration after defaults and overrides: what the program runs with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub listen: String,
+    pub max_body_bytes: usize,
+    pub responses: Responses,
+    pub auth: AuthConfig,
+    pub sources: BTreeMap<String, Source>,
+    /// The file the settings came from, if any.
+    pub file: Option<PathBuf>,
+}
+
+/// Where to read from: `--config`, else `POSTBACK_LEDGER_CONFIG`, else `postback-ledger.toml` in
+/// the working directory when it exists, else the built-in defaults.
+pub fn load(explicit: Option<&Path>) -> Result<Settings, ConfigError> {
+    let from_env = std::env::var_os("POSTBACK_LEDGER_CONFIG").map(PathBuf::from);
+    let path = explicit.map(Path::to_path_buf).or(from_env).or_else(|| {
+        let local = PathBuf::from(DEFAULT_CONFIG_FILE);
+        local.exists().then_some(local)
+    });
+    let file = match &path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            parse(&text).map_err(|message| ConfigError::Syntax {
+                path: path.clone(),
+                message,
+            })?
+        }
+        None => FileConfig::default(),
+    };
+    let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+    let mut settings = resolve(file)?;
+    settings.file = path;
+    if let Some(url) = env("POSTBACK_LEDGER_DATABASE_URL") {
+        settings.database_url = url;
+    }
+    if let Some(listen) = env("POSTBACK_LEDGER_LISTEN") {
+        settings.listen = listen;
+    }
+    Ok(settings)
+}
+
+/// toml's messages name the line, the column and the offending key.
+pub fn parse(text: &str) -> Result<FileConfig, String> {
+    toml::from_str(text).map_err(|error| error.to_string().trim_end().to_owned())
+}
+
+/// Applies defaults and checks everything that can be checked before start.
+pub fn resolve(file: FileConfig) -> Result<Settings, ConfigError> {
+    let invalid = ConfigError::Invalid;
+    AuthPolicy::from_config(&file.auth).map_err(|error| invalid(format!("[auth]: {error}")))?;
+    let configured: Vec<(String, SourceConfig)> = if file.sources.is_empty() {
+        DEFAULT_SOURCES
+            .iter()
+            .map(|(name, kind)| {
+                let source = SourceConfig {
+                    kind: *kind,
+                    fields: BTreeMap::new(),
+                    statuses: BTreeMap::new(),
+                    auth: None,
+                };
+                (name.to_string(), source)
+            })
+            .collect()
+    } else {
+        file.sources.into_iter().collect()
+    };
+    let mut sources = BTreeMap::new();
+    for (name, source) in configured {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(invalid(format!(
+                "[sources.{name}]: a source name may hold only letters, digits, '-' and '_' (it is a URL path segment)"
+            )));
+        }
+        let action_mapping = match source.kind {
+            SourceKind::ActionLifecycle => {
+                ActionMapping::configured(&source.fields, &source.statuses)
+            }
+            _ if source.fields.is_empty() && source.statuses.is_empty() => {
+                Ok(ActionMapping::default())
+            }
+            other => Err(MappingError::UnknownField(
+                "fields".into(),
+                format!(
+                    "field maps for `{}` sources are not supported yet",
+                    other.as_str()
+                ),
+            )),
+        }
+        .map_err(|error| invalid(format!("[sources.{name}]: {error}")))?;
+        let auth = match &source.auth {
+            Some(own) => own.overlaid_on(&file.auth),
+            None => file.auth.clone(),
+        };
+        AuthPolicy::from_config(&auth)
+            .map_err(|error: AuthConfigError| invalid(format!("[sources.{name}.auth]: {error}")))?;
+        sources.insert(
+            name.clone(),
+            Source {
+                name,
+                kind: source.kind,
+                action_mapping,
+                auth,
+            },
+        );
+    }
+    Ok(Settings {
+        database_url: file
+            .database_url
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+        listen: file.listen.unwrap_or_else(|| DEFAULT_LISTEN.into()),
+        max_body_bytes: file.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
+        responses: file.responses,
+        auth: file.auth,
+        sources,
+        file: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_design_example_parses_in_full() {
+        let text = r#"
+database_url = "sqlite://postback-ledger.db"
+listen = "127.0.0.1:8080"
+
+[responses]
+success = "OK"
+error = "ERROR"
+
+[auth]
+query_param = "secure"
+query_values = ["ed7e46f"]
+header = "Authorization"
+header_values = ["Bearer s3cret"]
+
+[sources.actions]
+kind = "action_lifecycle"
+[sources.actions.fields]
+action_id = "ActionId"
+payout = "Payout"
+[sources.actions.statuses]
+MODIFIED = "pending"
+"#;
+        let settings = resolve(parse(text).unwrap()).unwrap();
+        assert_eq!(settings.sources.len(), 1);
+        assert_eq!(
+            settings.sources["actions"].kind,
+            SourceKind::ActionLifecycle
+        );
+        assert_eq!(settings.responses.success, "OK");
+    }
+
+    #[test]
+    fn no_file_serves_the_six_default_sources() {
+        let settings = resolve(FileConfig::default()).unwrap();
+        let names: Vec<&str> = settings.sources.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "actions",
+                "clearing",
+                "inquiries",
+                "jobs",
+                "products",
+                "tracking-values"
+            ]
+        );
+        assert_eq!(settings.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(settings.listen, DEFAULT_LISTEN);
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error_naming_the_key_and_line() {
+        let message = parse("listen = \"x\"\n\n[responses]\nsucess = \"OK\"\n").unwrap_err();
+        assert!(message.contains("sucess"), "{message}");
+        assert!(message.contains("line 4"), "{message}");
+    }
+
+    #[test]
+    fn a_bad_field_map_or_source_name_is_refused() {
+        let bad_field =
+            "[sources.a]\nkind = \"action_lifecycle\"\n[sources.a.fields]\npayot = \"x\"\n";
+        let error = resolve(parse(bad_field).unwrap()).unwrap_err().to_string();
+        assert!(error.contains("payot"), "{error}");
+        let bad_kind = parse("[sources.a]\nkind = \"sales\"\n").unwrap_err();
+        assert!(bad_kind.contains("sales"), "{bad_kind}");
+        let bad_name = "[sources.\"a/b\"]\nkind = \"action_lifecycle\"\n";
+        assert!(resolve(parse(bad_name).unwrap()).is_err());
+    }
+}

@@ -1,0 +1,282 @@
+//! A delivery: one authenticated request, understood (or not) and ready to store, and how it ended.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::config::Source;
+use crate::decode::{self, Fields, Limits, field_text};
+use crate::event::{Postback, Quarantine, SourceKind};
+use crate::mapping::map_action;
+
+/// Everything the store needs about one request. Credentials are already removed.
+#[derive(Debug, Clone)]
+pub struct IncomingDelivery {
+    pub source: String,
+    pub kind: SourceKind,
+    pub received_at: DateTime<Utc>,
+    pub method: String,
+    pub content_type: Option<String>,
+    /// The query string with the secret parameter removed.
+    pub query: String,
+    pub body: Vec<u8>,
+    pub client_addr: Option<String>,
+    /// SHA-256 over the source and the canonical payload.
+    pub dedup_key: String,
+    pub understood: Result<Postback, Quarantine>,
+    pub warnings: Vec<String>,
+    /// The decoded fields as canonical JSON, when the body could be decoded.
+    pub payload: Option<String>,
+}
+
+/// How a delivery ended. Every one of them is answered with success: the data is safe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Applied,
+    Duplicate,
+    Stale,
+    Flagged,
+    Quarantined,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Stale => "stale",
+            Outcome::Flagged => "flagged",
+            Outcome::Quarantined => "quarantined",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<Outcome> {
+        [
+            Outcome::Applied,
+            Outcome::Duplicate,
+            Outcome::Stale,
+            Outcome::Flagged,
+            Outcome::Quarantined,
+        ]
+        .into_iter()
+        .find(|outcome| outcome.as_str() == word)
+    }
+}
+
+/// What the store answers for one delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Stored {
+    pub delivery_id: i64,
+    pub outcome: Outcome,
+}
+
+/// The request as the route saw it, credentials already stripped.
+pub struct RawRequest<'a> {
+    pub method: &'a str,
+    pub query: &'a str,
+    pub content_type: Option<&'a str>,
+    pub body: &'a [u8],
+    pub client_addr: Option<String>,
+    pub received_at: DateTime<Utc>,
+}
+
+/// Decodes and maps a request for a source. Never fails: what is not understood is quarantined.
+pub fn understand(source: &Source, request: RawRequest<'_>) -> IncomingDelivery {
+    let decoded = decode::decode(
+        request.query,
+        request.content_type,
+        request.body,
+        &Limits::default(),
+    );
+    let (understood, warnings, payload) = match decoded {
+        Ok(decoded) => {
+            let mut warnings = decoded.warnings;
+            let understood = interpret(source, &decoded.fields, &mut warnings);
+            (understood, warnings, Some(canonical_json(&decoded.fields)))
+        }
+        Err(error) => (
+            Err(Quarantine::UnparseableBody(error.to_string())),
+            Vec::new(),
+            None,
+        ),
+    };
+    let dedup_key = dedup_key(&source.name, payload.as_deref(), &request);
+    IncomingDelivery {
+        source: source.name.clone(),
+        kind: source.kind,
+        received_at: request.received_at,
+        method: request.method.to_owned(),
+        content_type: request.content_type.map(str::to_owned),
+        query: request.query.to_owned(),
+        body: request.body.to_vec(),
+        client_addr: request.client_addr,
+        dedup_key,
+        understood,
+        warnings,
+        payload,
+    }
+}
+
+/// Re-reads a stored delivery through the current configuration (for `reprocess`).
+pub fn reinterpret(
+    source: &Source,
+    query: &str,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> (Result<Postback, Quarantine>, Vec<String>, Option<String>) {
+    match decode::decode(query, content_type, body, &Limits::default()) {
+        Ok(decoded) => {
+            let mut warnings = decoded.warnings;
+            let understood = interpret(source, &decoded.fields, &mut warnings);
+            (understood, warnings, Some(canonical_json(&decoded.fields)))
+        }
+        Err(error) => (
+            Err(Quarantine::UnparseableBody(error.to_string())),
+            Vec::new(),
+            None,
+        ),
+    }
+}
+
+fn interpret(
+    source: &Source,
+    fields: &Fields,
+    warnings: &mut Vec<String>,
+) -> Result<Postback, Quarantine> {
+    match source.kind {
+        SourceKind::ActionLifecycle => map_action(fields, &source.action_mapping, warnings)
+            .map(|event| Postback::Action(Box::new(event))),
+        _ => Ok(Postback::Unhandled {
+            subject_id: ["Id", "ActionId", "JobId", "ActionIds"]
+                .iter()
+                .find_map(|key| fields.get(*key).and_then(field_text).map(str::to_owned)),
+        }),
+    }
+}
+
+/// Keys sorted at every level and scalars as their text, so the same values sent as GET, form
+/// or JSON (`"10.50"` or `10.50`) make the same payload.
+fn canonical_json(fields: &Fields) -> String {
+    fn canonical(value: &serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        match value {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                Value::Object(
+                    keys.into_iter()
+                        .map(|key| (key.clone(), canonical(&map[key])))
+                        .collect(),
+                )
+            }
+            Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
+            Value::Null => Value::Null,
+            scalar => Value::String(field_text(scalar).unwrap_or_default().to_owned()),
+        }
+    }
+    canonical(&serde_json::Value::Object(fields.clone())).to_string()
+}
+
+fn dedup_key(source: &str, payload: Option<&str>, request: &RawRequest<'_>) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(source.as_bytes());
+    hasher.update([0]);
+    match payload {
+        Some(payload) => hasher.update(payload.as_bytes()),
+        // Not decodable: the raw bytes are all there is to compare.
+        None => {
+            hasher.update(request.query.as_bytes());
+            hasher.update([0]);
+            hasher.update(request.body);
+        }
+    }
+    hex::encode(hasher.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{FileConfig, resolve};
+
+    fn actions() -> Source {
+        resolve(FileConfig::default()).unwrap().sources["actions"].clone()
+    }
+
+    fn request<'a>(
+        method: &'a str,
+        query: &'a str,
+        content_type: Option<&'a str>,
+        body: &'a [u8],
+    ) -> RawRequest<'a> {
+        RawRequest {
+            method,
+            query,
+            content_type,
+            body,
+            client_addr: None,
+            received_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn the_same_values_by_get_form_or_json_share_one_dedup_key() {
+        let source = actions();
+        let get = understand(
+            &source,
+            request("GET", "ActionId=A1&Payout=10.50&Status=PENDING", None, b""),
+        );
+        let form = understand(
+            &source,
+            request(
+                "POST",
+                "",
+                Some("application/x-www-form-urlencoded"),
+                b"Status=PENDING&Payout=10.50&ActionId=A1",
+            ),
+        );
+        let json = understand(
+            &source,
+            request(
+                "POST",
+                "",
+                Some("application/json"),
+                br#"{"ActionId":"A1","Payout":10.50,"Status":"PENDING"}"#,
+            ),
+        );
+        assert_eq!(get.dedup_key, form.dedup_key);
+        assert_eq!(get.dedup_key, json.dedup_key);
+        let other = understand(
+            &source,
+            request("GET", "ActionId=A1&Payout=10.51&Status=PENDING", None, b""),
+        );
+        assert_ne!(get.dedup_key, other.dedup_key);
+    }
+
+    #[test]
+    fn what_cannot_be_decoded_is_quarantined_with_its_reason() {
+        let delivery = understand(
+            &actions(),
+            request("POST", "", Some("application/json"), b"{\"ActionId\": tru"),
+        );
+        assert!(matches!(
+            delivery.understood,
+            Err(Quarantine::UnparseableBody(_))
+        ));
+        assert_eq!(delivery.payload, None);
+        assert_eq!(delivery.dedup_key.len(), 64);
+    }
+
+    #[test]
+    fn outcomes_round_trip_through_their_names() {
+        for outcome in [
+            Outcome::Applied,
+            Outcome::Duplicate,
+            Outcome::Stale,
+            Outcome::Flagged,
+            Outcome::Quarantined,
+        ] {
+            assert_eq!(Outcome::parse(outcome.as_str()), Some(outcome));
+        }
+    }
+}

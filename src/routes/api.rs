@@ -1,0 +1,80 @@
+//! The JSON API over the ledger.
+
+use actix_web::{HttpResponse, get, web};
+use serde::Deserialize;
+
+use crate::event::ActionStatus;
+use crate::read_model;
+use crate::startup::AppState;
+use crate::storage::StorageError;
+
+#[derive(Debug, Deserialize)]
+pub struct ActionQuery {
+    pub status: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+const MAX_PAGE: i64 = 500;
+
+#[get("/api/actions/{action_id}")]
+pub async fn action(action_id: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    let db = state.db.clone();
+    let result = web::block(move || read_model::action(&mut *db.conn()?, &action_id)).await;
+    match flatten(result) {
+        Ok(Some(view)) => HttpResponse::Ok().json(view),
+        Ok(None) => not_found("no such action"),
+        Err(response) => response,
+    }
+}
+
+#[get("/api/actions")]
+pub async fn actions(query: web::Query<ActionQuery>, state: web::Data<AppState>) -> HttpResponse {
+    let query = query.into_inner();
+    let status = match query.status.as_deref() {
+        None | Some("all") | Some("") => None,
+        Some(word) => match ActionStatus::parse(word) {
+            Some(status) => Some(status),
+            None => {
+                return HttpResponse::BadRequest().json(serde_json::json!({
+                    "error": format!("status must be pending, approved, reversed or all, not `{word}`")
+                }));
+            }
+        },
+    };
+    let limit = query.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let db = state.db.clone();
+    let result = web::block(move || {
+        read_model::action_page(
+            &mut *db.conn()?,
+            status.map(ActionStatus::as_str),
+            query.cursor.as_deref(),
+            limit,
+        )
+    })
+    .await;
+    match flatten(result) {
+        Ok(page) => HttpResponse::Ok().json(page),
+        Err(response) => response,
+    }
+}
+
+fn not_found(message: &str) -> HttpResponse {
+    HttpResponse::NotFound().json(serde_json::json!({ "error": message }))
+}
+
+/// A read that could not reach the database is a 503 the client may retry.
+fn flatten<T>(
+    result: Result<Result<T, StorageError>, actix_web::error::BlockingError>,
+) -> Result<T, HttpResponse> {
+    match result {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => {
+            tracing::error!(error = %error, "read failed");
+            Err(HttpResponse::ServiceUnavailable()
+                .json(serde_json::json!({ "error": "the database did not answer" })))
+        }
+        Err(_) => Err(HttpResponse::ServiceUnavailable()
+            .json(serde_json::json!({ "error": "the read did not run" }))),
+    }
+}

@@ -1,0 +1,5 @@
+//! HTTP routes: each extracts, calls and responds; the work is done elsewhere.
+
+pub mod api;
+pub mod health;
+pub mod postbacks;

@@ -1,0 +1,170 @@
+//! Builds the application from settings: database, credentials, writer, HTTP server.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::thread::JoinHandle;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+
+use crate::auth::{AuthPolicy, generate_secret};
+use crate::config::{Responses, Settings, Source};
+use crate::routes::{api, health, postbacks};
+use crate::storage::{Database, settings as stored_settings, to_db_time};
+use crate::telemetry::log_request;
+use crate::writer::{DEFAULT_MAX_BATCH, DEFAULT_QUEUE_CAPACITY, Writer};
+
+/// The generated query secret, kept in the settings table.
+pub const SECRET_KEY: &str = "postback_secret";
+/// The secret it replaced, still accepted after `token rotate --keep-old`.
+pub const PREVIOUS_SECRET_KEY: &str = "postback_secret_previous";
+/// The query parameter a generated secret travels in (impact.com's own example).
+pub const SECRET_PARAM: &str = "secure";
+
+/// A source with its compiled credentials.
+pub struct Receiver {
+    pub source: Source,
+    pub policy: AuthPolicy,
+}
+
+/// What every request handler shares.
+pub struct AppState {
+    pub db: Database,
+    pub writer: Writer,
+    pub sources: HashMap<String, Receiver>,
+    pub responses: Responses,
+}
+
+pub struct Application {
+    server: Server,
+    port: u16,
+    writer_thread: JoinHandle<()>,
+}
+
+/// What the first start tells the person running it.
+pub struct Credentials {
+    /// Set when this start generated the secret: the only time it is printed unasked.
+    pub generated: Option<String>,
+    /// Sources that use the stored secret.
+    pub sources: Vec<String>,
+}
+
+impl Application {
+    pub fn build(settings: Settings) -> anyhow::Result<(Application, Credentials)> {
+        let db = Database::connect(&settings.database_url)?;
+        let applied = db.migrate()?;
+        if applied > 0 {
+            tracing::info!(
+                applied,
+                backend = db.backend().as_str(),
+                "migrations applied"
+            );
+        }
+        let (sources, credentials) = receivers(&settings, &db)?;
+        let listener = TcpListener::bind(&settings.listen)
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let port = listener.local_addr()?.port();
+        let (writer, writer_thread) =
+            Writer::start(db.clone(), DEFAULT_QUEUE_CAPACITY, DEFAULT_MAX_BATCH);
+        let state = web::Data::new(AppState {
+            db,
+            writer,
+            sources,
+            responses: settings.responses.clone(),
+        });
+        let max_body = settings.max_body_bytes;
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::PayloadConfig::new(max_body))
+                .wrap(from_fn(log_request))
+                .service(health::healthz)
+                .service(health::readyz)
+                .service(api::action)
+                .service(api::actions)
+                .route("/postbacks/{source}", web::get().to(postbacks::receive))
+                .route("/postbacks/{source}", web::post().to(postbacks::receive))
+        })
+        .listen(listener)?
+        .run();
+        Ok((
+            Application {
+                server,
+                port,
+                writer_thread,
+            },
+            credentials,
+        ))
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM; in-flight requests finish and the writer drains its queue
+    /// before this returns, so nothing acknowledged is lost.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.server.await?;
+        let writer = self.writer_thread;
+        tokio::task::spawn_blocking(move || writer.join())
+            .await?
+            .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
+        Ok(())
+    }
+}
+
+/// Compiles each source's credentials. A source with none configured (and not explicitly open)
+/// gets the stored query secret, generated on first start, so a receiver never runs open.
+fn receivers(
+    settings: &Settings,
+    db: &Database,
+) -> anyhow::Result<(HashMap<String, Receiver>, Credentials)> {
+    let mut credentials = Credentials {
+        generated: None,
+        sources: Vec::new(),
+    };
+    let mut stored: Option<Vec<String>> = None;
+    let mut receivers = HashMap::new();
+    for source in settings.sources.values() {
+        let mut source = source.clone();
+        let policy = AuthPolicy::from_config(&source.auth)?;
+        let policy = if policy.has_credentials() || policy.is_open() {
+            policy
+        } else {
+            if stored.is_none() {
+                let (values, generated) = stored_secrets(db)?;
+                credentials.generated = generated;
+                stored = Some(values);
+            }
+            source.auth.query_param = Some(SECRET_PARAM.to_owned());
+            source.auth.query_values = stored.clone().unwrap_or_default();
+            credentials.sources.push(source.name.clone());
+            AuthPolicy::from_config(&source.auth)?
+        };
+        receivers.insert(source.name.clone(), Receiver { source, policy });
+    }
+    Ok((receivers, credentials))
+}
+
+/// The stored secrets (current first), generating one if there is none yet.
+pub fn stored_secrets(db: &Database) -> anyhow::Result<(Vec<String>, Option<String>)> {
+    let mut conn = db.conn()?;
+    let mut generated = None;
+    let current = match stored_settings::get(&mut conn, SECRET_KEY)? {
+        Some(secret) => secret,
+        None => {
+            let fresh = generate_secret();
+            let now = to_db_time(chrono::Utc::now());
+            let secret = stored_settings::get_or_insert(&mut conn, SECRET_KEY, &fresh, now)?;
+            generated = (secret == fresh).then(|| secret.clone());
+            secret
+        }
+    };
+    let mut values = vec![current];
+    values.extend(
+        stored_settings::get(&mut conn, PREVIOUS_SECRET_KEY)?.filter(|value| !value.is_empty()),
+    );
+    Ok((values, generated))
+}

@@ -1,0 +1,64 @@
+//! The distinct events received per action: the set its state is computed from.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::AnyConnection;
+use super::schema::action_events;
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = action_events)]
+pub struct NewActionEvent<'a> {
+    pub delivery_id: i64,
+    pub action_id: &'a str,
+    pub status: &'a str,
+    pub status_raw: Option<&'a str>,
+    pub payout: Option<i64>,
+    pub delta_payout: Option<i64>,
+    pub amount: Option<i64>,
+    pub delta_amount: Option<i64>,
+    pub received_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = action_events)]
+pub struct ActionEventRow {
+    pub delivery_id: i64,
+    pub action_id: String,
+    pub status: String,
+    pub status_raw: Option<String>,
+    pub payout: Option<i64>,
+    pub delta_payout: Option<i64>,
+    pub amount: Option<i64>,
+    pub delta_amount: Option<i64>,
+    pub received_at: NaiveDateTime,
+}
+
+pub fn insert(conn: &mut AnyConnection, new: &NewActionEvent<'_>) -> QueryResult<usize> {
+    diesel::insert_into(action_events::table)
+        .values(new)
+        .execute(conn)
+}
+
+/// Every event of an action in arrival order.
+pub fn of_action(conn: &mut AnyConnection, action_id: &str) -> QueryResult<Vec<ActionEventRow>> {
+    action_events::table
+        .filter(action_events::action_id.eq(action_id))
+        .order(action_events::delivery_id.asc())
+        .select(ActionEventRow::as_select())
+        .load(conn)
+}
+
+pub fn of_actions(
+    conn: &mut AnyConnection,
+    action_ids: &[String],
+) -> QueryResult<Vec<ActionEventRow>> {
+    action_events::table
+        .filter(action_events::action_id.eq_any(action_ids))
+        .order((
+            action_events::action_id.asc(),
+            action_events::delivery_id.asc(),
+        ))
+        .select(ActionEventRow::as_select())
+        .load(conn)
+}

@@ -1,0 +1,173 @@
+//! Actions: one row per action with its reconciled state and the ids a partner searches by.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::actions;
+use super::{AnyConnection, Backend, per_backend};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = actions)]
+pub struct Action {
+    pub action_id: String,
+    pub source: String,
+    pub status: String,
+    pub status_raw: Option<String>,
+    pub payout: i64,
+    pub amount: i64,
+    pub payout_currency: Option<String>,
+    pub amount_currency: Option<String>,
+    pub campaign_id: Option<String>,
+    pub campaign_name: Option<String>,
+    pub action_tracker_id: Option<String>,
+    pub action_tracker_name: Option<String>,
+    pub media_partner_id: Option<String>,
+    pub order_id: Option<String>,
+    pub shared_id: Option<String>,
+    pub sub_id1: Option<String>,
+    pub sub_id2: Option<String>,
+    pub sub_id3: Option<String>,
+    pub click_id: Option<String>,
+    pub promo_code: Option<String>,
+    pub event_date: Option<NaiveDateTime>,
+    pub creation_date: Option<NaiveDateTime>,
+    pub locking_date: Option<NaiveDateTime>,
+    pub cleared_date: Option<NaiveDateTime>,
+    pub ledger_date: Option<NaiveDateTime>,
+    pub flags: String,
+    pub items: Option<String>,
+    pub extra: Option<String>,
+    pub first_seen_at: NaiveDateTime,
+    pub last_seen_at: NaiveDateTime,
+    pub reviewed_at: Option<NaiveDateTime>,
+}
+
+/// The descriptive fields an event carries. On update a None leaves the stored value alone, so a
+/// later event never blanks what an earlier one gave.
+#[derive(Debug, Default, Insertable, AsChangeset)]
+#[diesel(table_name = actions)]
+pub struct ActionFields<'a> {
+    pub status_raw: Option<&'a str>,
+    pub payout_currency: Option<&'a str>,
+    pub amount_currency: Option<&'a str>,
+    pub campaign_id: Option<&'a str>,
+    pub campaign_name: Option<&'a str>,
+    pub action_tracker_id: Option<&'a str>,
+    pub action_tracker_name: Option<&'a str>,
+    pub media_partner_id: Option<&'a str>,
+    pub order_id: Option<&'a str>,
+    pub shared_id: Option<&'a str>,
+    pub sub_id1: Option<&'a str>,
+    pub sub_id2: Option<&'a str>,
+    pub sub_id3: Option<&'a str>,
+    pub click_id: Option<&'a str>,
+    pub promo_code: Option<&'a str>,
+    pub event_date: Option<NaiveDateTime>,
+    pub creation_date: Option<NaiveDateTime>,
+    pub locking_date: Option<NaiveDateTime>,
+    pub cleared_date: Option<NaiveDateTime>,
+    pub items: Option<&'a str>,
+    pub extra: Option<&'a str>,
+}
+
+/// The reconciled state, always written whole.
+#[derive(Debug, Insertable, AsChangeset)]
+#[diesel(table_name = actions)]
+pub struct ActionState<'a> {
+    pub status: &'a str,
+    pub payout: i64,
+    pub amount: i64,
+    pub flags: &'a str,
+    pub last_seen_at: NaiveDateTime,
+}
+
+/// Serializes writers of one action. PostgreSQL: a transaction-scoped advisory lock, so several
+/// instances take turns; SQLite: its single writer already does.
+pub fn lock(conn: &mut AnyConnection, backend: Backend, action_id: &str) -> QueryResult<()> {
+    if backend == Backend::Postgres {
+        per_backend!(conn, c => {
+            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind::<diesel::sql_types::Text, _>(action_id)
+                .execute(c)
+                .map(|_| ())
+        })
+    } else {
+        Ok(())
+    }
+}
+
+pub fn find(conn: &mut AnyConnection, action_id: &str) -> QueryResult<Option<Action>> {
+    actions::table
+        .find(action_id)
+        .select(Action::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn insert(
+    conn: &mut AnyConnection,
+    action_id: &str,
+    source: &str,
+    first_seen_at: NaiveDateTime,
+    state: &ActionState<'_>,
+    fields: &ActionFields<'_>,
+) -> QueryResult<usize> {
+    diesel::insert_into(actions::table)
+        .values((
+            actions::action_id.eq(action_id),
+            actions::source.eq(source),
+            actions::first_seen_at.eq(first_seen_at),
+            state,
+            fields,
+        ))
+        .execute(conn)
+}
+
+pub fn update(
+    conn: &mut AnyConnection,
+    action_id: &str,
+    state: &ActionState<'_>,
+    fields: &ActionFields<'_>,
+) -> QueryResult<usize> {
+    diesel::update(actions::table.find(action_id))
+        .set((state, fields))
+        .execute(conn)
+}
+
+/// A page of actions after `cursor` (an action id), in action id order.
+pub fn page(
+    conn: &mut AnyConnection,
+    status: Option<&str>,
+    cursor: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<Action>> {
+    let mut query = actions::table.select(Action::as_select()).into_boxed();
+    if let Some(status) = status {
+        query = query.filter(actions::status.eq(status));
+    }
+    if let Some(cursor) = cursor {
+        query = query.filter(actions::action_id.gt(cursor));
+    }
+    query
+        .order(actions::action_id.asc())
+        .limit(limit)
+        .load(conn)
+}
+
+/// Ids of actions after `cursor`, for walking the whole table in pages.
+pub fn ids_after(conn: &mut AnyConnection, cursor: &str, limit: i64) -> QueryResult<Vec<String>> {
+    actions::table
+        .filter(actions::action_id.gt(cursor))
+        .order(actions::action_id.asc())
+        .limit(limit)
+        .select(actions::action_id)
+        .load(conn)
+}
+
+pub fn of_ids(conn: &mut AnyConnection, ids: &[String]) -> QueryResult<Vec<Action>> {
+    actions::table
+        .filter(actions::action_id.eq_any(ids))
+        .order(actions::action_id.asc())
+        .select(Action::as_select())
+        .load(conn)
+}

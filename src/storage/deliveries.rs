@@ -1,0 +1,134 @@
+//! The inbox: every stored request, deduplicated by its key, with how it ended.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::schema::deliveries;
+use super::{AnyConnection, per_backend};
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = deliveries)]
+pub struct NewDelivery<'a> {
+    pub source: &'a str,
+    pub kind: &'a str,
+    pub dedup_key: &'a str,
+    pub received_at: NaiveDateTime,
+    pub last_received_at: NaiveDateTime,
+    pub times_received: i32,
+    pub method: &'a str,
+    pub content_type: Option<&'a str>,
+    pub query: &'a str,
+    pub body: Option<&'a [u8]>,
+    pub client_addr: Option<&'a str>,
+    pub outcome: &'a str,
+    pub reason: Option<&'a str>,
+    pub warnings: Option<&'a str>,
+    pub subject_id: Option<&'a str>,
+    pub payload: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = deliveries)]
+pub struct Delivery {
+    pub id: i64,
+    pub source: String,
+    pub kind: String,
+    #[serde(skip)]
+    pub dedup_key: String,
+    pub received_at: NaiveDateTime,
+    pub last_received_at: NaiveDateTime,
+    pub times_received: i32,
+    pub method: String,
+    pub content_type: Option<String>,
+    pub query: String,
+    #[serde(skip)]
+    pub body: Option<Vec<u8>>,
+    pub client_addr: Option<String>,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub warnings: Option<String>,
+    pub subject_id: Option<String>,
+    pub payload: Option<String>,
+    pub pruned_at: Option<NaiveDateTime>,
+}
+
+/// Inserts unless the dedup key is already stored; None means it is a repeat. The database's
+/// unique index decides, so concurrent instances cannot both insert.
+pub fn insert_unless_repeat(
+    conn: &mut AnyConnection,
+    new: &NewDelivery<'_>,
+) -> QueryResult<Option<i64>> {
+    per_backend!(conn, c => diesel::insert_into(deliveries::table)
+        .values(new)
+        .on_conflict(deliveries::dedup_key)
+        .do_nothing()
+        .returning(deliveries::id)
+        .get_result::<i64>(c)
+        .optional())
+}
+
+/// Counts a repeat on the original delivery and returns the original.
+pub fn count_repeat(
+    conn: &mut AnyConnection,
+    dedup_key: &str,
+    at: NaiveDateTime,
+) -> QueryResult<(i64, String)> {
+    diesel::update(deliveries::table.filter(deliveries::dedup_key.eq(dedup_key)))
+        .set((
+            deliveries::times_received.eq(deliveries::times_received + 1),
+            deliveries::last_received_at.eq(at),
+        ))
+        .execute(conn)?;
+    deliveries::table
+        .filter(deliveries::dedup_key.eq(dedup_key))
+        .select((deliveries::id, deliveries::outcome))
+        .first(conn)
+}
+
+pub fn set_outcome(
+    conn: &mut AnyConnection,
+    id: i64,
+    outcome: &str,
+    reason: Option<&str>,
+    subject_id: Option<&str>,
+    warnings: Option<&str>,
+    payload: Option<&str>,
+) -> QueryResult<usize> {
+    diesel::update(deliveries::table.find(id))
+        .set((
+            deliveries::outcome.eq(outcome),
+            deliveries::reason.eq(reason),
+            deliveries::subject_id.eq(subject_id),
+            deliveries::warnings.eq(warnings),
+            deliveries::payload.eq(payload),
+        ))
+        .execute(conn)
+}
+
+pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Delivery>> {
+    deliveries::table
+        .find(id)
+        .select(Delivery::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Quarantined deliveries after `after_id`, oldest first, for reprocessing in pages.
+pub fn quarantined_page(
+    conn: &mut AnyConnection,
+    after_id: i64,
+    limit: i64,
+) -> QueryResult<Vec<Delivery>> {
+    deliveries::table
+        .filter(deliveries::outcome.eq("quarantined"))
+        .filter(deliveries::id.gt(after_id))
+        .order(deliveries::id.asc())
+        .limit(limit)
+        .select(Delivery::as_select())
+        .load(conn)
+}
+
+pub fn count(conn: &mut AnyConnection) -> QueryResult<i64> {
+    deliveries::table.count().get_result(conn)
+}

@@ -1,0 +1,87 @@
+//! Append-only money movements. The database refuses to update or delete them.
+
+use chrono::NaiveDateTime;
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use serde::Serialize;
+
+use super::AnyConnection;
+use super::schema::ledger_entries;
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = ledger_entries)]
+pub struct NewLedgerEntry<'a> {
+    pub action_id: &'a str,
+    pub delivery_id: i64,
+    pub kind: &'a str,
+    pub payout_delta: i64,
+    pub amount_delta: i64,
+    pub recorded_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = ledger_entries)]
+pub struct LedgerEntry {
+    pub id: i64,
+    pub action_id: String,
+    pub delivery_id: i64,
+    pub kind: String,
+    pub payout_delta: i64,
+    pub amount_delta: i64,
+    pub recorded_at: NaiveDateTime,
+}
+
+pub fn insert(conn: &mut AnyConnection, new: &NewLedgerEntry<'_>) -> QueryResult<usize> {
+    diesel::insert_into(ledger_entries::table)
+        .values(new)
+        .execute(conn)
+}
+
+pub fn of_action(conn: &mut AnyConnection, action_id: &str) -> QueryResult<Vec<LedgerEntry>> {
+    ledger_entries::table
+        .filter(ledger_entries::action_id.eq(action_id))
+        .order(ledger_entries::id.asc())
+        .select(LedgerEntry::as_select())
+        .load(conn)
+}
+
+pub fn of_actions(
+    conn: &mut AnyConnection,
+    action_ids: &[String],
+) -> QueryResult<Vec<LedgerEntry>> {
+    ledger_entries::table
+        .filter(ledger_entries::action_id.eq_any(action_ids))
+        .order(ledger_entries::id.asc())
+        .select(LedgerEntry::as_select())
+        .load(conn)
+}
+
+/// Per action: (action id, sum of payout deltas, sum of amount deltas, entries). Sums are cast to
+/// BIGINT: diesel reads SUM over BIGINT as Numeric, which SQLite returns through a float.
+pub fn sums_for(
+    conn: &mut AnyConnection,
+    action_ids: &[String],
+) -> QueryResult<Vec<(String, i64, i64, i64)>> {
+    ledger_entries::table
+        .filter(ledger_entries::action_id.eq_any(action_ids))
+        .group_by(ledger_entries::action_id)
+        .select((
+            ledger_entries::action_id,
+            sql::<BigInt>("CAST(SUM(payout_delta) AS BIGINT)"),
+            sql::<BigInt>("CAST(SUM(amount_delta) AS BIGINT)"),
+            sql::<BigInt>("COUNT(*)"),
+        ))
+        .load(conn)
+}
+
+/// Entries whose delivery row is missing: each must point at the request that caused it.
+pub fn without_delivery(conn: &mut AnyConnection) -> QueryResult<Vec<(i64, String)>> {
+    use super::schema::deliveries;
+    ledger_entries::table
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            deliveries::table.filter(deliveries::id.eq(ledger_entries::delivery_id)),
+        )))
+        .select((ledger_entries::id, ledger_entries::action_id))
+        .load(conn)
+}

@@ -1,0 +1,265 @@
+//! The database: connections for either backend chosen by URL, migrations, and every SQL query.
+
+pub mod action_events;
+pub mod actions;
+pub mod auth_failures;
+pub mod check;
+pub mod deliveries;
+pub mod ingest;
+pub mod ledger_entries;
+pub mod schema;
+pub mod settings;
+
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{ManageConnection, Pool, PooledConnection};
+use diesel::{PgConnection, SqliteConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// One connection to whichever backend the URL named. Queries written once run on both.
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Runs `$body` with `$c` bound to the concrete connection, for the few statements diesel's
+/// multi-backend cannot express (ON CONFLICT, RETURNING, locks).
+macro_rules! per_backend {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::storage::AnyConnection::Postgresql($c) => $body,
+            $crate::storage::AnyConnection::Sqlite($c) => $body,
+        }
+    };
+}
+pub(crate) use per_backend;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error(
+        "unsupported database URL `{0}`: use sqlite://path/to/file.db, a bare file path, or postgres://user@host/db"
+    )]
+    UnsupportedUrl(String),
+    #[error("cannot connect to the {backend} database: {source}")]
+    Connect {
+        backend: &'static str,
+        source: diesel::ConnectionError,
+    },
+    #[error("cannot set up the SQLite connection: {0}")]
+    Pragma(diesel::result::Error),
+    #[error("no database connection available: {0}")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    #[error("migrations failed: {0}")]
+    Migration(String),
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// A URL resolved to its backend and the string that backend's driver takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub backend: Backend,
+    pub address: String,
+}
+
+/// The backend is chosen from the scheme, never by trying each: a PostgreSQL URL to a server that
+/// is down must say so, not become a SQLite file.
+pub fn target_of(url: &str) -> Result<Target, StorageError> {
+    let url = url.trim();
+    let sqlite = |address: &str| Target {
+        backend: Backend::Sqlite,
+        address: address.to_owned(),
+    };
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Target {
+            backend: Backend::Postgres,
+            address: url.to_owned(),
+        });
+    }
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        if !path.is_empty() {
+            return Ok(sqlite(path));
+        }
+    } else if !url.is_empty() && !url.contains("://") && !url.contains('=') {
+        return Ok(sqlite(url));
+    }
+    Err(StorageError::UnsupportedUrl(url.to_owned()))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error(transparent)]
+    Connection(#[from] diesel::ConnectionError),
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+}
+
+/// Opens connections for the pool, with SQLite's durability settings on every one.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    target: Target,
+}
+
+impl ManageConnection for Manager {
+    type Connection = AnyConnection;
+    type Error = ConnectError;
+
+    fn connect(&self) -> Result<AnyConnection, ConnectError> {
+        match self.target.backend {
+            Backend::Postgres => Ok(AnyConnection::Postgresql(PgConnection::establish(
+                &self.target.address,
+            )?)),
+            Backend::Sqlite => {
+                let mut conn = SqliteConnection::establish(&self.target.address)?;
+                // busy_timeout first: switching to WAL can itself meet a lock.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 5000;
+                     PRAGMA journal_mode = WAL;
+                     PRAGMA synchronous = FULL;
+                     PRAGMA foreign_keys = ON;",
+                )?;
+                Ok(AnyConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), ConnectError> {
+        Ok(conn.batch_execute("SELECT 1")?)
+    }
+
+    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
+        false
+    }
+}
+
+pub type PooledConn = PooledConnection<Manager>;
+
+/// The pool and what it points at. Cheap to clone.
+#[derive(Clone)]
+pub struct Database {
+    pool: Pool<Manager>,
+    backend: Backend,
+}
+
+impl Database {
+    /// Connects once directly, so a bad URL or a server that is down reports its real error.
+    pub fn connect(url: &str) -> Result<Database, StorageError> {
+        let target = target_of(url)?;
+        let backend = target.backend;
+        let manager = Manager { target };
+        manager.connect().map_err(|error| match error {
+            ConnectError::Connection(source) => StorageError::Connect {
+                backend: backend.as_str(),
+                source,
+            },
+            ConnectError::Query(error) => StorageError::Pragma(error),
+        })?;
+        let pool = Pool::builder()
+            .max_size(match backend {
+                Backend::Sqlite => 8,
+                Backend::Postgres => 12,
+            })
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(3))
+            .build_unchecked(manager);
+        Ok(Database { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn conn(&self) -> Result<PooledConn, StorageError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Applies pending migrations. On PostgreSQL an advisory lock keeps two instances starting
+    /// together from racing.
+    pub fn migrate(&self) -> Result<usize, StorageError> {
+        let mut conn = self.conn()?;
+        let applied = per_backend!(&mut *conn, c => {
+            let migrations = if matches!(self.backend, Backend::Postgres) {
+                c.batch_execute("SELECT pg_advisory_lock(7201)")?;
+                POSTGRES_MIGRATIONS
+            } else {
+                SQLITE_MIGRATIONS
+            };
+            let result = c.run_pending_migrations(migrations).map(|done| done.len());
+            if matches!(self.backend, Backend::Postgres) {
+                c.batch_execute("SELECT pg_advisory_unlock(7201)")?;
+            }
+            result
+        });
+        applied.map_err(|error| StorageError::Migration(error.to_string()))
+    }
+
+    /// For `/readyz`: the database answers a query.
+    pub fn ping(&self) -> Result<(), StorageError> {
+        let mut conn = self.conn()?;
+        conn.batch_execute("SELECT 1")?;
+        Ok(())
+    }
+}
+
+/// Times are stored as UTC without a zone, to the microsecond both backends keep.
+pub fn to_db_time(instant: DateTime<Utc>) -> NaiveDateTime {
+    crate::mapping::truncate_to_micros(instant).naive_utc()
+}
+
+pub fn from_db_time(stored: NaiveDateTime) -> DateTime<Utc> {
+    stored.and_utc()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_url_scheme_chooses_the_backend() {
+        assert_eq!(
+            target_of("sqlite://data/x.db").unwrap().address,
+            "data/x.db"
+        );
+        assert_eq!(target_of("sqlite:x.db").unwrap().backend, Backend::Sqlite);
+        assert_eq!(target_of("./ledger.db").unwrap().backend, Backend::Sqlite);
+        assert_eq!(
+            target_of("postgres://u@h/db").unwrap().backend,
+            Backend::Postgres
+        );
+        assert_eq!(
+            target_of("postgresql://u@h/db").unwrap().backend,
+            Backend::Postgres
+        );
+        // A keyword-style PostgreSQL string must not silently become a SQLite file.
+        assert!(target_of("host=localhost dbname=ledger").is_err());
+        assert!(target_of("mysql://u@h/db").is_err());
+        assert!(target_of("").is_err());
+    }
+}

@@ -1,0 +1,180 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    action_events (delivery_id) {
+        delivery_id -> Int8,
+        action_id -> Text,
+        status -> Text,
+        status_raw -> Nullable<Text>,
+        payout -> Nullable<Int8>,
+        delta_payout -> Nullable<Int8>,
+        amount -> Nullable<Int8>,
+        delta_amount -> Nullable<Int8>,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    actions (action_id) {
+        action_id -> Text,
+        source -> Text,
+        status -> Text,
+        status_raw -> Nullable<Text>,
+        payout -> Int8,
+        amount -> Int8,
+        payout_currency -> Nullable<Text>,
+        amount_currency -> Nullable<Text>,
+        campaign_id -> Nullable<Text>,
+        campaign_name -> Nullable<Text>,
+        action_tracker_id -> Nullable<Text>,
+        action_tracker_name -> Nullable<Text>,
+        media_partner_id -> Nullable<Text>,
+        order_id -> Nullable<Text>,
+        shared_id -> Nullable<Text>,
+        sub_id1 -> Nullable<Text>,
+        sub_id2 -> Nullable<Text>,
+        sub_id3 -> Nullable<Text>,
+        click_id -> Nullable<Text>,
+        promo_code -> Nullable<Text>,
+        event_date -> Nullable<Timestamp>,
+        creation_date -> Nullable<Timestamp>,
+        locking_date -> Nullable<Timestamp>,
+        cleared_date -> Nullable<Timestamp>,
+        ledger_date -> Nullable<Timestamp>,
+        flags -> Text,
+        items -> Nullable<Text>,
+        extra -> Nullable<Text>,
+        first_seen_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        reviewed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    auth_failures (id) {
+        id -> Int8,
+        occurred_at -> Timestamp,
+        source -> Text,
+        client_addr -> Nullable<Text>,
+        failed_check -> Text,
+        method -> Text,
+    }
+}
+
+diesel::table! {
+    clearings (id) {
+        id -> Int8,
+        delivery_id -> Int8,
+        action_id -> Nullable<Text>,
+        order_id -> Nullable<Text>,
+        cleared_date -> Nullable<Timestamp>,
+        ledger_date -> Nullable<Timestamp>,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    deliveries (id) {
+        id -> Int8,
+        source -> Text,
+        kind -> Text,
+        dedup_key -> Text,
+        received_at -> Timestamp,
+        last_received_at -> Timestamp,
+        times_received -> Int4,
+        method -> Text,
+        content_type -> Nullable<Text>,
+        query -> Text,
+        body -> Nullable<Bytea>,
+        client_addr -> Nullable<Text>,
+        outcome -> Text,
+        reason -> Nullable<Text>,
+        warnings -> Nullable<Text>,
+        subject_id -> Nullable<Text>,
+        payload -> Nullable<Text>,
+        pruned_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    inquiries (inquiry_id) {
+        inquiry_id -> Text,
+        source -> Text,
+        resolution_status -> Nullable<Text>,
+        inquiry_type -> Nullable<Text>,
+        expected_payout -> Nullable<Int8>,
+        final_payout -> Nullable<Int8>,
+        transaction_amount -> Nullable<Int8>,
+        campaign_id -> Nullable<Text>,
+        campaign_name -> Nullable<Text>,
+        order_id -> Nullable<Text>,
+        action_id -> Nullable<Text>,
+        transaction_date -> Nullable<Timestamp>,
+        resolution_deadline_date -> Nullable<Timestamp>,
+        auto_approval_date -> Nullable<Timestamp>,
+        resolution_date -> Nullable<Timestamp>,
+        creation_date -> Nullable<Timestamp>,
+        reject_reason -> Nullable<Text>,
+        inquiry_notes -> Nullable<Text>,
+        resolution_notes -> Nullable<Text>,
+        comments -> Nullable<Text>,
+        tracking_link -> Nullable<Text>,
+        flags -> Text,
+        extra -> Nullable<Text>,
+        first_seen_at -> Timestamp,
+        last_seen_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    inquiry_events (delivery_id) {
+        delivery_id -> Int8,
+        inquiry_id -> Text,
+        resolution_status -> Nullable<Text>,
+        final_payout -> Nullable<Int8>,
+        reject_reason -> Nullable<Text>,
+        resolution_notes -> Nullable<Text>,
+        comments -> Nullable<Text>,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ledger_entries (id) {
+        id -> Int8,
+        action_id -> Text,
+        delivery_id -> Int8,
+        kind -> Text,
+        payout_delta -> Int8,
+        amount_delta -> Int8,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    settings (key) {
+        key -> Text,
+        value -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(action_events -> actions (action_id));
+diesel::joinable!(action_events -> deliveries (delivery_id));
+diesel::joinable!(clearings -> deliveries (delivery_id));
+diesel::joinable!(inquiry_events -> deliveries (delivery_id));
+diesel::joinable!(inquiry_events -> inquiries (inquiry_id));
+diesel::joinable!(ledger_entries -> actions (action_id));
+diesel::joinable!(ledger_entries -> deliveries (delivery_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    action_events,
+    actions,
+    auth_failures,
+    clearings,
+    deliveries,
+    inquiries,
+    inquiry_events,
+    ledger_entries,
+    settings,
+);

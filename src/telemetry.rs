@@ -1,0 +1,58 @@
+//! Logs: tracing to stderr, human-readable or JSON, and one line per request with a request id.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Installs the global subscriber; `RUST_LOG` refines the default `info` level.
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second init (tests start several apps) keeps the first subscriber.
+    let _ = match format {
+        LogFormat::Human => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+/// One log line per request: id, method, path (never the query: it may hold a secret), status
+/// and duration. The id is also returned as `X-Request-Id`.
+pub async fn log_request(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let request_id = format!("{:016x}", rand::random::<u64>());
+    let method = request.method().to_string();
+    let path = request.path().to_owned();
+    let result = next.call(request).await;
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    match result {
+        Ok(mut response) => {
+            let status = response.status().as_u16();
+            tracing::info!(request_id, method, path, status, elapsed_ms, "request");
+            if let Ok(value) = HeaderValue::from_str(&request_id) {
+                response
+                    .headers_mut()
+                    .insert(HeaderName::from_static("x-request-id"), value);
+            }
+            Ok(response)
+        }
+        Err(error) => {
+            tracing::warn!(request_id, method, path, elapsed_ms, error = %error, "request failed");
+            Err(error)
+        }
+    }
+}

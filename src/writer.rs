@@ -1,0 +1,113 @@
+//! Group commit: request handlers hand deliveries to one writer thread, which stores as many as
+//! are waiting in one transaction and answers each with its own outcome.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::thread::JoinHandle;
+
+use tokio::sync::oneshot;
+
+use crate::delivery::{IncomingDelivery, Stored};
+use crate::storage::{Database, ingest};
+
+/// How many deliveries may wait for the writer before new ones are refused with 503.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 4_096;
+/// The most deliveries stored in one transaction.
+pub const DEFAULT_MAX_BATCH: usize = 512;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WriteError {
+    #[error("the write queue is full")]
+    QueueFull,
+    #[error("not stored: {0}")]
+    NotStored(String),
+    #[error("the writer has stopped")]
+    Stopped,
+}
+
+struct Job {
+    delivery: IncomingDelivery,
+    reply: oneshot::Sender<Result<Stored, WriteError>>,
+}
+
+/// The handle request handlers hold. Dropping every clone lets the writer finish and stop.
+#[derive(Clone)]
+pub struct Writer {
+    jobs: SyncSender<Job>,
+    depth: Arc<AtomicUsize>,
+}
+
+impl Writer {
+    pub fn start(db: Database, capacity: usize, max_batch: usize) -> (Writer, JoinHandle<()>) {
+        let (jobs, queue) = sync_channel(capacity);
+        let depth = Arc::new(AtomicUsize::new(0));
+        let thread_depth = depth.clone();
+        let handle = std::thread::Builder::new()
+            .name("ledger-writer".into())
+            .spawn(move || run(db, queue, max_batch, thread_depth))
+            .expect("spawning the writer thread");
+        (Writer { jobs, depth }, handle)
+    }
+
+    /// Stores one delivery; resolves once its transaction has committed (or failed).
+    pub async fn store(&self, delivery: IncomingDelivery) -> Result<Stored, WriteError> {
+        let (reply, answer) = oneshot::channel();
+        match self.jobs.try_send(Job { delivery, reply }) {
+            Ok(()) => {
+                self.depth.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(TrySendError::Full(_)) => return Err(WriteError::QueueFull),
+            Err(TrySendError::Disconnected(_)) => return Err(WriteError::Stopped),
+        }
+        answer.await.unwrap_or(Err(WriteError::Stopped))
+    }
+
+    /// Deliveries waiting for the writer now.
+    pub fn queue_depth(&self) -> usize {
+        self.depth.load(Ordering::Relaxed)
+    }
+}
+
+fn run(db: Database, queue: Receiver<Job>, max_batch: usize, depth: Arc<AtomicUsize>) {
+    // Ends when every Writer is dropped and the queue is drained: nothing accepted is abandoned.
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < max_batch {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        depth.fetch_sub(batch.len(), Ordering::Relaxed);
+        let (deliveries, replies): (Vec<_>, Vec<_>) = batch
+            .into_iter()
+            .map(|job| (job.delivery, job.reply))
+            .unzip();
+        let started = std::time::Instant::now();
+        let results = db
+            .conn()
+            .and_then(|mut conn| ingest::apply_batch(&mut conn, db.backend(), &deliveries));
+        match results {
+            Ok(results) => {
+                tracing::debug!(
+                    batch = deliveries.len(),
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "batch committed"
+                );
+                for (reply, result) in replies.into_iter().zip(results) {
+                    let _ = reply.send(result.map_err(|error| {
+                        tracing::error!(error = %error, "a delivery was not stored");
+                        WriteError::NotStored(error.to_string())
+                    }));
+                }
+            }
+            Err(error) => {
+                tracing::error!(error = %error, batch = deliveries.len(), "a batch was not stored");
+                for reply in replies {
+                    let _ = reply.send(Err(WriteError::NotStored(error.to_string())));
+                }
+            }
+        }
+    }
+}

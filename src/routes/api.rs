@@ -21,11 +21,10 @@ const MAX_PAGE: i64 = 500;
 pub async fn action(action_id: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
     let db = state.db.clone();
     let result = web::block(move || read_model::action(&mut *db.conn()?, &action_id)).await;
-    match flatten(result) {
-        Ok(Some(view)) => HttpResponse::Ok().json(view),
-        Ok(None) => not_found("no such action"),
-        Err(response) => response,
-    }
+    reply(result, |view| match view {
+        Some(view) => HttpResponse::Ok().json(view),
+        None => not_found("no such action"),
+    })
 }
 
 #[get("/api/actions")]
@@ -53,10 +52,7 @@ pub async fn actions(query: web::Query<ActionQuery>, state: web::Data<AppState>)
         )
     })
     .await;
-    match flatten(result) {
-        Ok(page) => HttpResponse::Ok().json(page),
-        Err(response) => response,
-    }
+    reply(result, |page| HttpResponse::Ok().json(page))
 }
 
 fn not_found(message: &str) -> HttpResponse {
@@ -64,17 +60,18 @@ fn not_found(message: &str) -> HttpResponse {
 }
 
 /// A read that could not reach the database is a 503 the client may retry.
-fn flatten<T>(
+fn reply<T>(
     result: Result<Result<T, StorageError>, actix_web::error::BlockingError>,
-) -> Result<T, HttpResponse> {
+    respond: impl FnOnce(T) -> HttpResponse,
+) -> HttpResponse {
     match result {
-        Ok(Ok(value)) => Ok(value),
+        Ok(Ok(value)) => respond(value),
         Ok(Err(error)) => {
             tracing::error!(error = %error, "read failed");
-            Err(HttpResponse::ServiceUnavailable()
-                .json(serde_json::json!({ "error": "the database did not answer" })))
+            HttpResponse::ServiceUnavailable()
+                .json(serde_json::json!({ "error": "the database did not answer" }))
         }
-        Err(_) => Err(HttpResponse::ServiceUnavailable()
-            .json(serde_json::json!({ "error": "the read did not run" }))),
+        Err(_) => HttpResponse::ServiceUnavailable()
+            .json(serde_json::json!({ "error": "the read did not run" })),
     }
 }

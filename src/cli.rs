@@ -21,7 +21,8 @@ use crate::telemetry::{self, LogFormat};
   POSTBACK_LEDGER_DATABASE_URL=postgres://ledger@db/ledger postback-ledger serve
   postback-ledger check                                  # verify the ledger's invariants
   postback-ledger reprocess                              # re-read quarantined deliveries
-  postback-ledger token show"
+  postback-ledger token show
+  echo 's3cret' | postback-ledger hash-password          # for [dashboard] password_hash"
 )]
 pub struct Cli {
     /// The configuration file (default: $POSTBACK_LEDGER_CONFIG, else ./postback-ledger.toml if present).
@@ -44,6 +45,8 @@ pub enum Command {
     Check,
     /// Re-run quarantined deliveries through the current configuration and report what changed.
     Reprocess,
+    /// Read a password on standard input and print its argon2 hash for `[dashboard] password_hash`.
+    HashPassword,
     /// Show or rotate the generated postback secret.
     Token {
         #[command(subcommand)]
@@ -66,6 +69,9 @@ pub enum TokenAction {
 /// Exit codes: 0 fine, 1 the command found a problem (check), 2 bad configuration, 3 failure.
 pub fn run(cli: Cli) -> ExitCode {
     telemetry::init(cli.log_format);
+    if let Command::HashPassword = cli.command {
+        return hash_password();
+    }
     let settings = match config::load(cli.config.as_deref()) {
         Ok(settings) => settings,
         Err(error) => {
@@ -79,6 +85,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check => return check(&settings),
         Command::Reprocess => reprocess(&settings),
         Command::Token { action } => token(&settings, action),
+        Command::HashPassword => unreachable!("handled before the configuration is read"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -109,6 +116,29 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         }
         app.run_until_stopped().await
     })
+}
+
+fn hash_password() -> ExitCode {
+    let mut password = String::new();
+    if std::io::stdin().read_line(&mut password).is_err() {
+        eprintln!("error: cannot read the password from standard input");
+        return ExitCode::from(3);
+    }
+    let password = password.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        eprintln!("error: the password is empty");
+        return ExitCode::from(2);
+    }
+    match crate::session::hash_password(password) {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(3)
+        }
+    }
 }
 
 fn migrate(settings: &Settings) -> anyhow::Result<()> {

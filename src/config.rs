@@ -27,6 +27,26 @@ pub struct FileConfig {
     pub auth: AuthConfig,
     #[serde(default)]
     pub sources: BTreeMap<String, SourceConfig>,
+    /// The login for the dashboard, the JSON API and the exports. Without it they answer only to
+    /// loopback clients.
+    pub dashboard: Option<DashboardLogin>,
+}
+
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardLogin {
+    pub username: String,
+    /// An argon2 PHC string from `postback-ledger hash-password`; never the password itself.
+    pub password_hash: String,
+}
+
+impl std::fmt::Debug for DashboardLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DashboardLogin")
+            .field("username", &self.username)
+            .field("password_hash", &"<redacted>")
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -101,6 +121,7 @@ pub struct Settings {
     pub responses: Responses,
     pub auth: AuthConfig,
     pub sources: BTreeMap<String, Source>,
+    pub dashboard: Option<DashboardLogin>,
     /// The file the settings came from, if any.
     pub file: Option<PathBuf>,
 }
@@ -215,6 +236,7 @@ pub fn resolve(file: FileConfig) -> Result<Settings, ConfigError> {
         responses: file.responses,
         auth: file.auth,
         sources,
+        dashboard: file.dashboard,
         file: None,
     })
 }
@@ -280,6 +302,20 @@ MODIFIED = "pending"
         let message = parse("listen = \"x\"\n\n[responses]\nsucess = \"OK\"\n").unwrap_err();
         assert!(message.contains("sucess"), "{message}");
         assert!(message.contains("line 4"), "{message}");
+    }
+
+    #[test]
+    fn a_dashboard_login_needs_an_argon2_hash_not_a_password() {
+        let plain = "[dashboard]\nusername = \"finance\"\npassword_hash = \"hunter2\"\n";
+        let error = resolve(parse(plain).unwrap()).unwrap_err().to_string();
+        assert!(
+            error.contains("password_hash") && !error.contains("hunter2"),
+            "{error}"
+        );
+        let hash = crate::session::hash_password("hunter2").unwrap();
+        let good = format!("[dashboard]\nusername = \"finance\"\npassword_hash = \"{hash}\"\n");
+        let settings = resolve(parse(&good).unwrap()).unwrap();
+        assert!(!format!("{settings:?}").contains(&hash));
     }
 
     #[test]

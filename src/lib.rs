@@ -12,6 +12,7 @@ pub mod read_model;
 pub mod reconcile;
 pub mod reprocess;
 pub mod routes;
+pub mod session;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

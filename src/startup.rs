@@ -5,13 +5,15 @@ use std::net::TcpListener;
 use std::thread::JoinHandle;
 
 use actix_web::dev::Server;
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
 use crate::auth::{AuthPolicy, generate_secret};
 use crate::config::{Responses, Settings, Source};
+use crate::routes::access::{self, ReaderAccess};
 use crate::routes::{api, health, postbacks};
+use crate::session::SessionKey;
 use crate::storage::{Database, settings as stored_settings, to_db_time};
 use crate::telemetry::log_request;
 use crate::writer::{DEFAULT_MAX_BATCH, DEFAULT_QUEUE_CAPACITY, Writer};
@@ -35,6 +37,22 @@ pub struct AppState {
     pub writer: Writer,
     pub sources: HashMap<String, Receiver>,
     pub responses: Responses,
+    pub access: ReaderAccess,
+}
+
+/// The key signing dashboard sessions, shared by every instance through the database.
+pub const SESSION_KEY: &str = "session_key";
+
+/// Every page and API answer carries these: no inline script, no framing, no sniffing.
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "no-referrer"))
+        .add(("X-Frame-Options", "DENY"))
 }
 
 pub struct Application {
@@ -66,6 +84,17 @@ impl Application {
         let listener = TcpListener::bind(&settings.listen)
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let port = listener.local_addr()?.port();
+        let key = {
+            let mut conn = db.conn()?;
+            let fresh = hex::encode(rand::random::<[u8; 32]>());
+            let stored = stored_settings::get_or_insert(
+                &mut conn,
+                SESSION_KEY,
+                &fresh,
+                to_db_time(chrono::Utc::now()),
+            )?;
+            SessionKey::new(hex::decode(stored).context("the stored session key is not hex")?)
+        };
         let (writer, writer_thread) =
             Writer::start(db.clone(), DEFAULT_QUEUE_CAPACITY, DEFAULT_MAX_BATCH);
         let state = web::Data::new(AppState {
@@ -73,19 +102,35 @@ impl Application {
             writer,
             sources,
             responses: settings.responses.clone(),
+            access: ReaderAccess {
+                login: settings.dashboard.clone(),
+                key,
+            },
         });
         let max_body = settings.max_body_bytes;
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(max_body))
+                .wrap(security_headers())
                 .wrap(from_fn(log_request))
                 .service(health::healthz)
                 .service(health::readyz)
-                .service(api::action)
-                .service(api::actions)
+                .service(access::login_page)
+                .service(access::login)
+                .service(access::stylesheet)
                 .route("/postbacks/{source}", web::get().to(postbacks::receive))
                 .route("/postbacks/{source}", web::post().to(postbacks::receive))
+                // Everything else shows the ledger: behind the reader guard. Last, since an
+                // empty scope matches every path.
+                .service(
+                    web::scope("")
+                        .wrap(from_fn(access::require_reader))
+                        .service(access::home)
+                        .service(access::logout)
+                        .service(api::action)
+                        .service(api::actions),
+                )
         })
         .listen(listener)?
         .run();

@@ -1,5 +1,6 @@
 //! HTTP routes: each extracts, calls and responds; the work is done elsewhere.
 
+pub mod access;
 pub mod api;
 pub mod health;
 pub mod postbacks;

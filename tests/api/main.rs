@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod access;
 mod cli;
 mod health;
 mod lifecycle;

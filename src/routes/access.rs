@@ -1,0 +1,261 @@
+//! Who may read the ledger: loopback clients only until a login is configured, then a signed
+//! session. Also the login and logout forms, the home page and the stylesheet.
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::Next;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use crate::config::DashboardLogin;
+use crate::session::{self, COOKIE, SessionKey};
+use crate::startup::AppState;
+
+/// The login nonce cookie that binds the login form's CSRF token before a session exists.
+const LOGIN_COOKIE: &str = "postback_ledger_login";
+
+pub struct ReaderAccess {
+    pub login: Option<DashboardLogin>,
+    pub key: SessionKey,
+}
+
+fn now_unix() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// A request straight from this machine: a loopback peer and no proxy in between (a local
+/// reverse proxy would make every visitor look local).
+fn is_local(request: &HttpRequest) -> bool {
+    let loopback = request
+        .peer_addr()
+        .is_some_and(|address| address.ip().is_loopback());
+    let forwarded = ["forwarded", "x-forwarded-for", "x-real-ip"]
+        .iter()
+        .any(|name| request.headers().contains_key(*name));
+    loopback && !forwarded
+}
+
+/// The signed-in user, if the session cookie is valid.
+fn session_user(request: &HttpRequest, access: &ReaderAccess) -> Option<(String, String)> {
+    let cookie = request.cookie(COOKIE)?;
+    let user = access.key.verify(cookie.value(), now_unix())?;
+    Some((user, cookie.value().to_owned()))
+}
+
+/// Guards the dashboard, the JSON API and the exports.
+pub async fn require_reader(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let state = request.app_data::<web::Data<AppState>>().cloned();
+    let Some(state) = state else {
+        return Ok(request
+            .into_response(HttpResponse::InternalServerError().finish())
+            .map_into_right_body());
+    };
+    let allowed = match &state.access.login {
+        None => is_local(request.request()),
+        Some(_) => session_user(request.request(), &state.access).is_some(),
+    };
+    if allowed {
+        return Ok(next.call(request).await?.map_into_left_body());
+    }
+    let api = request.path().starts_with("/api/");
+    let refusal = match (&state.access.login, api) {
+        (None, _) => HttpResponse::Forbidden().content_type("text/plain").body(
+            "the ledger answers only to this machine until a login is configured ([dashboard] username and password_hash)",
+        ),
+        (Some(_), true) => HttpResponse::Unauthorized().json(serde_json::json!({ "error": "sign in at /login first" })),
+        (Some(_), false) => HttpResponse::SeeOther().insert_header((header::LOCATION, "/login")).finish(),
+    };
+    Ok(request.into_response(refusal).map_into_right_body())
+}
+
+fn html(status: actix_web::http::StatusCode, page: &impl Template) -> HttpResponse {
+    match page.render() {
+        Ok(body) => HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(body),
+        Err(error) => {
+            tracing::error!(error = %error, "a page did not render");
+            HttpResponse::InternalServerError()
+                .content_type("text/plain")
+                .body("the page did not render")
+        }
+    }
+}
+
+fn cookie<'a>(
+    request: &HttpRequest,
+    name: &'a str,
+    value: String,
+    max_age: CookieDuration,
+) -> Cookie<'a> {
+    Cookie::build(name, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(request.connection_info().scheme() == "https")
+        .max_age(max_age)
+        .finish()
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    csrf: String,
+    error: Option<String>,
+}
+
+/// Shows the form with a fresh nonce cookie its CSRF token is bound to.
+fn login_form(
+    request: &HttpRequest,
+    key: &SessionKey,
+    status: actix_web::http::StatusCode,
+    error: Option<String>,
+) -> HttpResponse {
+    let nonce = crate::auth::generate_secret();
+    let page = LoginPage {
+        csrf: key.csrf_token(&nonce),
+        error,
+    };
+    let mut response = html(status, &page);
+    let _ = response.add_cookie(&cookie(
+        request,
+        LOGIN_COOKIE,
+        nonce,
+        CookieDuration::minutes(30),
+    ));
+    response
+}
+
+#[get("/login")]
+pub async fn login_page(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    login_form(
+        &request,
+        &state.access.key,
+        actix_web::http::StatusCode::OK,
+        None,
+    )
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+    csrf: String,
+}
+
+#[post("/login")]
+pub async fn login(
+    request: HttpRequest,
+    form: web::Form<LoginForm>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let key = &state.access.key;
+    let nonce_ok = request
+        .cookie(LOGIN_COOKIE)
+        .is_some_and(|nonce| key.csrf_matches(nonce.value(), &form.csrf));
+    if !nonce_ok {
+        return login_form(
+            &request,
+            key,
+            actix_web::http::StatusCode::FORBIDDEN,
+            Some("The form expired; please sign in again.".into()),
+        );
+    }
+    let Some(login) = state.access.login.clone() else {
+        return HttpResponse::NotFound()
+            .content_type("text/plain")
+            .body("no login is configured");
+    };
+    let form = form.into_inner();
+    let user_ok = bool::from(form.username.as_bytes().ct_eq(login.username.as_bytes()));
+    // argon2 is deliberately slow: off the async workers. Always run it, so a wrong username
+    // takes as long as a wrong password.
+    let hash = login.password_hash.clone();
+    let password_ok = web::block(move || session::password_matches(&form.password, &hash))
+        .await
+        .unwrap_or(false);
+    if !(user_ok && password_ok) {
+        tracing::warn!(client = ?request.peer_addr(), "failed sign-in");
+        return login_form(
+            &request,
+            key,
+            actix_web::http::StatusCode::UNAUTHORIZED,
+            Some("Wrong username or password.".into()),
+        );
+    }
+    let session = key.issue(&login.username, now_unix());
+    let mut response = HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/"))
+        .finish();
+    let _ = response.add_cookie(&cookie(
+        &request,
+        COOKIE,
+        session,
+        CookieDuration::seconds(session::LIFETIME_SECONDS),
+    ));
+    let _ = response.add_removal_cookie(&Cookie::build(LOGIN_COOKIE, "").path("/").finish());
+    response
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+#[post("/logout")]
+pub async fn logout(
+    request: HttpRequest,
+    form: web::Form<CsrfForm>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let Some((_, cookie_value)) = session_user(&request, &state.access) else {
+        return HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, "/login"))
+            .finish();
+    };
+    if !state.access.key.csrf_matches(&cookie_value, &form.csrf) {
+        return HttpResponse::Forbidden()
+            .content_type("text/plain")
+            .body("the form's CSRF token does not match this session");
+    }
+    let mut response = HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/login"))
+        .finish();
+    let _ = response.add_removal_cookie(&Cookie::build(COOKIE, "").path("/").finish());
+    response
+}
+
+struct LogoutForm {
+    username: String,
+    csrf: String,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    sign_out: Option<LogoutForm>,
+}
+
+#[get("/")]
+pub async fn home(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let sign_out = session_user(&request, &state.access).map(|(username, cookie)| LogoutForm {
+        csrf: state.access.key.csrf_token(&cookie),
+        username,
+    });
+    html(actix_web::http::StatusCode::OK, &HomePage { sign_out })
+}
+
+#[get("/static/style.css")]
+pub async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(include_str!("../../static/style.css"))
+}

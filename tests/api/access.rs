@@ -1,0 +1,252 @@
+//! Who gets in: postback credentials of every scheme, and the login in front of the ledger.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::helpers::*;
+use crate::on_both_backends;
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+on_both_backends! {
+    async fn a_refusal_is_recorded_with_the_check_and_never_the_secret(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let url = format!("{}/postbacks/actions?secure=guess-123&ActionId=X1&Payout=1", app.address);
+        assert_eq!(app.post_postback_to(&url, None, "").await.status, 401);
+        let db = postback_ledger::storage::Database::connect(&app.db.url).unwrap();
+        let failures = postback_ledger::storage::auth_failures::recent(&mut db.conn().unwrap(), 10).unwrap();
+        assert_eq!(failures.len(), 1);
+        assert_eq!(failures[0].failed_check, "query_secret_wrong");
+        assert_eq!(failures[0].source, "actions");
+        assert_eq!(failures[0].client_addr.as_deref(), Some("127.0.0.1"));
+        assert!(!format!("{:?}", failures[0]).contains("guess-123"));
+        let deliveries = postback_ledger::storage::deliveries::count(&mut db.conn().unwrap()).unwrap();
+        assert_eq!(deliveries, 0, "a refused request reaches no inbox");
+    }
+}
+
+on_both_backends! {
+    async fn header_and_hmac_credentials_guard_a_source_and_rotation_keeps_both(backend: Backend) {
+        let config = "listen = \"127.0.0.1:0\"\n\
+            [sources.relay]\nkind = \"action_lifecycle\"\n\
+            [sources.relay.auth]\nheader = \"X-Postback-Token\"\nheader_values = [\"old-token\", \"new-token\"]\n\
+            hmac_header = \"X-Signature\"\nhmac_secrets = [\"hmac-key\"]\n";
+        let app = spawn_app_with(backend, config).await;
+        let body = r#"{"ActionId":"H1","Payout":"2.50"}"#;
+        let sign = |key: &str, body: &str| {
+            let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
+            mac.update(body.as_bytes());
+            format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+        };
+        let send = |token: &'static str, signature: String, body: &'static str| {
+            app.client
+                .post(format!("{}/postbacks/relay", app.address))
+                .header("content-type", "application/json")
+                .header("X-Postback-Token", token)
+                .header("X-Signature", signature)
+                .body(body)
+                .send()
+        };
+        assert_eq!(send("old-token", sign("hmac-key", body), body).await.unwrap().status(), 200);
+        assert_eq!(send("new-token", sign("hmac-key", body), body).await.unwrap().status(), 200);
+        assert_eq!(send("retired", sign("hmac-key", body), body).await.unwrap().status(), 401);
+        assert_eq!(send("new-token", sign("wrong-key", body), body).await.unwrap().status(), 401);
+        let tampered = r#"{"ActionId":"H1","Payout":"250.00"}"#;
+        assert_eq!(send("new-token", sign("hmac-key", body), tampered).await.unwrap().status(), 401);
+        assert_eq!(app.action("H1").await.unwrap()["payout"], "2.50");
+    }
+}
+
+#[actix_web::test]
+async fn without_a_login_the_ledger_answers_only_to_this_machine() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let local = app
+        .client
+        .get(format!("{}/api/actions", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(local.status(), 200);
+    // Through a proxy, the visitor is someone else.
+    let proxied = app
+        .client
+        .get(format!("{}/api/actions", app.address))
+        .header("X-Forwarded-For", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(proxied.status(), 403);
+    // Postbacks are not behind the login: the network must reach them.
+    let url = format!(
+        "{}/postbacks/actions?secure={SECRET}&ActionId=N1&Payout=1",
+        app.address
+    );
+    let postback = app
+        .client
+        .get(url)
+        .header("X-Forwarded-For", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(postback.status(), 200);
+}
+
+fn cookie_of(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+fn value_of(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().to_owned()
+}
+
+fn csrf_in(page: &str) -> String {
+    let start =
+        page.find("name=\"csrf\" value=\"").expect("a csrf field") + "name=\"csrf\" value=\"".len();
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+#[actix_web::test]
+async fn with_a_login_the_api_needs_a_session_and_forms_need_their_csrf_token() {
+    let hash = postback_ledger::session::hash_password("correct horse").unwrap();
+    let config = format!(
+        "{}\n[dashboard]\nusername = \"finance\"\npassword_hash = \"{hash}\"\n",
+        base_config()
+    );
+    let app = spawn_app_with(Backend::Sqlite, &config).await;
+    let client = no_redirects();
+    let api = format!("{}/api/actions", app.address);
+    assert_eq!(client.get(&api).send().await.unwrap().status(), 401);
+    let home = client
+        .get(format!("{}/", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(home.status(), 303);
+
+    let form = client
+        .get(format!("{}/login", app.address))
+        .send()
+        .await
+        .unwrap();
+    let nonce = value_of(&cookie_of(&form, "postback_ledger_login").expect("a login nonce cookie"));
+    let csrf = csrf_in(&form.text().await.unwrap());
+    let sign_in = |password: &'static str, csrf: String, nonce: String| {
+        client
+            .post(format!("{}/login", app.address))
+            .header("cookie", nonce)
+            .form(&[
+                ("username", "finance"),
+                ("password", password),
+                ("csrf", csrf.as_str()),
+            ])
+            .send()
+    };
+    assert_eq!(
+        sign_in("wrong", csrf.clone(), nonce.clone())
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        sign_in("correct horse", "forged".into(), nonce.clone())
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    let signed_in = sign_in("correct horse", csrf, nonce).await.unwrap();
+    assert_eq!(signed_in.status(), 303);
+    let session = cookie_of(&signed_in, "postback_ledger_session").expect("a session cookie");
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Strict"),
+        "{session}"
+    );
+    let session = value_of(&session);
+
+    let answer = client
+        .get(&api)
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let csp = answer
+        .headers()
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert_eq!(
+        answer.headers().get("x-content-type-options").unwrap(),
+        "nosniff"
+    );
+    assert!(answer.headers().contains_key("referrer-policy"));
+
+    let home = client
+        .get(format!("{}/", app.address))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    let logout_csrf = csrf_in(&home.text().await.unwrap());
+    let forged = client
+        .post(format!("{}/logout", app.address))
+        .header("cookie", &session)
+        .form(&[("csrf", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    let logged_out = client
+        .post(format!("{}/logout", app.address))
+        .header("cookie", &session)
+        .form(&[("csrf", logout_csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logged_out.status(), 303);
+    let cleared = cookie_of(&logged_out, "postback_ledger_session").expect("the cookie is cleared");
+    assert!(
+        cleared.contains("Max-Age=0") || cleared.contains("Expires"),
+        "{cleared}"
+    );
+}
+
+#[test]
+fn hash_password_prints_an_argon2_hash_that_verifies() {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_postback-ledger"))
+        .arg("hash-password")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"s3cret\n").unwrap();
+    let output = child.wait_with_output().unwrap();
+    let hash = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        postback_ledger::session::password_matches("s3cret", hash.trim()),
+        "{hash}"
+    );
+    assert!(!postback_ledger::session::password_matches(
+        "other",
+        hash.trim()
+    ));
+}

@@ -108,6 +108,8 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
             for source in &credentials.sources {
                 println!("  {source:<16} {base}/postbacks/{source}?{SECRET_PARAM}={secret}");
             }
+            println!("To send it as a header instead, put this in the configuration file:");
+            println!("  [auth]\n  header = \"Authorization\"\n  header_values = [\"Bearer {secret}\"]");
         } else if !credentials.sources.is_empty() {
             println!(
                 "Sources {} use the stored postback secret (`postback-ledger token show`).",

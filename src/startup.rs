@@ -12,7 +12,7 @@ use anyhow::Context;
 use crate::auth::{AuthPolicy, generate_secret};
 use crate::config::{Responses, Settings, Source};
 use crate::routes::access::{self, ReaderAccess};
-use crate::routes::{api, health, postbacks};
+use crate::routes::{api, health, limits, postbacks};
 use crate::session::SessionKey;
 use crate::storage::{Database, settings as stored_settings, to_db_time};
 use crate::telemetry::log_request;
@@ -112,6 +112,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(max_body))
+                .wrap(from_fn(limits::limit_request_head))
                 .wrap(security_headers())
                 .wrap(from_fn(log_request))
                 .service(health::healthz)
@@ -132,6 +133,9 @@ impl Application {
                         .service(api::actions),
                 )
         })
+        // A client that has not sent its request head in time is dropped (slowloris).
+        .client_request_timeout(std::time::Duration::from_secs(5))
+        .client_disconnect_timeout(std::time::Duration::from_secs(2))
         .listen(listener)?
         .run();
         Ok((

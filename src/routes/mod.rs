@@ -3,4 +3,5 @@
 pub mod access;
 pub mod api;
 pub mod health;
+pub mod limits;
 pub mod postbacks;

@@ -250,3 +250,36 @@ fn hash_password_prints_an_argon2_hash_that_verifies() {
         hash.trim()
     ));
 }
+
+on_both_backends! {
+    async fn the_ip_allowlist_believes_x_forwarded_for_only_from_a_trusted_proxy(backend: Backend) {
+        // base_config ends inside its [auth] table.
+        let direct = format!("{}ip_allowlist = [\"203.0.113.0/24\"]\n", base_config());
+        let app = spawn_app_with(backend, &direct).await;
+        let send = |forwarded: Option<&'static str>, id: &'static str| {
+            let mut request = app
+                .client
+                .get(format!("{}/postbacks/actions?secure={SECRET}&ActionId={id}&Payout=1", app.address));
+            if let Some(address) = forwarded {
+                request = request.header("X-Forwarded-For", address);
+            }
+            request.send()
+        };
+        // The peer is 127.0.0.1, not allowed; a forged header from an untrusted peer changes nothing.
+        assert_eq!(send(None, "I1").await.unwrap().status(), 401);
+        assert_eq!(send(Some("203.0.113.7"), "I2").await.unwrap().status(), 401);
+
+        let proxied = format!("{}trusted_proxies = [\"127.0.0.1\"]\n", direct);
+        let app = spawn_app_with(backend, &proxied).await;
+        let send = |forwarded: &'static str, id: &'static str| {
+            app.client
+                .get(format!("{}/postbacks/actions?secure={SECRET}&ActionId={id}&Payout=1", app.address))
+                .header("X-Forwarded-For", forwarded)
+                .send()
+        };
+        assert_eq!(send("203.0.113.7", "I3").await.unwrap().status(), 200);
+        assert_eq!(send("198.51.100.1", "I4").await.unwrap().status(), 401);
+        assert!(app.action("I3").await.is_some());
+        assert!(app.action("I4").await.is_none());
+    }
+}

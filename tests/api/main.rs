@@ -4,6 +4,7 @@ mod helpers;
 
 mod access;
 mod cli;
+mod hardening;
 mod health;
 mod lifecycle;
 mod receiving;

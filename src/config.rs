@@ -168,6 +168,16 @@ pub fn parse(text: &str) -> Result<FileConfig, String> {
 pub fn resolve(file: FileConfig) -> Result<Settings, ConfigError> {
     let invalid = ConfigError::Invalid;
     AuthPolicy::from_config(&file.auth).map_err(|error| invalid(format!("[auth]: {error}")))?;
+    if let Some(login) = &file.dashboard {
+        if login.username.trim().is_empty() {
+            return Err(invalid("[dashboard] username: must not be empty".into()));
+        }
+        if !crate::session::is_password_hash(&login.password_hash) {
+            return Err(invalid(
+                "[dashboard] password_hash: not an argon2 hash; create one with `postback-ledger hash-password`".into(),
+            ));
+        }
+    }
     let configured: Vec<(String, SourceConfig)> = if file.sources.is_empty() {
         DEFAULT_SOURCES
             .iter()

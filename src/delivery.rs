@@ -83,24 +83,11 @@ pub struct RawRequest<'a> {
 
 /// Decodes and maps a request for a source. Never fails: what is not understood is quarantined.
 pub fn understand(source: &Source, request: RawRequest<'_>) -> IncomingDelivery {
-    let decoded = decode::decode(
-        request.query,
-        request.content_type,
-        request.body,
-        &Limits::default(),
-    );
-    let (understood, warnings, payload) = match decoded {
-        Ok(decoded) => {
-            let mut warnings = decoded.warnings;
-            let understood = interpret(source, &decoded.fields, &mut warnings);
-            (understood, warnings, Some(canonical_json(&decoded.fields)))
-        }
-        Err(error) => (
-            Err(Quarantine::UnparseableBody(error.to_string())),
-            Vec::new(),
-            None,
-        ),
-    };
+    let Reading {
+        understood,
+        warnings,
+        payload,
+    } = read(source, request.query, request.content_type, request.body);
     let dedup_key = dedup_key(&source.name, payload.as_deref(), &request);
     IncomingDelivery {
         source: source.name.clone(),
@@ -118,24 +105,31 @@ pub fn understand(source: &Source, request: RawRequest<'_>) -> IncomingDelivery 
     }
 }
 
-/// Re-reads a stored delivery through the current configuration (for `reprocess`).
-pub fn reinterpret(
-    source: &Source,
-    query: &str,
-    content_type: Option<&str>,
-    body: &[u8],
-) -> (Result<Postback, Quarantine>, Vec<String>, Option<String>) {
+/// What a request's query and body say to a source: the same for a new request and for a
+/// stored one re-read by `reprocess` through the current configuration.
+pub struct Reading {
+    pub understood: Result<Postback, Quarantine>,
+    pub warnings: Vec<String>,
+    /// The decoded fields as canonical JSON; None when the body could not be decoded.
+    pub payload: Option<String>,
+}
+
+pub fn read(source: &Source, query: &str, content_type: Option<&str>, body: &[u8]) -> Reading {
     match decode::decode(query, content_type, body, &Limits::default()) {
         Ok(decoded) => {
             let mut warnings = decoded.warnings;
             let understood = interpret(source, &decoded.fields, &mut warnings);
-            (understood, warnings, Some(canonical_json(&decoded.fields)))
+            Reading {
+                understood,
+                warnings,
+                payload: Some(canonical_json(&decoded.fields)),
+            }
         }
-        Err(error) => (
-            Err(Quarantine::UnparseableBody(error.to_string())),
-            Vec::new(),
-            None,
-        ),
+        Err(error) => Reading {
+            understood: Err(Quarantine::UnparseableBody(error.to_string())),
+            warnings: Vec::new(),
+            payload: None,
+        },
     }
 }
 

@@ -1,7 +1,7 @@
 //! `reprocess`: re-reads quarantined deliveries through the current configuration.
 
 use crate::config::Settings;
-use crate::delivery::reinterpret;
+use crate::delivery::{Reading, read};
 use crate::storage::{Database, StorageError, deliveries, ingest};
 
 #[derive(Debug, Default)]
@@ -34,7 +34,11 @@ pub fn quarantined(db: &Database, settings: &Settings) -> Result<Report, Storage
                 continue;
             };
             let body = delivery.body.as_deref().unwrap_or_default();
-            let (understood, warnings, payload) = reinterpret(
+            let Reading {
+                understood,
+                warnings,
+                payload,
+            } = read(
                 source,
                 &delivery.query,
                 delivery.content_type.as_deref(),

@@ -101,7 +101,7 @@ pub fn hash_password(password: &str) -> Result<String, String> {
 
 /// True when `phc` is a hash argon2 can read (checked when the config loads).
 pub fn is_password_hash(phc: &str) -> bool {
-    argon2::password_hash::PasswordHash::new(phc).is_ok()
+    phc.starts_with("$argon2") && argon2::password_hash::PasswordHash::new(phc).is_ok()
 }
 
 #[cfg(test)]
@@ -142,6 +142,7 @@ mod tests {
         assert!(password_matches("correct horse", &hash));
         assert!(!password_matches("wrong", &hash));
         assert!(!password_matches("correct horse", "not a hash"));
+        assert!(!is_password_hash("hunter2"));
     }
 
     #[test]

@@ -91,7 +91,7 @@ pub async fn receive(
     );
     match state.writer.store(delivery).await {
         Ok(stored) => {
-            tracing::info!(source = %source, delivery_id = stored.delivery_id, outcome = stored.outcome.as_str(), "postback stored");
+            tracing::debug!(source = %source, delivery_id = stored.delivery_id, outcome = stored.outcome.as_str(), "postback stored");
             HttpResponse::Ok()
                 .content_type("text/plain")
                 .insert_header(("X-Delivery-Id", stored.delivery_id.to_string()))

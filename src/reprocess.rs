@@ -42,6 +42,7 @@ pub fn quarantined(db: &Database, settings: &Settings) -> Result<Report, Storage
             );
             match understood {
                 Ok(postback) => {
+                    let is_test = matches!(&postback, crate::event::Postback::Action(event) if settings.testing.marks(event));
                     match ingest::release_quarantined(
                         &mut conn,
                         db.backend(),
@@ -49,6 +50,7 @@ pub fn quarantined(db: &Database, settings: &Settings) -> Result<Report, Storage
                         &postback,
                         &warnings,
                         payload.as_deref(),
+                        is_test,
                     )? {
                         Some(outcome) => {
                             report.released += 1;

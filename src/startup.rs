@@ -10,7 +10,7 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
 use crate::auth::{AuthPolicy, generate_secret};
-use crate::config::{Responses, Settings, Source};
+use crate::config::{Responses, Settings, Source, Testing};
 use crate::routes::{api, health, postbacks};
 use crate::storage::{Database, settings as stored_settings, to_db_time};
 use crate::telemetry::log_request;
@@ -35,6 +35,8 @@ pub struct AppState {
     pub writer: Writer,
     pub sources: HashMap<String, Receiver>,
     pub responses: Responses,
+    pub testing: Testing,
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
 pub struct Application {
@@ -68,11 +70,16 @@ impl Application {
         let port = listener.local_addr()?.port();
         let (writer, writer_thread) =
             Writer::start(db.clone(), DEFAULT_QUEUE_CAPACITY, DEFAULT_MAX_BATCH);
+        if let Some(days) = settings.retention.raw_days {
+            crate::retention::prune_daily(db.clone(), days);
+        }
         let state = web::Data::new(AppState {
             db,
             writer,
             sources,
             responses: settings.responses.clone(),
+            testing: settings.testing.clone(),
+            metrics: crate::metrics::install(),
         });
         let max_body = settings.max_body_bytes;
         let server = HttpServer::new(move || {
@@ -82,6 +89,7 @@ impl Application {
                 .wrap(from_fn(log_request))
                 .service(health::healthz)
                 .service(health::readyz)
+                .service(crate::metrics::render)
                 .service(api::action)
                 .service(api::actions)
                 .route("/postbacks/{source}", web::get().to(postbacks::receive))

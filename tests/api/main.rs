@@ -3,6 +3,7 @@
 mod helpers;
 
 mod cli;
+mod devtools;
 mod health;
 mod lifecycle;
 mod receiving;

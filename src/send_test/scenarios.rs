@@ -212,7 +212,8 @@ fn action_values(
     values
 }
 
-/// The money of one lifecycle event: (Status, Payout, DeltaPayout, Amount, DeltaAmount).
+/// One lifecycle event: (label, Status, Payout, DeltaPayout, Amount, DeltaAmount), the seed
+/// example's numbers: tracked at 15.50, modified down by 5.00, reversed.
 pub const LIFECYCLE: [(&str, &str, &str, &str, &str, &str); 3] = [
     ("tracked", "PENDING", "15.50", "15.50", "150.00", "150.00"),
     ("modified", "MODIFIED", "10.50", "-5.00", "100.00", "-50.00"),

@@ -22,7 +22,9 @@ use crate::telemetry::{self, LogFormat};
   postback-ledger check                                  # verify the ledger's invariants
   postback-ledger reprocess                              # re-read quarantined deliveries
   postback-ledger token show
-  echo 's3cret' | postback-ledger hash-password          # for [dashboard] password_hash"
+  echo 's3cret' | postback-ledger hash-password          # for [dashboard] password_hash
+  postback-ledger send-test --to http://127.0.0.1:8080 --scenario lifecycle --secret S
+  postback-ledger prune --raw-older-than 90d             # forget old raw payloads, keep the ledger"
 )]
 pub struct Cli {
     /// The configuration file (default: $POSTBACK_LEDGER_CONFIG, else ./postback-ledger.toml if present).
@@ -51,6 +53,14 @@ pub enum Command {
     Token {
         #[command(subcommand)]
         action: TokenAction,
+    },
+    /// Play impact.com against a receiver (test conversions) and check what its ledger shows.
+    SendTest(crate::send_test::SendTestArgs),
+    /// Delete raw payloads of old deliveries; delivery metadata, actions and entries are kept.
+    Prune {
+        /// Age such as 90d, 12h, 30m (default: `[retention] raw_days` of the configuration).
+        #[arg(long, value_name = "AGE")]
+        raw_older_than: Option<String>,
     },
 }
 
@@ -85,6 +95,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check => return check(&settings),
         Command::Reprocess => reprocess(&settings),
         Command::Token { action } => token(&settings, action),
+        Command::SendTest(args) => return crate::send_test::run(&settings, args),
+        Command::Prune { raw_older_than } => prune(&settings, raw_older_than.as_deref()),
         Command::HashPassword => unreachable!("handled before the configuration is read"),
     };
     match result {
@@ -187,6 +199,25 @@ fn reprocess(settings: &Settings) -> anyhow::Result<()> {
     println!(
         "{} quarantined delivery(ies) re-read: {} now stored, {} still quarantined",
         report.examined, report.released, report.still_quarantined
+    );
+    Ok(())
+}
+
+fn prune(settings: &Settings, raw_older_than: Option<&str>) -> anyhow::Result<()> {
+    let age = match (raw_older_than, settings.retention.raw_days) {
+        (Some(text), _) => crate::retention::parse_age(text).map_err(anyhow::Error::msg)?,
+        (None, Some(days)) => chrono::Duration::days(i64::from(days)),
+        (None, None) => anyhow::bail!(
+            "say how old: --raw-older-than 90d, or set [retention] raw_days in the configuration"
+        ),
+    };
+    let db = Database::connect(&settings.database_url)?;
+    db.migrate()?;
+    let cutoff = chrono::Utc::now() - age;
+    let pruned = crate::retention::prune(&db, cutoff)?;
+    println!(
+        "raw payloads pruned from {pruned} delivery(ies) received before {}; their metadata, actions and ledger entries are kept",
+        cutoff.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     );
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::auth::{AuthConfig, AuthConfigError, AuthPolicy};
-use crate::event::SourceKind;
+use crate::event::{ActionEvent, SourceKind};
 use crate::mapping::{ActionMapping, MappingError};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://postback-ledger.db";
@@ -30,6 +30,67 @@ pub struct FileConfig {
     /// The login for the dashboard, the JSON API and the exports. Without it they answer only to
     /// loopback clients.
     pub dashboard: Option<DashboardLogin>,
+    #[serde(default)]
+    pub testing: Testing,
+    #[serde(default)]
+    pub retention: Retention,
+}
+
+/// How test conversions are recognised: `send-test` puts `marker_value` into `marker_field` of
+/// every event it sends, and an action whose event carries it is stored as a test, kept out of
+/// finance's lists unless asked for.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Testing {
+    /// A canonical id field of `action_lifecycle`: shared_id, sub_id1–3, order_id, click_id or
+    /// promo_code.
+    pub marker_field: String,
+    pub marker_value: String,
+}
+
+/// Canonical fields that may carry the test marker: ids a partner controls on a tracking link.
+pub const MARKER_FIELDS: &[&str] = &[
+    "shared_id",
+    "sub_id1",
+    "sub_id2",
+    "sub_id3",
+    "order_id",
+    "click_id",
+    "promo_code",
+];
+
+impl Default for Testing {
+    fn default() -> Self {
+        Testing {
+            marker_field: "shared_id".into(),
+            marker_value: "postback-ledger-test".into(),
+        }
+    }
+}
+
+impl Testing {
+    /// True when the event carries the marker (an empty marker marks nothing).
+    pub fn marks(&self, event: &ActionEvent) -> bool {
+        let value = match self.marker_field.as_str() {
+            "shared_id" => &event.shared_id,
+            "sub_id1" => &event.sub_id1,
+            "sub_id2" => &event.sub_id2,
+            "sub_id3" => &event.sub_id3,
+            "order_id" => &event.order_id,
+            "click_id" => &event.click_id,
+            "promo_code" => &event.promo_code,
+            _ => return false,
+        };
+        !self.marker_value.is_empty() && value.as_deref() == Some(self.marker_value.as_str())
+    }
+}
+
+/// How long raw payloads are kept. Without `raw_days`, forever.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// `serve` prunes raw payloads of deliveries older than this many days, at start and daily.
+    pub raw_days: Option<u32>,
 }
 
 #[derive(Clone, Deserialize, PartialEq, Eq)]
@@ -122,6 +183,8 @@ pub struct Settings {
     pub auth: AuthConfig,
     pub sources: BTreeMap<String, Source>,
     pub dashboard: Option<DashboardLogin>,
+    pub testing: Testing,
+    pub retention: Retention,
     /// The file the settings came from, if any.
     pub file: Option<PathBuf>,
 }
@@ -177,6 +240,19 @@ pub fn resolve(file: FileConfig) -> Result<Settings, ConfigError> {
                 "[dashboard] password_hash: not an argon2 hash; create one with `postback-ledger hash-password`".into(),
             ));
         }
+    }
+    if !MARKER_FIELDS.contains(&file.testing.marker_field.as_str()) {
+        return Err(invalid(format!(
+            "[testing] marker_field: `{}` is not one of {}",
+            file.testing.marker_field,
+            MARKER_FIELDS.join(", ")
+        )));
+    }
+    if file.retention.raw_days == Some(0) {
+        return Err(invalid(
+            "[retention] raw_days: 0 would drop every raw payload as it arrives; use at least 1"
+                .into(),
+        ));
     }
     let configured: Vec<(String, SourceConfig)> = if file.sources.is_empty() {
         DEFAULT_SOURCES
@@ -247,6 +323,8 @@ pub fn resolve(file: FileConfig) -> Result<Settings, ConfigError> {
         auth: file.auth,
         sources,
         dashboard: file.dashboard,
+        testing: file.testing,
+        retention: file.retention,
         file: None,
     })
 }

@@ -27,6 +27,8 @@ pub struct IncomingDelivery {
     pub warnings: Vec<String>,
     /// The decoded fields as canonical JSON, when the body could be decoded.
     pub payload: Option<String>,
+    /// The event carries the configured test marker (set by the route, which knows the config).
+    pub is_test: bool,
 }
 
 /// How a delivery ended. Every one of them is answered with success: the data is safe.
@@ -102,6 +104,7 @@ pub fn understand(source: &Source, request: RawRequest<'_>) -> IncomingDelivery 
         understood,
         warnings,
         payload,
+        is_test: false,
     }
 }
 

@@ -55,6 +55,8 @@ pub struct ActionView {
     pub extra: serde_json::Value,
     pub first_seen_at: String,
     pub last_seen_at: String,
+    /// Sent by `send-test` or carrying the configured test marker.
+    pub is_test: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entries: Option<Vec<EntryView>>,
 }
@@ -98,6 +100,7 @@ impl ActionView {
             extra: json_or_null(action.extra.as_deref()),
             first_seen_at: utc(action.first_seen_at),
             last_seen_at: utc(action.last_seen_at),
+            is_test: action.is_test,
             entries: entries.map(|entries| {
                 entries
                     .into_iter()
@@ -135,14 +138,16 @@ pub struct ActionPage {
     pub next_cursor: Option<String>,
 }
 
-/// A page of actions, each with its entries, in action id order after `cursor`.
+/// A page of actions, each with its entries, in action id order after `cursor`; test
+/// conversions only when `include_tests`.
 pub fn action_page(
     conn: &mut AnyConnection,
     status: Option<&str>,
+    include_tests: bool,
     cursor: Option<&str>,
     limit: i64,
 ) -> Result<ActionPage, StorageError> {
-    let rows = actions::page(conn, status, cursor, limit + 1)?;
+    let rows = actions::page(conn, status, include_tests, cursor, limit + 1)?;
     let more = rows.len() as i64 > limit;
     let rows: Vec<Action> = rows.into_iter().take(limit as usize).collect();
     let ids: Vec<String> = rows.iter().map(|action| action.action_id.clone()).collect();

@@ -46,6 +46,7 @@ pub fn quarantined(db: &Database, settings: &Settings) -> Result<Report, Storage
             );
             match understood {
                 Ok(postback) => {
+                    let is_test = matches!(&postback, crate::event::Postback::Action(event) if settings.testing.marks(event));
                     match ingest::release_quarantined(
                         &mut conn,
                         db.backend(),
@@ -53,6 +54,7 @@ pub fn quarantined(db: &Database, settings: &Settings) -> Result<Report, Storage
                         &postback,
                         &warnings,
                         payload.as_deref(),
+                        is_test,
                     )? {
                         Some(outcome) => {
                             report.released += 1;

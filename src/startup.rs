@@ -10,7 +10,7 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
 use crate::auth::{AuthPolicy, generate_secret};
-use crate::config::{Responses, Settings, Source};
+use crate::config::{Responses, Settings, Source, Testing};
 use crate::routes::access::{self, ReaderAccess};
 use crate::routes::{api, health, limits, postbacks};
 use crate::session::SessionKey;
@@ -38,6 +38,8 @@ pub struct AppState {
     pub sources: HashMap<String, Receiver>,
     pub responses: Responses,
     pub access: ReaderAccess,
+    pub testing: Testing,
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
 /// The key signing dashboard sessions, shared by every instance through the database.
@@ -97,6 +99,9 @@ impl Application {
         };
         let (writer, writer_thread) =
             Writer::start(db.clone(), DEFAULT_QUEUE_CAPACITY, DEFAULT_MAX_BATCH);
+        if let Some(days) = settings.retention.raw_days {
+            crate::retention::prune_daily(db.clone(), days);
+        }
         let state = web::Data::new(AppState {
             db,
             writer,
@@ -106,6 +111,8 @@ impl Application {
                 login: settings.dashboard.clone(),
                 key,
             },
+            testing: settings.testing.clone(),
+            metrics: crate::metrics::install(),
         });
         let max_body = settings.max_body_bytes;
         let server = HttpServer::new(move || {
@@ -120,6 +127,7 @@ impl Application {
                 .service(access::login_page)
                 .service(access::login)
                 .service(access::stylesheet)
+                .service(crate::metrics::render)
                 .route("/postbacks/{source}", web::get().to(postbacks::receive))
                 .route("/postbacks/{source}", web::post().to(postbacks::receive))
                 // Everything else shows the ledger: behind the reader guard. Last, since an

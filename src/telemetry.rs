@@ -43,6 +43,11 @@ pub async fn log_request(
     match result {
         Ok(mut response) => {
             let status = response.status().as_u16();
+            let route = response
+                .request()
+                .match_pattern()
+                .unwrap_or_else(|| "unmatched".to_owned());
+            crate::metrics::request(&method, &route, status, started.elapsed());
             tracing::info!(request_id, method, path, status, elapsed_ms, "request");
             if let Ok(value) = HeaderValue::from_str(&request_id) {
                 response

@@ -53,12 +53,15 @@ impl Writer {
     /// Stores one delivery; resolves once its transaction has committed (or failed).
     pub async fn store(&self, delivery: IncomingDelivery) -> Result<Stored, WriteError> {
         let (reply, answer) = oneshot::channel();
-        match self.jobs.try_send(Job { delivery, reply }) {
-            Ok(()) => {
-                self.depth.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(TrySendError::Full(_)) => return Err(WriteError::QueueFull),
-            Err(TrySendError::Disconnected(_)) => return Err(WriteError::Stopped),
+        // Counted before sending: counted after, the writer could take the job first and
+        // subtract below zero (the counter would wrap and the gauge read 1.8e19).
+        crate::metrics::queue_depth(self.depth.fetch_add(1, Ordering::Relaxed) + 1);
+        if let Err(error) = self.jobs.try_send(Job { delivery, reply }) {
+            self.depth.fetch_sub(1, Ordering::Relaxed);
+            return Err(match error {
+                TrySendError::Full(_) => WriteError::QueueFull,
+                TrySendError::Disconnected(_) => WriteError::Stopped,
+            });
         }
         answer.await.unwrap_or(Err(WriteError::Stopped))
     }
@@ -79,7 +82,10 @@ fn run(db: Database, queue: Receiver<Job>, max_batch: usize, depth: Arc<AtomicUs
                 Err(_) => break,
             }
         }
-        depth.fetch_sub(batch.len(), Ordering::Relaxed);
+        let waiting = depth
+            .fetch_sub(batch.len(), Ordering::Relaxed)
+            .saturating_sub(batch.len());
+        crate::metrics::queue_depth(waiting);
         let (deliveries, replies): (Vec<_>, Vec<_>) = batch
             .into_iter()
             .map(|job| (job.delivery, job.reply))
@@ -90,6 +96,7 @@ fn run(db: Database, queue: Receiver<Job>, max_batch: usize, depth: Arc<AtomicUs
             .and_then(|mut conn| ingest::apply_batch(&mut conn, db.backend(), &deliveries));
         match results {
             Ok(results) => {
+                crate::metrics::batch(deliveries.len(), started.elapsed());
                 tracing::debug!(
                     batch = deliveries.len(),
                     elapsed_ms = started.elapsed().as_millis() as u64,
@@ -97,12 +104,14 @@ fn run(db: Database, queue: Receiver<Job>, max_batch: usize, depth: Arc<AtomicUs
                 );
                 for (reply, result) in replies.into_iter().zip(results) {
                     let _ = reply.send(result.map_err(|error| {
+                        crate::metrics::database_error("store_delivery");
                         tracing::error!(error = %error, "a delivery was not stored");
                         WriteError::NotStored(error.to_string())
                     }));
                 }
             }
             Err(error) => {
+                crate::metrics::database_error("store_batch");
                 tracing::error!(error = %error, batch = deliveries.len(), "a batch was not stored");
                 for reply in replies {
                     let _ = reply.send(Err(WriteError::NotStored(error.to_string())));

@@ -13,6 +13,9 @@ pub struct ActionQuery {
     pub status: Option<String>,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
+    /// Test conversions are left out of finance's lists unless asked for.
+    #[serde(default)]
+    pub include_tests: bool,
 }
 
 const MAX_PAGE: i64 = 500;
@@ -47,6 +50,7 @@ pub async fn actions(query: web::Query<ActionQuery>, state: web::Data<AppState>)
         read_model::action_page(
             &mut *db.conn()?,
             status.map(ActionStatus::as_str),
+            query.include_tests,
             query.cursor.as_deref(),
             limit,
         )
@@ -67,6 +71,7 @@ fn reply<T>(
     match result {
         Ok(Ok(value)) => respond(value),
         Ok(Err(error)) => {
+            crate::metrics::database_error("read");
             tracing::error!(error = %error, "read failed");
             HttpResponse::ServiceUnavailable()
                 .json(serde_json::json!({ "error": "the database did not answer" }))

@@ -4,8 +4,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 
-use crate::auth::{AuthRequest, strip_query_param};
+use crate::auth::{AuthConfig, AuthRequest, strip_query_param};
 use crate::delivery::{RawRequest, understand};
+use crate::event::Postback;
 use crate::startup::AppState;
 use crate::storage::auth_failures::{self, NewAuthFailure};
 use crate::storage::to_db_time;
@@ -45,6 +46,7 @@ pub async fn receive(
         Err(failure) => {
             let client_ip = receiver.policy.client_ip(&auth_request).to_string();
             tracing::warn!(source = %source, client = %client_ip, check = failure.check(), "postback refused");
+            crate::metrics::auth_failure(&source, failure.check());
             let (db, source, method, check) = (
                 state.db.clone(),
                 source.into_inner(),
@@ -78,7 +80,7 @@ pub async fn receive(
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok());
-    let delivery = understand(
+    let mut delivery = understand(
         &receiver.source,
         RawRequest {
             method: request.method().as_str(),
@@ -89,8 +91,22 @@ pub async fn receive(
             received_at: now,
         },
     );
+    if let Ok(Postback::Action(event)) = &delivery.understood {
+        delivery.is_test = state.testing.marks(event);
+    }
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        let secrets = secrets_of(&receiver.source.auth);
+        tracing::debug!(
+            source = %source,
+            method = %delivery.method,
+            query = %redact(&delivery.query, &secrets),
+            body = %redact(&String::from_utf8_lossy(&delivery.body), &secrets),
+            "postback payload"
+        );
+    }
     match state.writer.store(delivery).await {
         Ok(stored) => {
+            crate::metrics::delivery(&source, stored.outcome.as_str());
             tracing::debug!(source = %source, delivery_id = stored.delivery_id, outcome = stored.outcome.as_str(), "postback stored");
             HttpResponse::Ok()
                 .content_type("text/plain")
@@ -99,6 +115,7 @@ pub async fn receive(
                 .body(state.responses.success.clone())
         }
         Err(error) => {
+            crate::metrics::delivery(&source, "not_stored");
             match &error {
                 WriteError::QueueFull => {
                     tracing::warn!(source = %source, "write queue full; answered 503")
@@ -116,4 +133,56 @@ fn error_response(state: &AppState, status: StatusCode) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("text/plain")
         .body(state.responses.error.clone())
+}
+
+/// The literal secrets a source accepts (hashed `sha256:` values cannot leak and are skipped).
+fn secrets_of(auth: &AuthConfig) -> Vec<&str> {
+    auth.query_values
+        .iter()
+        .chain(&auth.header_values)
+        .chain(&auth.hmac_secrets)
+        .chain(&auth.standard_webhooks_secrets)
+        .map(String::as_str)
+        .filter(|secret| !secret.is_empty() && !secret.starts_with("sha256:"))
+        .collect()
+}
+
+/// What a debug log line may show of a payload: the secret query parameter is already stripped;
+/// any secret value found anywhere else (a header value pasted into the body, say) is masked, and
+/// the text is cut short so one log line never carries a whole large payload.
+fn redact(text: &str, secrets: &[&str]) -> String {
+    const MAX_CHARS: usize = 2_048;
+    let mut shown = text.to_owned();
+    for secret in secrets {
+        shown = shown.replace(secret, "[redacted]");
+        // A bearer token is also sent without its scheme word.
+        if let Some(token) = secret
+            .strip_prefix("Bearer ")
+            .filter(|token| !token.is_empty())
+        {
+            shown = shown.replace(token, "[redacted]");
+        }
+    }
+    if shown.chars().count() > MAX_CHARS {
+        let cut: String = shown.chars().take(MAX_CHARS).collect();
+        format!("{cut}… ({} bytes in all)", text.len())
+    } else {
+        shown
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_masks_secrets_and_bearer_tokens_and_cuts_long_text() {
+        let shown = redact(
+            "a=ed7e46f&b=s3cret&c=Bearer s3cret",
+            &["ed7e46f", "Bearer s3cret"],
+        );
+        assert_eq!(shown, "a=[redacted]&b=[redacted]&c=[redacted]");
+        let long = "x".repeat(5_000);
+        assert!(redact(&long, &[]).len() < 2_100);
+    }
 }

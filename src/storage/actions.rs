@@ -40,6 +40,7 @@ pub struct Action {
     pub first_seen_at: NaiveDateTime,
     pub last_seen_at: NaiveDateTime,
     pub reviewed_at: Option<NaiveDateTime>,
+    pub is_test: bool,
 }
 
 /// The descriptive fields an event carries. On update a None leaves the stored value alone, so a
@@ -68,6 +69,8 @@ pub struct ActionFields<'a> {
     pub cleared_date: Option<NaiveDateTime>,
     pub items: Option<&'a str>,
     pub extra: Option<&'a str>,
+    /// Some(true) marks the action a test; once a test, always a test (None leaves it).
+    pub is_test: Option<bool>,
 }
 
 /// The reconciled state, always written whole.
@@ -138,10 +141,14 @@ pub fn update(
 pub fn page(
     conn: &mut AnyConnection,
     status: Option<&str>,
+    include_tests: bool,
     cursor: Option<&str>,
     limit: i64,
 ) -> QueryResult<Vec<Action>> {
     let mut query = actions::table.select(Action::as_select()).into_boxed();
+    if !include_tests {
+        query = query.filter(actions::is_test.eq(false));
+    }
     if let Some(status) = status {
         query = query.filter(actions::status.eq(status));
     }

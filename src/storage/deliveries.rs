@@ -132,3 +132,35 @@ pub fn quarantined_page(
 pub fn count(conn: &mut AnyConnection) -> QueryResult<i64> {
     deliveries::table.count().get_result(conn)
 }
+
+/// Retention: forgets the raw request (query, body and the decoded payload) of up to `limit`
+/// deliveries first received before `cutoff`, keeping the row's metadata (source, times,
+/// outcome, dedup key, subject) so the ledger's entries still point at a delivery and a late
+/// retry is still recognised as a duplicate. Quarantined deliveries keep their raw request: it is
+/// the only copy of an event `reprocess` may still apply. Returns how many were pruned.
+pub fn prune_raw(
+    conn: &mut AnyConnection,
+    cutoff: NaiveDateTime,
+    at: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<usize> {
+    let ids: Vec<i64> = deliveries::table
+        .filter(deliveries::received_at.lt(cutoff))
+        .filter(deliveries::pruned_at.is_null())
+        .filter(deliveries::outcome.ne("quarantined"))
+        .order(deliveries::id.asc())
+        .limit(limit)
+        .select(deliveries::id)
+        .load(conn)?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    diesel::update(deliveries::table.filter(deliveries::id.eq_any(&ids)))
+        .set((
+            deliveries::query.eq(""),
+            deliveries::body.eq(None::<Vec<u8>>),
+            deliveries::payload.eq(None::<String>),
+            deliveries::pruned_at.eq(Some(at)),
+        ))
+        .execute(conn)
+}

@@ -72,7 +72,14 @@ fn apply_one(
     };
     let outcome = match &delivery.understood {
         Ok(Postback::Action(event)) => {
-            let effect = apply_action_event(conn, delivery_id, &delivery.source, at, event)?;
+            let effect = apply_action_event(
+                conn,
+                delivery_id,
+                &delivery.source,
+                at,
+                event,
+                delivery.is_test,
+            )?;
             let outcome = match effect {
                 Effect::Applied => Outcome::Applied,
                 Effect::Stale => Outcome::Stale,
@@ -101,6 +108,7 @@ pub fn apply_action_event(
     source: &str,
     at: chrono::NaiveDateTime,
     event: &ActionEvent,
+    is_test: bool,
 ) -> Result<Effect, StorageError> {
     let stored = actions::find(conn, &event.action_id)?;
     let before = stored.as_ref().map(position_of).transpose()?;
@@ -152,6 +160,7 @@ pub fn apply_action_event(
         cleared_date: date(&event.cleared_date),
         items: items.as_deref(),
         extra: extra.as_deref(),
+        is_test: is_test.then_some(true),
     };
     let flags = flags_to_text(&reconciled.position.flags);
     let state = ActionState {
@@ -244,6 +253,7 @@ pub fn release_quarantined(
     understood: &Postback,
     warnings: &[String],
     payload: Option<&str>,
+    is_test: bool,
 ) -> Result<Option<Outcome>, StorageError> {
     conn.transaction(|conn| {
         if let Postback::Action(event) = understood {
@@ -258,7 +268,8 @@ pub fn release_quarantined(
         let at = delivery.received_at;
         let (outcome, subject_id) = match understood {
             Postback::Action(event) => {
-                let effect = apply_action_event(conn, delivery_id, &delivery.source, at, event)?;
+                let effect =
+                    apply_action_event(conn, delivery_id, &delivery.source, at, event, is_test)?;
                 let outcome = match effect {
                     Effect::Applied => Outcome::Applied,
                     Effect::Stale => Outcome::Stale,

@@ -47,6 +47,7 @@ diesel::table! {
         first_seen_at -> Timestamp,
         last_seen_at -> Timestamp,
         reviewed_at -> Nullable<Timestamp>,
+        is_test -> Bool,
     }
 }
 

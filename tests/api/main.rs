@@ -4,6 +4,7 @@ mod helpers;
 
 mod access;
 mod cli;
+mod devtools;
 mod hardening;
 mod health;
 mod lifecycle;

@@ -132,3 +132,12 @@ pub fn quarantined_page(
 pub fn count(conn: &mut AnyConnection) -> QueryResult<i64> {
     deliveries::table.count().get_result(conn)
 }
+
+/// Which of `ids` are stored: how the benchmark and the durability tests prove that every
+/// acknowledged delivery survived. Callers pass a few hundred at a time.
+pub fn existing_ids(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<i64>> {
+    deliveries::table
+        .filter(deliveries::id.eq_any(ids))
+        .select(deliveries::id)
+        .load(conn)
+}

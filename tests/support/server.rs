@@ -47,6 +47,7 @@ impl Server {
             .env_remove("POSTBACK_LEDGER_LISTEN")
             .env_remove("POSTBACK_LEDGER_CONFIG")
             .env_remove("RUST_LOG")
+            .envs(std::env::var("SERVER_RUST_LOG").map(|filter| ("RUST_LOG", filter)))
             .current_dir(dir)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -54,12 +55,24 @@ impl Server {
             .expect("the binary starts");
         let stderr = child.stderr.take().expect("stderr is piped");
         let (port_tx, port_rx) = mpsc::channel();
+        // $SERVER_LOG_FILE keeps the server's log for a look at what it did (with $SERVER_RUST_LOG).
+        let mut keep = std::env::var_os("SERVER_LOG_FILE").map(|path| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .expect("open $SERVER_LOG_FILE")
+        });
         // Reads every log line (a full pipe would block the server) and reports the port once.
         std::thread::spawn(move || {
             let mut port_tx = Some(port_tx);
             let mut early = Vec::new();
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
+                if let Some(file) = &mut keep {
+                    use std::io::Write;
+                    let _ = writeln!(file, "{line}");
+                }
                 if let Some(tx) = &port_tx {
                     let parsed: Option<serde_json::Value> = serde_json::from_str(&line).ok();
                     let port = parsed

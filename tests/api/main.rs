@@ -3,6 +3,14 @@
 mod helpers;
 
 mod cli;
+mod durability;
 mod health;
 mod lifecycle;
 mod receiving;
+
+// Shared with the benchmark (benches/load.rs): the real binary as a child process, and the
+// seed-shaped workload.
+#[path = "../support/server.rs"]
+mod server;
+#[path = "../support/workload.rs"]
+mod workload;

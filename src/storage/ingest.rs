@@ -22,6 +22,16 @@ pub fn apply_batch(
     batch: &[IncomingDelivery],
 ) -> Result<Vec<Result<Stored, StorageError>>, StorageError> {
     conn.transaction(|conn| {
+        if backend == Backend::Postgres {
+            let action_ids: Vec<&str> = batch
+                .iter()
+                .filter_map(|delivery| match &delivery.understood {
+                    Ok(Postback::Action(event)) => Some(event.action_id.as_str()),
+                    _ => None,
+                })
+                .collect();
+            actions::lock_all(conn, &action_ids)?;
+        }
         Ok(batch
             .iter()
             .map(|delivery| conn.transaction(|conn| apply_one(conn, backend, delivery)))

@@ -112,7 +112,7 @@ impl Workload {
     /// The next request to send. Every request handed out is recorded as sent.
     pub fn next_request(&mut self) -> Arc<Request> {
         self.handed_out += 1;
-        if self.handed_out % REPEAT_EVERY == 0 && !self.recent.is_empty() {
+        if self.handed_out.is_multiple_of(REPEAT_EVERY) && !self.recent.is_empty() {
             let pick = (self.random() % self.recent.len() as u64) as usize;
             let original = &self.recent[pick];
             return Arc::new(Request {
@@ -202,7 +202,7 @@ impl Workload {
             .map(|(key, value)| (key.as_str(), replaced(key).unwrap_or_else(|| value.clone())))
             .collect();
         // Half and half, fixed per event so a repeat has the same form as its original.
-        let method = if (index + phase) % 2 == 0 {
+        let method = if (index + phase).is_multiple_of(2) {
             Method::Get
         } else {
             Method::PostJson

@@ -12,9 +12,9 @@ use anyhow::Context;
 use crate::auth::{AuthPolicy, generate_secret};
 use crate::config::{Responses, Settings, Source};
 use crate::routes::{api, health, postbacks};
-use crate::storage::{Database, settings as stored_settings, to_db_time};
+use crate::storage::{Backend, Database, settings as stored_settings, to_db_time};
 use crate::telemetry::log_request;
-use crate::writer::{DEFAULT_MAX_BATCH, DEFAULT_QUEUE_CAPACITY, Writer};
+use crate::writer::{DEFAULT_MAX_BATCH, DEFAULT_QUEUE_CAPACITY, POSTGRES_WRITERS, Writer};
 
 /// The generated query secret, kept in the settings table.
 pub const SECRET_KEY: &str = "postback_secret";
@@ -66,8 +66,16 @@ impl Application {
         let listener = TcpListener::bind(&settings.listen)
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let port = listener.local_addr()?.port();
-        let (writer, writer_thread) =
-            Writer::start(db.clone(), DEFAULT_QUEUE_CAPACITY, DEFAULT_MAX_BATCH);
+        let writers = match db.backend() {
+            Backend::Sqlite => 1,
+            Backend::Postgres => POSTGRES_WRITERS,
+        };
+        let (writer, writer_thread) = Writer::start(
+            db.clone(),
+            DEFAULT_QUEUE_CAPACITY,
+            DEFAULT_MAX_BATCH,
+            writers,
+        );
         let state = web::Data::new(AppState {
             db,
             writer,

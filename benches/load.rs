@@ -135,6 +135,10 @@ fn main() -> ExitCode {
     );
     let mut runs = Vec::new();
     for run in 1..=options.runs {
+        // Other work on the machine moves every figure: say how busy it was.
+        let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        let load = load.split_whitespace().next().unwrap_or("?");
+        println!("run {run}: load average before it {load}");
         runs.push(one_run(&options, &binary, run));
     }
     println!();

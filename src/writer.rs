@@ -1,5 +1,5 @@
-//! Group commit: request handlers hand deliveries to one writer thread, which stores as many as
-//! are waiting in one transaction and answers each with its own outcome.
+//! Group commit: request handlers hand deliveries to the writer threads (one on SQLite), each of
+//! which stores as many as are waiting in one transaction and answers each with its own outcome.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};

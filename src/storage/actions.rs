@@ -125,7 +125,7 @@ pub fn find(conn: &mut AnyConnection, action_id: &str) -> QueryResult<Option<Act
 }
 
 /// The reconciled state alone, which is all the write path reads: loading the whole row (the
-/// action's raw extras are kilobytes) cost the single writer thread a quarter of its time.
+/// action's raw extras are kilobytes) were a quarter of the single writer's per-delivery work.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = actions)]
 pub struct StoredState {

@@ -14,9 +14,9 @@ use crate::config::{Responses, Settings, Source, Testing};
 use crate::routes::access::{self, ReaderAccess};
 use crate::routes::{api, health, limits, postbacks};
 use crate::session::SessionKey;
-use crate::storage::{Database, settings as stored_settings, to_db_time};
+use crate::storage::{Backend, Database, settings as stored_settings, to_db_time};
 use crate::telemetry::log_request;
-use crate::writer::{DEFAULT_MAX_BATCH, DEFAULT_QUEUE_CAPACITY, Writer};
+use crate::writer::{DEFAULT_MAX_BATCH, DEFAULT_QUEUE_CAPACITY, POSTGRES_WRITERS, Writer};
 
 /// The generated query secret, kept in the settings table.
 pub const SECRET_KEY: &str = "postback_secret";
@@ -97,8 +97,16 @@ impl Application {
             )?;
             SessionKey::new(hex::decode(stored).context("the stored session key is not hex")?)
         };
-        let (writer, writer_thread) =
-            Writer::start(db.clone(), DEFAULT_QUEUE_CAPACITY, DEFAULT_MAX_BATCH);
+        let writers = match db.backend() {
+            Backend::Sqlite => 1,
+            Backend::Postgres => POSTGRES_WRITERS,
+        };
+        let (writer, writer_thread) = Writer::start(
+            db.clone(),
+            DEFAULT_QUEUE_CAPACITY,
+            DEFAULT_MAX_BATCH,
+            writers,
+        );
         if let Some(days) = settings.retention.raw_days {
             crate::retention::prune_daily(db.clone(), days);
         }

@@ -1,9 +1,9 @@
-//! Group commit: request handlers hand deliveries to one writer thread, which stores as many as
-//! are waiting in one transaction and answers each with its own outcome.
+//! Group commit: request handlers hand deliveries to the writer threads (one on SQLite), each of
+//! which stores as many as are waiting in one transaction and answers each with its own outcome.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use tokio::sync::oneshot;
@@ -15,6 +15,8 @@ use crate::storage::{Database, ingest};
 pub const DEFAULT_QUEUE_CAPACITY: usize = 4_096;
 /// The most deliveries stored in one transaction.
 pub const DEFAULT_MAX_BATCH: usize = 512;
+/// Writer threads on PostgreSQL (its pool has 12 connections; the API and /readyz need some).
+pub const POSTGRES_WRITERS: usize = 4;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WriteError {
@@ -39,14 +41,38 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn start(db: Database, capacity: usize, max_batch: usize) -> (Writer, JoinHandle<()>) {
+    /// `threads` writers take batches from one queue. On SQLite one is right (the database has
+    /// one writer); on PostgreSQL a writer spends most of its time waiting for round trips, so
+    /// several overlap them, and the ordered action locks of `ingest::apply_batch` keep them
+    /// from deadlocking each other. The handle ends when all of them have drained the queue.
+    pub fn start(
+        db: Database,
+        capacity: usize,
+        max_batch: usize,
+        threads: usize,
+    ) -> (Writer, JoinHandle<()>) {
         let (jobs, queue) = sync_channel(capacity);
+        let queue = Arc::new(Mutex::new(queue));
         let depth = Arc::new(AtomicUsize::new(0));
-        let thread_depth = depth.clone();
+        let writers: Vec<JoinHandle<()>> = (0..threads.max(1))
+            .map(|n| {
+                let (db, queue, depth) = (db.clone(), queue.clone(), depth.clone());
+                std::thread::Builder::new()
+                    .name(format!("ledger-writer-{n}"))
+                    .spawn(move || run(db, queue, max_batch, depth))
+                    .expect("spawning a writer thread")
+            })
+            .collect();
         let handle = std::thread::Builder::new()
-            .name("ledger-writer".into())
-            .spawn(move || run(db, queue, max_batch, thread_depth))
-            .expect("spawning the writer thread");
+            .name("ledger-writers".into())
+            .spawn(move || {
+                for writer in writers {
+                    if writer.join().is_err() {
+                        panic!("a writer thread panicked");
+                    }
+                }
+            })
+            .expect("spawning the writers' joiner");
         (Writer { jobs, depth }, handle)
     }
 
@@ -72,16 +98,25 @@ impl Writer {
     }
 }
 
-fn run(db: Database, queue: Receiver<Job>, max_batch: usize, depth: Arc<AtomicUsize>) {
-    // Ends when every Writer is dropped and the queue is drained: nothing accepted is abandoned.
-    while let Ok(first) = queue.recv() {
-        let mut batch = vec![first];
-        while batch.len() < max_batch {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
+/// Takes what is waiting, up to `max_batch`, holding the queue only while taking it.
+fn next_batch(queue: &Mutex<Receiver<Job>>, max_batch: usize) -> Option<Vec<Job>> {
+    let queue = queue
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let first = queue.recv().ok()?;
+    let mut batch = vec![first];
+    while batch.len() < max_batch {
+        match queue.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
         }
+    }
+    Some(batch)
+}
+
+fn run(db: Database, queue: Arc<Mutex<Receiver<Job>>>, max_batch: usize, depth: Arc<AtomicUsize>) {
+    // Ends when every Writer is dropped and the queue is drained: nothing accepted is abandoned.
+    while let Some(batch) = next_batch(&queue, max_batch) {
         let waiting = depth
             .fetch_sub(batch.len(), Ordering::Relaxed)
             .saturating_sub(batch.len());

@@ -99,10 +99,49 @@ pub fn lock(conn: &mut AnyConnection, backend: Backend, action_id: &str) -> Quer
     }
 }
 
+/// Takes the locks of every action of a batch at once, in one global order (by lock key). Taken
+/// one by one in arrival order, two instances whose batches share actions in different orders
+/// deadlocked: PostgreSQL broke the tie after a second by failing a whole batch (503s).
+/// The per-delivery `lock` that follows is then already held, and taking it again is free.
+pub fn lock_all(conn: &mut AnyConnection, action_ids: &[&str]) -> QueryResult<()> {
+    if let AnyConnection::Postgresql(c) = conn
+        && !action_ids.is_empty()
+    {
+        diesel::sql_query(
+            "SELECT pg_advisory_xact_lock(key) FROM (
+                 SELECT DISTINCT hashtextextended(id, 0) AS key FROM unnest($1::text[]) AS id
+                 ORDER BY key
+             ) AS keys ORDER BY key",
+        )
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(action_ids)
+        .execute(c)?;
+    }
+    Ok(())
+}
+
 pub fn find(conn: &mut AnyConnection, action_id: &str) -> QueryResult<Option<Action>> {
     actions::table
         .find(action_id)
         .select(Action::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The reconciled state alone, which is all the write path reads: loading the whole row (the
+/// action's raw extras are kilobytes) were a quarter of the single writer's per-delivery work.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = actions)]
+pub struct StoredState {
+    pub status: String,
+    pub payout: i64,
+    pub amount: i64,
+    pub flags: String,
+}
+
+pub fn find_state(conn: &mut AnyConnection, action_id: &str) -> QueryResult<Option<StoredState>> {
+    actions::table
+        .find(action_id)
+        .select(StoredState::as_select())
         .first(conn)
         .optional()
 }

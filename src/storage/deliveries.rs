@@ -164,3 +164,12 @@ pub fn prune_raw(
         ))
         .execute(conn)
 }
+
+/// Which of `ids` are stored: how the benchmark and the durability tests prove that every
+/// acknowledged delivery survived. Callers pass a few hundred at a time.
+pub fn existing_ids(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<i64>> {
+    deliveries::table
+        .filter(deliveries::id.eq_any(ids))
+        .select(deliveries::id)
+        .load(conn)
+}

@@ -22,6 +22,16 @@ pub fn apply_batch(
     batch: &[IncomingDelivery],
 ) -> Result<Vec<Result<Stored, StorageError>>, StorageError> {
     conn.transaction(|conn| {
+        if backend == Backend::Postgres {
+            let action_ids: Vec<&str> = batch
+                .iter()
+                .filter_map(|delivery| match &delivery.understood {
+                    Ok(Postback::Action(event)) => Some(event.action_id.as_str()),
+                    _ => None,
+                })
+                .collect();
+            actions::lock_all(conn, &action_ids)?;
+        }
         Ok(batch
             .iter()
             .map(|delivery| conn.transaction(|conn| apply_one(conn, backend, delivery)))
@@ -110,8 +120,8 @@ pub fn apply_action_event(
     event: &ActionEvent,
     is_test: bool,
 ) -> Result<Effect, StorageError> {
-    let stored = actions::find(conn, &event.action_id)?;
-    let before = stored.as_ref().map(position_of).transpose()?;
+    let stored = actions::find_state(conn, &event.action_id)?;
+    let before = stored.as_ref().map(position_of_state).transpose()?;
     let mut events: Vec<RecordedEvent> = match &stored {
         Some(_) => action_events::of_action(conn, &event.action_id)?
             .iter()
@@ -209,12 +219,12 @@ pub fn apply_action_event(
     Ok(reconciled.effect)
 }
 
-pub fn position_of(action: &actions::Action) -> Result<Position, StorageError> {
+fn position_of_state(state: &actions::StoredState) -> Result<Position, StorageError> {
     Ok(Position {
-        status: parse_status(&action.status)?,
-        payout: Money::from_minor_units(action.payout),
-        amount: Money::from_minor_units(action.amount),
-        flags: flags_from_text(&action.flags),
+        status: parse_status(&state.status)?,
+        payout: Money::from_minor_units(state.payout),
+        amount: Money::from_minor_units(state.amount),
+        flags: flags_from_text(&state.flags),
     })
 }
 

@@ -111,6 +111,29 @@ impl TestDatabase {
         self.backend
     }
 
+    /// Makes a PostgreSQL database refuse connections and ends the ones it has (an outage the
+    /// database comes back from), or lets it accept them again.
+    pub fn set_reachable(&self, reachable: bool) {
+        assert_eq!(
+            self.backend,
+            Backend::Postgres,
+            "only PostgreSQL can be made unreachable"
+        );
+        let mut conn = PgConnection::establish(&admin_url()).expect("PostgreSQL answers");
+        conn.batch_execute(&format!(
+            "ALTER DATABASE {} ALLOW_CONNECTIONS {reachable}",
+            self.name
+        ))
+        .expect("alter database");
+        if !reachable {
+            conn.batch_execute(&format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}'",
+                self.name
+            ))
+            .expect("terminate backends");
+        }
+    }
+
     /// Drops a PostgreSQL database now, connections and all (to simulate an outage).
     pub fn drop_now(&self) {
         if self.backend == Backend::Postgres {

@@ -5,7 +5,15 @@ mod helpers;
 mod access;
 mod cli;
 mod devtools;
+mod durability;
 mod hardening;
 mod health;
 mod lifecycle;
 mod receiving;
+
+// Shared with the benchmark (benches/load.rs): the real binary as a child process, and the
+// seed-shaped workload.
+#[path = "../support/server.rs"]
+mod server;
+#[path = "../support/workload.rs"]
+mod workload;

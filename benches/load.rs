@@ -1,0 +1,445 @@
+//! The throughput benchmark: `cargo bench --bench load [-- --postgres URL]`.
+//!
+//! Starts the real binary (`serve`, release build) on a fresh database, drives it over loopback
+//! with the seed payload shapes at each concurrency, measures `/healthz` on the same server in
+//! the same run, then proves that every acknowledged postback is in the ledger and that
+//! `postback-ledger check` passes. Repeats the whole run and prints the medians.
+
+#[path = "../tests/support/server.rs"]
+mod server;
+#[path = "../tests/support/workload.rs"]
+mod workload;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+
+use server::{SECRET, Server};
+use workload::{ActionHistory, Workload, send};
+
+const USAGE: &str = "usage: cargo bench --bench load -- [--postgres URL] [--runs N] [--seconds S] [--concurrency 16,64] [--client-threads N]
+
+  --postgres URL      benchmark PostgreSQL: a fresh database is created next to URL's (and dropped);
+                      also $BENCH_POSTGRES_URL. Default: SQLite in a temporary directory.
+  --runs N            whole runs, each on a fresh database; medians are reported (default 3)
+  --seconds S         seconds of postbacks per concurrency level (default 4; /healthz gets half)
+  --concurrency LIST  concurrent senders per level (default 16,64)
+  --client-threads N  threads of the load generator (default 1, leaving the cores to the server)";
+
+struct Options {
+    postgres: Option<String>,
+    runs: usize,
+    seconds: f64,
+    levels: Vec<usize>,
+    client_threads: usize,
+}
+
+fn parse_options() -> Result<Options, String> {
+    let mut options = Options {
+        postgres: std::env::var("BENCH_POSTGRES_URL")
+            .ok()
+            .filter(|url| !url.is_empty()),
+        runs: 3,
+        seconds: 4.0,
+        levels: vec![16, 64],
+        client_threads: 1,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            // cargo bench passes --bench to every bench target.
+            "--bench" => {}
+            "--postgres" => options.postgres = Some(value("--postgres")?),
+            "--runs" => options.runs = value("--runs")?.parse().map_err(|e| format!("{e}"))?,
+            "--seconds" => {
+                options.seconds = value("--seconds")?.parse().map_err(|e| format!("{e}"))?
+            }
+            "--concurrency" => {
+                options.levels = value("--concurrency")?
+                    .split(',')
+                    .map(|n| n.trim().parse().map_err(|e| format!("{e}")))
+                    .collect::<Result<_, _>>()?
+            }
+            "--client-threads" => {
+                options.client_threads = value("--client-threads")?
+                    .parse()
+                    .map_err(|e| format!("{e}"))?
+            }
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    if options.runs == 0 || options.levels.is_empty() || options.client_threads == 0 {
+        return Err("--runs, --concurrency and --client-threads must be positive".into());
+    }
+    Ok(options)
+}
+
+#[derive(Debug, Clone, Default)]
+struct Level {
+    postbacks_per_s: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    healthz_per_s: f64,
+    refused_503: u64,
+}
+
+struct Run {
+    levels: Vec<Level>,
+    peak_rss_mib: f64,
+    problems: Vec<String>,
+}
+
+/// What the senders of one level bring back.
+#[derive(Default)]
+struct Tally {
+    acknowledged: u64,
+    latencies_us: Vec<u32>,
+    delivery_ids: Vec<i64>,
+    /// Actions with an event that never got a 200.
+    uncertain: HashSet<usize>,
+    refused_503: u64,
+    errors: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let options = match parse_options() {
+        Ok(options) => options,
+        Err(message) => {
+            if !message.is_empty() {
+                eprintln!("error: {message}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let binary = PathBuf::from(env!("CARGO_BIN_EXE_postback-ledger"));
+    let backend = if options.postgres.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    println!(
+        "postback-ledger load benchmark: {backend}, {} run(s), {} s per level, concurrency {:?}, {} client thread(s), {} cores",
+        options.runs,
+        options.seconds,
+        options.levels,
+        options.client_threads,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    let mut runs = Vec::new();
+    for run in 1..=options.runs {
+        // Other work on the machine moves every figure: say how busy it was.
+        let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        let load = load.split_whitespace().next().unwrap_or("?");
+        println!("run {run}: load average before it {load}");
+        runs.push(one_run(&options, &binary, run));
+    }
+    println!();
+    println!("medians of {} run(s), {backend}:", runs.len());
+    println!(
+        "| concurrency | postbacks/s | p50 ms | p99 ms | /healthz req/s | postbacks / healthz | peak RSS MiB |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    let rss = median(runs.iter().map(|run| run.peak_rss_mib).collect());
+    for (n, level) in options.levels.iter().enumerate() {
+        let of =
+            |pick: fn(&Level) -> f64| median(runs.iter().map(|r| pick(&r.levels[n])).collect());
+        let ratio = median(
+            runs.iter()
+                .map(|r| r.levels[n].postbacks_per_s / r.levels[n].healthz_per_s)
+                .collect(),
+        );
+        println!(
+            "| {level} | {:.0} | {:.1} | {:.1} | {:.0} | {ratio:.2} | {rss:.0} |",
+            of(|l| l.postbacks_per_s),
+            of(|l| l.p50_ms),
+            of(|l| l.p99_ms),
+            of(|l| l.healthz_per_s),
+        );
+    }
+    let problems: Vec<&String> = runs.iter().flat_map(|run| &run.problems).collect();
+    if problems.is_empty() {
+        println!(
+            "every run verified: acknowledged postbacks all stored, payouts as implied, check ok"
+        );
+        ExitCode::SUCCESS
+    } else {
+        for problem in problems.iter().take(20) {
+            println!("PROBLEM: {problem}");
+        }
+        println!("{} problem(s)", problems.len());
+        ExitCode::from(1)
+    }
+}
+
+fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let fresh = options
+        .postgres
+        .as_deref()
+        .map(|admin| FreshPostgres::create(admin, run));
+    let url = match &fresh {
+        Some(db) => db.url.clone(),
+        None => format!("sqlite://{}", dir.path().join("ledger.db").display()),
+    };
+    let server = Server::start(binary, dir.path(), &url);
+    let runtime = if options.client_threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(options.client_threads);
+        builder
+    }
+    .enable_all()
+    .build()
+    .expect("a tokio runtime");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(1024)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("an HTTP client");
+    let seconds = Duration::from_secs_f64(options.seconds);
+    let mut levels = Vec::new();
+    let mut acknowledged_ids = Vec::new();
+    let mut actions: Vec<ActionHistory> = Vec::new();
+    let mut uncertain = HashSet::new();
+    let mut problems = Vec::new();
+    for &concurrency in &options.levels {
+        let workload = Arc::new(Mutex::new(Workload::new(
+            &format!("{run}000.{concurrency}"),
+            (run * 1_000 + concurrency) as u64,
+        )));
+        let started = Instant::now();
+        let tally = runtime.block_on(drive_postbacks(
+            &client,
+            &server.base,
+            workload.clone(),
+            concurrency,
+            seconds,
+        ));
+        let elapsed = started.elapsed().as_secs_f64();
+        let healthz_per_s = runtime.block_on(drive_healthz(
+            &client,
+            &server.base,
+            concurrency,
+            seconds / 2,
+        ));
+        let mut latencies = tally.latencies_us;
+        latencies.sort_unstable();
+        let level = Level {
+            postbacks_per_s: tally.acknowledged as f64 / elapsed,
+            p50_ms: percentile(&latencies, 0.50),
+            p99_ms: percentile(&latencies, 0.99),
+            healthz_per_s,
+            refused_503: tally.refused_503,
+        };
+        println!(
+            "run {run} c={concurrency:<4} {:>8.0} postbacks/s  p50 {:>5.1} ms  p99 {:>5.1} ms  /healthz {:>8.0} req/s  ratio {:.2}  ({} answered 503 and retried)",
+            level.postbacks_per_s,
+            level.p50_ms,
+            level.p99_ms,
+            level.healthz_per_s,
+            level.postbacks_per_s / level.healthz_per_s,
+            level.refused_503
+        );
+        problems.extend(tally.errors);
+        let offset = actions.len();
+        uncertain.extend(tally.uncertain.into_iter().map(|index| index + offset));
+        actions.extend(workload.lock().unwrap().actions.iter().cloned());
+        acknowledged_ids.extend(tally.delivery_ids);
+        levels.push(level);
+    }
+    let peak_rss_mib = server.peak_rss_kib().unwrap_or(0) as f64 / 1024.0;
+    let status = server.terminate();
+    if !status.success() {
+        problems.push(format!("the server exited with {status} after SIGTERM"));
+    }
+    let found = workload::verify_ledger(&url, &acknowledged_ids, &actions, &uncertain);
+    let check = Command::new(binary)
+        .arg("check")
+        .env("POSTBACK_LEDGER_DATABASE_URL", &url)
+        .env_remove("POSTBACK_LEDGER_CONFIG")
+        .current_dir(dir.path())
+        .output()
+        .expect("the check runs");
+    println!(
+        "run {run}: peak RSS {peak_rss_mib:.1} MiB; {} acknowledged deliveries, {} actions: {}; check: {}",
+        acknowledged_ids.len(),
+        actions.iter().filter(|a| a.sent > 0).count(),
+        if found.is_empty() {
+            "all stored, payouts as implied".to_owned()
+        } else {
+            format!("{} problem(s)", found.len())
+        },
+        String::from_utf8_lossy(&check.stdout)
+            .lines()
+            .last()
+            .unwrap_or("")
+    );
+    problems.extend(found);
+    if !check.status.success() {
+        problems.push(format!(
+            "postback-ledger check failed: {}",
+            String::from_utf8_lossy(&check.stdout)
+        ));
+    }
+    Run {
+        levels,
+        peak_rss_mib,
+        problems,
+    }
+}
+
+/// `concurrency` senders take requests from the workload until the time is up. A 503 is retried
+/// after a pause, as impact.com would; every attempt's latency is recorded.
+async fn drive_postbacks(
+    client: &reqwest::Client,
+    base: &str,
+    workload: Arc<Mutex<Workload>>,
+    concurrency: usize,
+    duration: Duration,
+) -> Tally {
+    let deadline = Instant::now() + duration;
+    let mut senders = Vec::new();
+    for _ in 0..concurrency {
+        let (client, base, workload) = (client.clone(), base.to_owned(), workload.clone());
+        senders.push(tokio::spawn(async move {
+            let mut tally = Tally::default();
+            while Instant::now() < deadline {
+                let request = workload.lock().unwrap().next_request();
+                let mut stored = false;
+                for _ in 0..200 {
+                    let sent = Instant::now();
+                    let answer = send(&client, &base, SECRET, &request).await;
+                    tally
+                        .latencies_us
+                        .push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                    match answer {
+                        Ok(answer) if answer.status == 200 => {
+                            tally.acknowledged += 1;
+                            tally.delivery_ids.extend(answer.delivery_id);
+                            stored = true;
+                            break;
+                        }
+                        Ok(answer) if answer.status == 503 => {
+                            tally.refused_503 += 1;
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
+                        Ok(answer) => {
+                            tally
+                                .errors
+                                .push(format!("a postback was answered {}", answer.status));
+                            break;
+                        }
+                        Err(error) => {
+                            tally.errors.push(format!("a postback failed: {error}"));
+                            break;
+                        }
+                    }
+                }
+                if !stored {
+                    tally.uncertain.insert(request.action);
+                }
+            }
+            tally
+        }));
+    }
+    let mut total = Tally::default();
+    for sender in senders {
+        let tally = sender.await.expect("a sender finished");
+        total.acknowledged += tally.acknowledged;
+        total.latencies_us.extend(tally.latencies_us);
+        total.delivery_ids.extend(tally.delivery_ids);
+        total.uncertain.extend(tally.uncertain);
+        total.refused_503 += tally.refused_503;
+        total.errors.extend(tally.errors);
+    }
+    total
+}
+
+/// Requests per second the same server answers on `/healthz` at the same concurrency.
+async fn drive_healthz(
+    client: &reqwest::Client,
+    base: &str,
+    concurrency: usize,
+    duration: Duration,
+) -> f64 {
+    let started = Instant::now();
+    let deadline = started + duration;
+    let url = format!("{base}/healthz");
+    let mut senders = Vec::new();
+    for _ in 0..concurrency {
+        let (client, url) = (client.clone(), url.clone());
+        senders.push(tokio::spawn(async move {
+            let mut answered = 0u64;
+            while Instant::now() < deadline {
+                if let Ok(response) = client.get(&url).send().await
+                    && response.status().is_success()
+                    && response.bytes().await.is_ok()
+                {
+                    answered += 1;
+                }
+            }
+            answered
+        }));
+    }
+    let mut answered = 0;
+    for sender in senders {
+        answered += sender.await.expect("a sender finished");
+    }
+    answered as f64 / started.elapsed().as_secs_f64()
+}
+
+fn percentile(sorted: &[u32], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let index = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[index] as f64 / 1000.0
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// A PostgreSQL database of the run's own, next to the one `admin` names; dropped afterwards.
+struct FreshPostgres {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl FreshPostgres {
+    fn create(admin: &str, run: usize) -> FreshPostgres {
+        let name = format!("pl_bench_{}_{run}", std::process::id());
+        let mut conn = PgConnection::establish(admin).expect("PostgreSQL answers at --postgres");
+        conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .and_then(|_| conn.batch_execute(&format!("CREATE DATABASE {name}")))
+            .expect("create the benchmark database");
+        let base = admin.rsplit_once('/').map_or(admin, |(base, _)| base);
+        FreshPostgres {
+            admin: admin.to_owned(),
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for FreshPostgres {
+    fn drop(&mut self) {
+        if let Ok(mut conn) = PgConnection::establish(&self.admin) {
+            let _ = conn.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}

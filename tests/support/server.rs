@@ -1,0 +1,165 @@
+//! The real `postback-ledger serve` as a child process: started on port 0 with a config file, its
+//! port read from its own `serving` log line, and stopped by signal. Shared by the benchmark and
+//! the durability tests, which must be able to kill it.
+//!
+//! Each user of this file needs part of it only.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub const SECRET: &str = "bench-secret";
+
+/// How long a start or a stop may take before the caller gives up.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    pub base: String,
+}
+
+/// Writes the config file a server runs with: port 0 and a fixed query secret.
+pub fn write_config(dir: &Path, database_url: &str) -> PathBuf {
+    let path = dir.join("postback-ledger.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "database_url = \"{database_url}\"\nlisten = \"127.0.0.1:0\"\n\n[auth]\nquery_param = \"secure\"\nquery_values = [\"{SECRET}\"]\n"
+        ),
+    )
+    .expect("write the config file");
+    path
+}
+
+impl Server {
+    /// Starts `binary serve` on the database and waits until it listens.
+    pub fn start(binary: &Path, dir: &Path, database_url: &str) -> Server {
+        let config = write_config(dir, database_url);
+        let mut child = Command::new(binary)
+            .args(["--log-format", "json", "--config"])
+            .arg(&config)
+            .arg("serve")
+            .env_remove("POSTBACK_LEDGER_DATABASE_URL")
+            .env_remove("POSTBACK_LEDGER_LISTEN")
+            .env_remove("POSTBACK_LEDGER_CONFIG")
+            .env_remove("RUST_LOG")
+            .envs(std::env::var("SERVER_RUST_LOG").map(|filter| ("RUST_LOG", filter)))
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let (port_tx, port_rx) = mpsc::channel();
+        // $SERVER_LOG_FILE keeps the server's log for a look at what it did (with $SERVER_RUST_LOG).
+        let mut keep = std::env::var_os("SERVER_LOG_FILE").map(|path| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .expect("open $SERVER_LOG_FILE")
+        });
+        // Reads every log line (a full pipe would block the server) and reports the port once.
+        std::thread::spawn(move || {
+            let mut port_tx = Some(port_tx);
+            let mut early = Vec::new();
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(file) = &mut keep {
+                    use std::io::Write;
+                    let _ = writeln!(file, "{line}");
+                }
+                if let Some(tx) = &port_tx {
+                    let parsed: Option<serde_json::Value> = serde_json::from_str(&line).ok();
+                    let port = parsed
+                        .as_ref()
+                        .filter(|value| value["message"] == "serving")
+                        .and_then(|value| value["port"].as_u64());
+                    match port {
+                        Some(port) => {
+                            let _ = tx.send(Ok(port as u16));
+                            port_tx = None;
+                        }
+                        None => early.push(line),
+                    }
+                }
+            }
+            if let Some(tx) = port_tx {
+                let _ = tx.send(Err(early.join("\n")));
+            }
+        });
+        let port = match port_rx.recv_timeout(PATIENCE) {
+            Ok(Ok(port)) => port,
+            Ok(Err(log)) => panic!("the server exited before serving:\n{log}"),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the server did not log `serving` within {PATIENCE:?}");
+            }
+        };
+        Server {
+            child,
+            port,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's peak resident memory in KiB (VmHWM), while it runs.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
+    /// SIGKILL: the crash no code of ours sees coming.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL sent");
+        self.child.wait().expect("reaped");
+    }
+
+    /// SIGTERM, then waits for the graceful exit.
+    pub fn terminate(self) -> ExitStatus {
+        self.send_sigterm();
+        self.wait()
+    }
+
+    pub fn send_sigterm(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Waits for the process to exit; a hang is killed and reported.
+    pub fn wait(mut self) -> ExitStatus {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the server did not exit within {PATIENCE:?} of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // A test that fails midway must not leave a server behind.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

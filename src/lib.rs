@@ -6,6 +6,8 @@ pub mod config;
 pub mod decode;
 pub mod delivery;
 pub mod event;
+pub mod inquiry;
+pub mod kind_mapping;
 pub mod mapping;
 pub mod money;
 pub mod read_model;

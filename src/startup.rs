@@ -10,6 +10,7 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
 use crate::auth::{AuthPolicy, generate_secret};
+use crate::clock::Clock;
 use crate::config::{Responses, Settings, Source};
 use crate::routes::{api, health, postbacks};
 use crate::storage::{Database, settings as stored_settings, to_db_time};
@@ -35,6 +36,8 @@ pub struct AppState {
     pub writer: Writer,
     pub sources: HashMap<String, Receiver>,
     pub responses: Responses,
+    /// "Now" for receiving and for what is derived at read time (approved/locked).
+    pub clock: Clock,
 }
 
 pub struct Application {
@@ -53,6 +56,14 @@ pub struct Credentials {
 
 impl Application {
     pub fn build(settings: Settings) -> anyhow::Result<(Application, Credentials)> {
+        Application::build_with_clock(settings, Clock::system())
+    }
+
+    /// As `build`, with the time taken from `clock` (tests pass a fixed one).
+    pub fn build_with_clock(
+        settings: Settings,
+        clock: Clock,
+    ) -> anyhow::Result<(Application, Credentials)> {
         let db = Database::connect(&settings.database_url)?;
         let applied = db.migrate()?;
         if applied > 0 {
@@ -73,6 +84,7 @@ impl Application {
             writer,
             sources,
             responses: settings.responses.clone(),
+            clock,
         });
         let max_body = settings.max_body_bytes;
         let server = HttpServer::new(move || {
@@ -84,6 +96,11 @@ impl Application {
                 .service(health::readyz)
                 .service(api::action)
                 .service(api::actions)
+                .service(api::inquiry)
+                .service(api::inquiries)
+                .service(api::catalog_items)
+                .service(api::job)
+                .service(api::tracking_values)
                 .route("/postbacks/{source}", web::get().to(postbacks::receive))
                 .route("/postbacks/{source}", web::post().to(postbacks::receive))
         })

@@ -4,5 +4,6 @@ mod helpers;
 
 mod cli;
 mod health;
+mod kinds;
 mod lifecycle;
 mod receiving;

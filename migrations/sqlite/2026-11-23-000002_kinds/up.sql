@@ -70,3 +70,11 @@ CREATE TABLE tracking_value_requests (
     received_at TIMESTAMP NOT NULL
 );
 CREATE INDEX tracking_value_requests_action ON tracking_value_requests (action_id, delivery_id);
+
+-- Deliveries of these kinds received before they were handled were kept in the inbox only
+-- (outcome applied, nothing else stored). Quarantine them so `postback-ledger reprocess` applies
+-- them now.
+UPDATE deliveries
+SET outcome = 'quarantined',
+    reason = 'received before this kind of postback was handled: run postback-ledger reprocess'
+WHERE kind <> 'action_lifecycle' AND outcome = 'applied';

@@ -79,6 +79,7 @@ fn apply_one(
         Ok(postback) => {
             let outcome = outcome_of(apply_postback(
                 conn,
+                backend,
                 delivery_id,
                 &delivery.source,
                 at,
@@ -132,6 +133,7 @@ fn lock_subjects(
 /// Applies an understood postback of any kind, recorded as `delivery_id`.
 fn apply_postback(
     conn: &mut AnyConnection,
+    backend: Backend,
     delivery_id: i64,
     source: &str,
     at: chrono::NaiveDateTime,
@@ -140,7 +142,9 @@ fn apply_postback(
     match postback {
         Postback::Action(event) => apply_action_event(conn, delivery_id, source, at, event),
         Postback::Inquiry(event) => kinds::apply_inquiry(conn, delivery_id, source, at, event),
-        Postback::Clearing(event) => kinds::apply_clearing(conn, delivery_id, source, at, event),
+        Postback::Clearing(event) => {
+            kinds::apply_clearing(conn, backend, delivery_id, source, at, event)
+        }
         Postback::Product(event) => kinds::apply_product(conn, delivery_id, source, at, event),
         Postback::Job(event) => kinds::apply_job(conn, delivery_id, source, at, event),
         Postback::TrackingValue(event) => {
@@ -333,6 +337,7 @@ pub fn release_quarantined(
         let at = delivery.received_at;
         let outcome = outcome_of(apply_postback(
             conn,
+            backend,
             delivery_id,
             &delivery.source,
             at,

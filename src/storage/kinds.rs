@@ -10,7 +10,9 @@ use super::inquiries::{self, InquiryFields, InquiryState};
 use super::inquiry_events::{self, InquiryEventRow, NewInquiryEvent};
 use super::jobs::{self, JobFields};
 use super::tracking_value_requests::{self, TrackingValueRow};
-use super::{AnyConnection, StorageError, action_events, from_db_time, ingest, to_db_time};
+use super::{
+    AnyConnection, Backend, StorageError, action_events, from_db_time, ingest, to_db_time,
+};
 use crate::event::{
     ActionStatus, ClearingEvent, CompletedJob, InquiryEvent, InquiryStatus, ProductChange,
     SentDate, TrackingValueRequest,
@@ -165,6 +167,7 @@ fn action_flags(
 /// carries is recorded unmatched. Both make the delivery `flagged`.
 pub fn apply_clearing(
     conn: &mut AnyConnection,
+    backend: Backend,
     delivery_id: i64,
     source: &str,
     at: NaiveDateTime,
@@ -185,6 +188,19 @@ pub fn apply_clearing(
     if event.action_ids.is_empty() {
         for order_id in &event.order_ids {
             let found = actions::by_order(conn, event.campaign_id.as_deref(), order_id)?;
+            // Found only now, so locked only now (in id order): an event of the same action on
+            // another instance waits, and a deadlock between two clearings fails one of them,
+            // which impact.com retries.
+            for action in &found {
+                actions::lock(conn, backend, &action.action_id)?;
+            }
+            let found = actions::of_ids(
+                conn,
+                &found
+                    .into_iter()
+                    .map(|action| action.action_id)
+                    .collect::<Vec<_>>(),
+            )?;
             if found.is_empty() {
                 targets.push((None, Some(order_id)));
             }

@@ -7,7 +7,8 @@ use serde::Deserialize;
 
 use crate::auth::{AuthConfig, AuthConfigError, AuthPolicy};
 use crate::event::{ActionEvent, SourceKind};
-use crate::mapping::{ActionMapping, MappingError};
+use crate::kind_mapping::KindMapping;
+use crate::mapping::ActionMapping;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://postback-ledger.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -170,6 +171,8 @@ pub struct Source {
     pub name: String,
     pub kind: SourceKind,
     pub action_mapping: ActionMapping,
+    /// How sources of the other kinds read their keys (and inquiries their status words).
+    pub kind_mapping: KindMapping,
     pub auth: AuthConfig,
 }
 
@@ -281,20 +284,13 @@ pub fn resolve(file: FileConfig) -> Result<Settings, ConfigError> {
                 "[sources.{name}]: a source name may hold only letters, digits, '-' and '_' (it is a URL path segment)"
             )));
         }
-        let action_mapping = match source.kind {
+        let (action_mapping, kind_mapping) = match source.kind {
             SourceKind::ActionLifecycle => {
                 ActionMapping::configured(&source.fields, &source.statuses)
+                    .map(|mapping| (mapping, KindMapping::defaults(source.kind)))
             }
-            _ if source.fields.is_empty() && source.statuses.is_empty() => {
-                Ok(ActionMapping::default())
-            }
-            other => Err(MappingError::UnknownField(
-                "fields".into(),
-                format!(
-                    "field maps for `{}` sources are not supported yet",
-                    other.as_str()
-                ),
-            )),
+            other => KindMapping::configured(other, &source.fields, &source.statuses)
+                .map(|mapping| (ActionMapping::default(), mapping)),
         }
         .map_err(|error| invalid(format!("[sources.{name}]: {error}")))?;
         let auth = match &source.auth {
@@ -309,6 +305,7 @@ pub fn resolve(file: FileConfig) -> Result<Settings, ConfigError> {
                 name,
                 kind: source.kind,
                 action_mapping,
+                kind_mapping,
                 auth,
             },
         );

@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 use crate::config::Source;
 use crate::decode::{self, Fields, Limits, field_text};
 use crate::event::{Postback, Quarantine, SourceKind};
+use crate::kind_mapping::{map_clearing, map_inquiry, map_job, map_product, map_tracking_value};
 use crate::mapping::map_action;
 
 /// Everything the store needs about one request. Credentials are already removed.
@@ -141,14 +142,24 @@ fn interpret(
     fields: &Fields,
     warnings: &mut Vec<String>,
 ) -> Result<Postback, Quarantine> {
+    let mapping = &source.kind_mapping;
     match source.kind {
         SourceKind::ActionLifecycle => map_action(fields, &source.action_mapping, warnings)
             .map(|event| Postback::Action(Box::new(event))),
-        _ => Ok(Postback::Unhandled {
-            subject_id: ["Id", "ActionId", "JobId", "ActionIds"]
-                .iter()
-                .find_map(|key| fields.get(*key).and_then(field_text).map(str::to_owned)),
-        }),
+        SourceKind::ActionInquiry => {
+            map_inquiry(fields, mapping, warnings).map(|event| Postback::Inquiry(Box::new(event)))
+        }
+        SourceKind::ActionClearing => {
+            map_clearing(fields, mapping, warnings).map(|event| Postback::Clearing(Box::new(event)))
+        }
+        SourceKind::ProductDataChange => {
+            map_product(fields, mapping, warnings).map(|event| Postback::Product(Box::new(event)))
+        }
+        SourceKind::CompletedJob => {
+            map_job(fields, mapping, warnings).map(|event| Postback::Job(Box::new(event)))
+        }
+        SourceKind::TrackingValueRequest => map_tracking_value(fields, mapping, warnings)
+            .map(|event| Postback::TrackingValue(Box::new(event))),
     }
 }
 

@@ -132,14 +132,179 @@ impl ActionEvent {
     }
 }
 
+/// The normalized resolution of an action inquiry. The word as sent is kept beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InquiryStatus {
+    /// Open: created, not decided yet (UNRESOLVED, PENDING).
+    Pending,
+    /// Accepted by the brand (VALID, APPROVED, ACCEPTED): expected money.
+    Approved,
+    Declined,
+    /// Sent back to the partner for more information.
+    Incomplete,
+}
+
+impl InquiryStatus {
+    pub const ALL: [InquiryStatus; 4] = [
+        InquiryStatus::Pending,
+        InquiryStatus::Approved,
+        InquiryStatus::Declined,
+        InquiryStatus::Incomplete,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InquiryStatus::Pending => "pending",
+            InquiryStatus::Approved => "approved",
+            InquiryStatus::Declined => "declined",
+            InquiryStatus::Incomplete => "incomplete",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<InquiryStatus> {
+        let word = word.trim().to_ascii_lowercase();
+        InquiryStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == word)
+    }
+
+    /// A decision: the inquiry is no longer open.
+    pub fn is_resolved(self) -> bool {
+        self != InquiryStatus::Pending
+    }
+}
+
+/// An action inquiry created or resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InquiryEvent {
+    pub inquiry_id: String,
+    /// None when the word is missing or unknown (then `status_raw` keeps it).
+    pub status: Option<InquiryStatus>,
+    pub status_raw: Option<String>,
+    pub inquiry_type: Option<String>,
+    pub expected_payout: Option<Money>,
+    pub final_payout: Option<Money>,
+    pub transaction_amount: Option<Money>,
+    pub campaign_id: Option<String>,
+    pub campaign_name: Option<String>,
+    pub media_partner_id: Option<String>,
+    pub order_id: Option<String>,
+    pub action_id: Option<String>,
+    pub transaction_date: Option<SentDate>,
+    pub resolution_deadline_date: Option<SentDate>,
+    pub auto_approval_date: Option<SentDate>,
+    pub resolution_date: Option<SentDate>,
+    pub creation_date: Option<SentDate>,
+    pub reject_reason: Option<String>,
+    pub inquiry_notes: Option<String>,
+    pub resolution_notes: Option<String>,
+    /// As sent; the read model shows it as parsed JSON when it parses.
+    pub comments: Option<String>,
+    pub tracking_link: Option<String>,
+    pub extra: BTreeMap<String, String>,
+}
+
+impl InquiryEvent {
+    pub fn has_unknown_status(&self) -> bool {
+        self.status.is_none() && self.status_raw.is_some()
+    }
+}
+
+/// Actions cleared: the listed ids get their cleared and ledger dates.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ClearingEvent {
+    pub action_ids: Vec<String>,
+    pub order_ids: Vec<String>,
+    pub cleared_date: Option<SentDate>,
+    pub ledger_date: Option<SentDate>,
+    pub campaign_id: Option<String>,
+    pub extra: BTreeMap<String, String>,
+}
+
+/// A product catalog item changed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProductChange {
+    pub catalog_id: String,
+    pub item_id: String,
+    pub name: Option<String>,
+    pub price: Option<Money>,
+    pub currency: Option<String>,
+    pub stock: Option<String>,
+    pub change_type: Option<String>,
+    pub extra: BTreeMap<String, String>,
+}
+
+/// One result download URL of a completed job and how long it is valid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResultUrl {
+    pub url: String,
+    /// From the key (`ResultDownloadUrlExp15`: 15 minutes); None when the key says no number.
+    pub minutes: Option<i64>,
+}
+
+/// An export job completed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CompletedJob {
+    pub job_id: String,
+    pub job_type: Option<String>,
+    pub account_id: Option<String>,
+    pub start_date: Option<SentDate>,
+    pub end_date: Option<SentDate>,
+    pub records_processed: Option<String>,
+    pub detail_uri: Option<String>,
+    pub result_uri: Option<String>,
+    pub result_urls: Vec<ResultUrl>,
+    pub extra: BTreeMap<String, String>,
+}
+
+/// A tracking value request created for an action.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TrackingValueRequest {
+    pub action_id: String,
+    pub campaign_id: Option<String>,
+    pub action_tracker_id: Option<String>,
+    pub media_partner_id: Option<String>,
+    pub order_id: Option<String>,
+    pub amount: Option<Money>,
+    pub currency: Option<String>,
+    pub event_date: Option<SentDate>,
+    pub click_id: Option<String>,
+    pub ip_address: Option<String>,
+    pub items: Vec<LineItem>,
+    pub extra: BTreeMap<String, String>,
+}
+
 /// What a postback was understood to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Postback {
     Action(Box<ActionEvent>),
-    /// A kind whose handling is not built yet: kept in the inbox, typed by its source kind.
-    Unhandled {
-        subject_id: Option<String>,
-    },
+    Inquiry(Box<InquiryEvent>),
+    Clearing(Box<ClearingEvent>),
+    Product(Box<ProductChange>),
+    Job(Box<CompletedJob>),
+    TrackingValue(Box<TrackingValueRequest>),
+}
+
+impl Postback {
+    /// The id the deliveries log is searched by.
+    pub fn subject_id(&self) -> Option<String> {
+        match self {
+            Postback::Action(event) => Some(event.action_id.clone()),
+            Postback::Inquiry(event) => Some(event.inquiry_id.clone()),
+            Postback::Clearing(event) => {
+                let ids = if event.action_ids.is_empty() {
+                    &event.order_ids
+                } else {
+                    &event.action_ids
+                };
+                Some(ids.join(","))
+            }
+            Postback::Product(event) => Some(format!("{}/{}", event.catalog_id, event.item_id)),
+            Postback::Job(event) => Some(event.job_id.clone()),
+            Postback::TrackingValue(event) => Some(event.action_id.clone()),
+        }
+    }
 }
 
 /// Why a delivery is kept raw instead of applied.
@@ -149,6 +314,8 @@ pub enum Quarantine {
     UnparseableBody(String),
     #[error("no action id (field `{0}` is missing or empty)")]
     NoActionId(String),
+    #[error("no {what} (field `{field}` is missing or empty)")]
+    MissingId { what: &'static str, field: String },
     #[error("unparseable money in `{field}`: {problem}")]
     UnparseableMoney { field: String, problem: String },
 }

@@ -2,10 +2,13 @@
 
 pub mod auth;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod decode;
 pub mod delivery;
 pub mod event;
+pub mod inquiry;
+pub mod kind_mapping;
 pub mod mapping;
 pub mod metrics;
 pub mod money;

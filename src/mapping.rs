@@ -57,6 +57,12 @@ pub enum MappingError {
     UnknownField(String, String),
     #[error("status `{word}` maps to `{target}`, which is not pending, approved or reversed")]
     UnknownStatus { word: String, target: String },
+    #[error(
+        "resolution status `{word}` maps to `{target}`, which is not pending, approved, declined or incomplete"
+    )]
+    UnknownInquiryStatus { word: String, target: String },
+    #[error("`{0}` sources take no status map")]
+    StatusesNotSupported(String),
 }
 
 /// How one source's keys and status words are read. Keys and words match case-insensitively.
@@ -122,13 +128,13 @@ impl ActionMapping {
 }
 
 /// The fields of one postback, looked up case-insensitively, remembering which were used.
-struct Lookup<'a> {
+pub(crate) struct Lookup<'a> {
     by_key: HashMap<String, (&'a str, &'a Value)>,
     used: std::collections::HashSet<String>,
 }
 
 impl<'a> Lookup<'a> {
-    fn new(fields: &'a Fields) -> Self {
+    pub(crate) fn new(fields: &'a Fields) -> Self {
         Lookup {
             by_key: fields
                 .iter()
@@ -138,7 +144,7 @@ impl<'a> Lookup<'a> {
         }
     }
 
-    fn value(&mut self, key: &str) -> Option<&'a Value> {
+    pub(crate) fn value(&mut self, key: &str) -> Option<&'a Value> {
         let (_, value) = self.by_key.get(key)?;
         self.used.insert(key.to_owned());
         Some(value)
@@ -146,7 +152,7 @@ impl<'a> Lookup<'a> {
 
     /// The value as text, or None when it means "absent": missing, null, empty, or a
     /// placeholder impact.com left unreplaced such as `{Payout}`.
-    fn text(&mut self, key: &str) -> Option<String> {
+    pub(crate) fn text(&mut self, key: &str) -> Option<String> {
         let value = self.value(key)?;
         let text = field_text(value)?.trim();
         if text.is_empty() || is_unreplaced_placeholder(text) {
@@ -156,7 +162,24 @@ impl<'a> Lookup<'a> {
         }
     }
 
-    fn unused(&self) -> BTreeMap<String, String> {
+    /// Every key starting with `prefix` (lowercase), as sent, with its text; marked used.
+    pub(crate) fn prefixed(&mut self, prefix: &str) -> Vec<(String, Option<String>)> {
+        let mut keys: Vec<(String, String)> = self
+            .by_key
+            .iter()
+            .filter(|(lower, _)| lower.starts_with(prefix))
+            .map(|(lower, (key, _))| (lower.clone(), key.to_string()))
+            .collect();
+        keys.sort();
+        keys.into_iter()
+            .map(|(lower, key)| {
+                let text = self.text(&lower);
+                (key, text)
+            })
+            .collect()
+    }
+
+    pub(crate) fn unused(&self) -> BTreeMap<String, String> {
         self.by_key
             .iter()
             .filter(|(lower, _)| !self.used.contains(*lower))
@@ -292,7 +315,7 @@ fn original_key(mapping: &ActionMapping, canonical: &str) -> String {
         .unwrap_or_else(|| mapping.key_of(canonical).to_owned())
 }
 
-fn truncate(text: &str, max: usize) -> String {
+pub(crate) fn truncate(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),
@@ -333,7 +356,7 @@ pub fn truncate_to_micros(instant: DateTime<Utc>) -> DateTime<Utc> {
 use chrono::Timelike;
 
 /// The `items` collection: an array of objects, or that array as a JSON string (GET templates).
-fn parse_items(value: &Value, warnings: &mut Vec<String>) -> Vec<LineItem> {
+pub(crate) fn parse_items(value: &Value, warnings: &mut Vec<String>) -> Vec<LineItem> {
     let parsed;
     let array = match value {
         Value::Array(array) => array,

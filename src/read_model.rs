@@ -1,13 +1,21 @@
 //! What the API and the dashboard show of the ledger: stored rows turned into finance's terms.
 
-use chrono::NaiveDateTime;
+use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Serialize;
 
+use crate::event::{ActionStatus, InquiryStatus};
+use crate::inquiry::{self, Credit};
 use crate::money::Money;
-use crate::reconcile::flags_from_text;
+use crate::reconcile::{Flag, flags_from_text, is_locked};
 use crate::storage::actions::Action;
+use crate::storage::clearings::Clearing;
+use crate::storage::inquiries::Inquiry;
+use crate::storage::inquiry_events::InquiryEventRow;
 use crate::storage::ledger_entries::LedgerEntry;
-use crate::storage::{AnyConnection, StorageError, actions, ledger_entries};
+use crate::storage::{
+    AnyConnection, StorageError, actions, catalog_items, clearings, inquiries, inquiry_events,
+    jobs, ledger_entries, tracking_value_requests,
+};
 
 /// UTC, with the offset written out: `2026-04-08T09:00:00Z`.
 fn utc(time: NaiveDateTime) -> String {
@@ -50,6 +58,12 @@ pub struct ActionView {
     pub creation_date: Option<String>,
     pub locking_date: Option<String>,
     pub cleared_date: Option<String>,
+    pub ledger_date: Option<String>,
+    /// Approved (locked): not reversed and its locking date has passed, at the time of reading.
+    /// `status` stays what the events say; this is derived, never a ledger entry.
+    pub locked: bool,
+    /// What finance sees: `approved` when locked, else `status`.
+    pub shown_status: String,
     pub flags: Vec<String>,
     pub items: serde_json::Value,
     pub extra: serde_json::Value,
@@ -59,6 +73,31 @@ pub struct ActionView {
     pub is_test: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entries: Option<Vec<EntryView>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clearings: Option<Vec<ClearingView>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClearingView {
+    pub delivery_id: i64,
+    pub order_id: Option<String>,
+    pub cleared_date: Option<String>,
+    pub ledger_date: Option<String>,
+    pub matched: String,
+    pub received_at: String,
+}
+
+impl From<Clearing> for ClearingView {
+    fn from(clearing: Clearing) -> ClearingView {
+        ClearingView {
+            delivery_id: clearing.delivery_id,
+            order_id: clearing.order_id,
+            cleared_date: clearing.cleared_date.map(utc),
+            ledger_date: clearing.ledger_date.map(utc),
+            matched: clearing.matched,
+            received_at: utc(clearing.received_at),
+        }
+    }
 }
 
 fn json_or_null(text: Option<&str>) -> serde_json::Value {
@@ -67,9 +106,24 @@ fn json_or_null(text: Option<&str>) -> serde_json::Value {
 }
 
 impl ActionView {
-    pub fn new(action: Action, entries: Option<Vec<LedgerEntry>>) -> ActionView {
+    pub fn new(
+        action: Action,
+        entries: Option<Vec<LedgerEntry>>,
+        now: DateTime<Utc>,
+    ) -> ActionView {
         let money = |units: i64| Money::from_minor_units(units).to_string();
+        let locked = ActionStatus::parse(&action.status).is_some_and(|status| {
+            is_locked(status, action.locking_date.map(|date| date.and_utc()), now)
+        });
         ActionView {
+            locked,
+            shown_status: if locked {
+                ActionStatus::Approved.as_str().to_owned()
+            } else {
+                action.status.clone()
+            },
+            ledger_date: action.ledger_date.map(utc),
+            clearings: None,
             status: action.status,
             status_raw: action.status_raw,
             payout: money(action.payout),
@@ -119,16 +173,24 @@ impl ActionView {
     }
 }
 
-/// One action with its entries, or None.
+/// One action with its entries and clearings, or None.
 pub fn action(
     conn: &mut AnyConnection,
     action_id: &str,
+    now: DateTime<Utc>,
 ) -> Result<Option<ActionView>, StorageError> {
     let Some(action) = actions::find(conn, action_id)? else {
         return Ok(None);
     };
     let entries = ledger_entries::of_action(conn, action_id)?;
-    Ok(Some(ActionView::new(action, Some(entries))))
+    let mut view = ActionView::new(action, Some(entries), now);
+    view.clearings = Some(
+        clearings::of_action(conn, action_id)?
+            .into_iter()
+            .map(ClearingView::from)
+            .collect(),
+    );
+    Ok(Some(view))
 }
 
 #[derive(Debug, Serialize)]
@@ -146,6 +208,7 @@ pub fn action_page(
     include_tests: bool,
     cursor: Option<&str>,
     limit: i64,
+    now: DateTime<Utc>,
 ) -> Result<ActionPage, StorageError> {
     let rows = actions::page(conn, status, include_tests, cursor, limit + 1)?;
     let more = rows.len() as i64 > limit;
@@ -160,11 +223,339 @@ pub fn action_page(
                 .drain(..)
                 .partition(|entry| entry.action_id == action.action_id);
             entries = rest;
-            ActionView::new(action, Some(own))
+            ActionView::new(action, Some(own), now)
         })
         .collect();
     Ok(ActionPage {
         actions,
         next_cursor,
     })
+}
+
+fn money_text(units: Option<i64>) -> Option<String> {
+    units.map(|units| Money::from_minor_units(units).to_string())
+}
+
+/// Comments (and other JSON-bearing text) as parsed JSON when they parse, else the text as sent.
+fn json_or_text(text: Option<&str>) -> serde_json::Value {
+    match text {
+        None => serde_json::Value::Null,
+        Some(text) => serde_json::from_str(text)
+            .unwrap_or_else(|_| serde_json::Value::String(text.to_owned())),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct InquiryEventView {
+    pub delivery_id: i64,
+    pub status: String,
+    pub resolution_status: Option<String>,
+    pub inquiry_type: Option<String>,
+    pub final_payout: Option<String>,
+    pub reject_reason: Option<String>,
+    pub resolution_notes: Option<String>,
+    pub comments: serde_json::Value,
+    pub resolution_date: Option<String>,
+    pub received_at: String,
+}
+
+impl From<InquiryEventRow> for InquiryEventView {
+    fn from(row: InquiryEventRow) -> InquiryEventView {
+        InquiryEventView {
+            delivery_id: row.delivery_id,
+            status: row.status,
+            resolution_status: row.resolution_status,
+            inquiry_type: row.inquiry_type,
+            final_payout: money_text(row.final_payout),
+            reject_reason: row.reject_reason,
+            resolution_notes: row.resolution_notes,
+            comments: json_or_text(row.comments.as_deref()),
+            resolution_date: row.resolution_date.map(utc),
+            received_at: utc(row.received_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct InquiryView {
+    pub inquiry_id: String,
+    pub source: String,
+    /// pending, approved, declined or incomplete (an unknown word shows as pending, flagged).
+    pub status: String,
+    /// The word as sent (UNRESOLVED, VALID, …).
+    pub resolution_status: Option<String>,
+    pub inquiry_type: Option<String>,
+    pub expected_payout: Option<String>,
+    pub final_payout: Option<String>,
+    pub transaction_amount: Option<String>,
+    /// For an approved inquiry: `awaiting_credit` until a tracked action for it exists, then
+    /// `credited`. Null otherwise.
+    pub credit: Option<Credit>,
+    /// The action it is linked to: by `ActionId`, else by (campaign, order id).
+    pub linked_action_id: Option<String>,
+    pub campaign_id: Option<String>,
+    pub campaign_name: Option<String>,
+    pub media_partner_id: Option<String>,
+    pub order_id: Option<String>,
+    pub action_id: Option<String>,
+    pub transaction_date: Option<String>,
+    pub resolution_deadline_date: Option<String>,
+    pub auto_approval_date: Option<String>,
+    pub resolution_date: Option<String>,
+    pub creation_date: Option<String>,
+    pub reject_reason: Option<String>,
+    pub inquiry_notes: Option<String>,
+    pub resolution_notes: Option<String>,
+    pub comments: serde_json::Value,
+    pub tracking_link: Option<String>,
+    pub flags: Vec<String>,
+    pub extra: serde_json::Value,
+    pub first_seen_at: String,
+    pub last_seen_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<Vec<InquiryEventView>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linked_action: Option<ActionView>,
+}
+
+/// The action an inquiry is linked to, whichever arrived first: the link is looked up when read.
+fn linked_action(
+    conn: &mut AnyConnection,
+    inquiry: &Inquiry,
+) -> Result<Option<Action>, StorageError> {
+    if let Some(action_id) = &inquiry.action_id
+        && let Some(action) = actions::find(conn, action_id)?
+    {
+        return Ok(Some(action));
+    }
+    match &inquiry.order_id {
+        Some(order_id) => Ok(
+            actions::by_order(conn, inquiry.campaign_id.as_deref(), order_id)?
+                .into_iter()
+                .next(),
+        ),
+        None => Ok(None),
+    }
+}
+
+impl InquiryView {
+    fn new(inquiry: Inquiry, linked: Option<&Action>) -> InquiryView {
+        let tracked = linked.is_some_and(|action| {
+            !flags_from_text(&action.flags).contains(&Flag::ClearedNeverTracked)
+        });
+        let status = InquiryStatus::parse(&inquiry.status).unwrap_or(InquiryStatus::Pending);
+        InquiryView {
+            credit: inquiry::credit(status, tracked),
+            linked_action_id: linked.map(|action| action.action_id.clone()),
+            status: inquiry.status,
+            resolution_status: inquiry.resolution_status,
+            inquiry_type: inquiry.inquiry_type,
+            expected_payout: money_text(inquiry.expected_payout),
+            final_payout: money_text(inquiry.final_payout),
+            transaction_amount: money_text(inquiry.transaction_amount),
+            campaign_id: inquiry.campaign_id,
+            campaign_name: inquiry.campaign_name,
+            media_partner_id: inquiry.media_partner_id,
+            order_id: inquiry.order_id,
+            action_id: inquiry.action_id,
+            transaction_date: inquiry.transaction_date.map(utc),
+            resolution_deadline_date: inquiry.resolution_deadline_date.map(utc),
+            auto_approval_date: inquiry.auto_approval_date.map(utc),
+            resolution_date: inquiry.resolution_date.map(utc),
+            creation_date: inquiry.creation_date.map(utc),
+            reject_reason: inquiry.reject_reason,
+            inquiry_notes: inquiry.inquiry_notes,
+            resolution_notes: inquiry.resolution_notes,
+            comments: json_or_text(inquiry.comments.as_deref()),
+            tracking_link: inquiry.tracking_link,
+            flags: crate::inquiry::flags_from_text(&inquiry.flags)
+                .into_iter()
+                .map(|flag| flag.as_str().to_owned())
+                .collect(),
+            extra: json_or_null(inquiry.extra.as_deref()),
+            first_seen_at: utc(inquiry.first_seen_at),
+            last_seen_at: utc(inquiry.last_seen_at),
+            history: None,
+            linked_action: None,
+            inquiry_id: inquiry.inquiry_id,
+            source: inquiry.source,
+        }
+    }
+}
+
+/// One inquiry with its history and linked action, or None.
+pub fn inquiry(
+    conn: &mut AnyConnection,
+    inquiry_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<InquiryView>, StorageError> {
+    let Some(inquiry) = inquiries::find(conn, inquiry_id)? else {
+        return Ok(None);
+    };
+    let linked = linked_action(conn, &inquiry)?;
+    let history = inquiry_events::of_inquiry(conn, inquiry_id)?;
+    let mut view = InquiryView::new(inquiry, linked.as_ref());
+    view.history = Some(history.into_iter().map(InquiryEventView::from).collect());
+    if let Some(action) = linked {
+        let entries = ledger_entries::of_action(conn, &action.action_id)?;
+        view.linked_action = Some(ActionView::new(action, Some(entries), now));
+    }
+    Ok(Some(view))
+}
+
+#[derive(Debug, Serialize)]
+pub struct InquiryPage {
+    pub inquiries: Vec<InquiryView>,
+    pub next_cursor: Option<String>,
+}
+
+/// A page of inquiries in inquiry id order after `cursor`, each with its credit.
+pub fn inquiry_page(
+    conn: &mut AnyConnection,
+    status: Option<&str>,
+    cursor: Option<&str>,
+    limit: i64,
+) -> Result<InquiryPage, StorageError> {
+    let rows = inquiries::page(conn, status, cursor, limit + 1)?;
+    let more = rows.len() as i64 > limit;
+    let mut views = Vec::new();
+    let mut next_cursor = None;
+    for inquiry in rows.into_iter().take(limit as usize) {
+        if more {
+            next_cursor = Some(inquiry.inquiry_id.clone());
+        }
+        let linked = linked_action(conn, &inquiry)?;
+        views.push(InquiryView::new(inquiry, linked.as_ref()));
+    }
+    Ok(InquiryPage {
+        inquiries: views,
+        next_cursor,
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct CatalogItemView {
+    pub catalog_id: String,
+    pub item_id: String,
+    pub source: String,
+    pub name: Option<String>,
+    pub price: Option<String>,
+    pub currency: Option<String>,
+    pub stock: Option<String>,
+    pub change_type: Option<String>,
+    /// The fields the last change altered (empty for the first sighting).
+    pub changed_fields: serde_json::Value,
+    pub extra: serde_json::Value,
+    pub delivery_id: i64,
+    pub first_seen_at: String,
+    pub last_seen_at: String,
+}
+
+pub fn catalog_items(
+    conn: &mut AnyConnection,
+    catalog_id: Option<&str>,
+    item_id: Option<&str>,
+    limit: i64,
+) -> Result<Vec<CatalogItemView>, StorageError> {
+    Ok(catalog_items::search(conn, catalog_id, item_id, limit)?
+        .into_iter()
+        .map(|item| CatalogItemView {
+            price: money_text(item.price),
+            changed_fields: json_or_null(item.changed_fields.as_deref()),
+            extra: json_or_null(item.extra.as_deref()),
+            first_seen_at: utc(item.first_seen_at),
+            last_seen_at: utc(item.last_seen_at),
+            catalog_id: item.catalog_id,
+            item_id: item.item_id,
+            source: item.source,
+            name: item.name,
+            currency: item.currency,
+            stock: item.stock,
+            change_type: item.change_type,
+            delivery_id: item.delivery_id,
+        })
+        .collect())
+}
+
+#[derive(Debug, Serialize)]
+pub struct JobView {
+    pub job_id: String,
+    pub source: String,
+    pub job_type: Option<String>,
+    pub account_id: Option<String>,
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    pub records_processed: Option<String>,
+    pub detail_uri: Option<String>,
+    pub result_uri: Option<String>,
+    /// Each download URL with its validity in minutes and when it expires.
+    pub result_urls: serde_json::Value,
+    pub extra: serde_json::Value,
+    pub delivery_id: i64,
+    pub first_seen_at: String,
+    pub last_seen_at: String,
+}
+
+pub fn job(conn: &mut AnyConnection, job_id: &str) -> Result<Option<JobView>, StorageError> {
+    Ok(jobs::find(conn, job_id)?.map(|job| JobView {
+        start_date: job.start_date.map(utc),
+        end_date: job.end_date.map(utc),
+        result_urls: json_or_null(job.result_urls.as_deref()),
+        extra: json_or_null(job.extra.as_deref()),
+        first_seen_at: utc(job.first_seen_at),
+        last_seen_at: utc(job.last_seen_at),
+        job_id: job.job_id,
+        source: job.source,
+        job_type: job.job_type,
+        account_id: job.account_id,
+        records_processed: job.records_processed,
+        detail_uri: job.detail_uri,
+        result_uri: job.result_uri,
+        delivery_id: job.delivery_id,
+    }))
+}
+
+#[derive(Debug, Serialize)]
+pub struct TrackingValueView {
+    pub delivery_id: i64,
+    pub source: String,
+    pub action_id: String,
+    pub campaign_id: Option<String>,
+    pub action_tracker_id: Option<String>,
+    pub media_partner_id: Option<String>,
+    pub order_id: Option<String>,
+    pub amount: Option<String>,
+    pub currency: Option<String>,
+    pub event_date: Option<String>,
+    pub click_id: Option<String>,
+    pub ip_address: Option<String>,
+    pub items: serde_json::Value,
+    pub extra: serde_json::Value,
+    pub received_at: String,
+}
+
+pub fn tracking_values(
+    conn: &mut AnyConnection,
+    action_id: &str,
+) -> Result<Vec<TrackingValueView>, StorageError> {
+    Ok(tracking_value_requests::of_action(conn, action_id)?
+        .into_iter()
+        .map(|row| TrackingValueView {
+            amount: money_text(row.amount),
+            event_date: row.event_date.map(utc),
+            items: json_or_null(row.items.as_deref()),
+            extra: json_or_null(row.extra.as_deref()),
+            received_at: utc(row.received_at),
+            delivery_id: row.delivery_id,
+            source: row.source,
+            action_id: row.action_id,
+            campaign_id: row.campaign_id,
+            action_tracker_id: row.action_tracker_id,
+            media_partner_id: row.media_partner_id,
+            order_id: row.order_id,
+            currency: row.currency,
+            click_id: row.click_id,
+            ip_address: row.ip_address,
+        })
+        .collect())
 }

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::event::ActionStatus;
@@ -30,6 +31,14 @@ pub enum Flag {
     UnknownStatus,
     /// Events after the reversal do not end at zero (say, a reinstatement): no money moved.
     AfterReversal,
+    /// A modification or reversal received after the action's locking date: applied, but the
+    /// brand changed an action that should have been final.
+    ChangedAfterLocking,
+    /// A clearing named this action id but no lifecycle event for it has arrived: a placeholder
+    /// with no money, so finance sees what the receiver missed.
+    ClearedNeverTracked,
+    /// A clearing named an action that is reversed.
+    ClearedAfterReversal,
 }
 
 impl Flag {
@@ -38,13 +47,23 @@ impl Flag {
             Flag::Gap => "gap",
             Flag::UnknownStatus => "unknown_status",
             Flag::AfterReversal => "after_reversal",
+            Flag::ChangedAfterLocking => "changed_after_locking",
+            Flag::ClearedNeverTracked => "cleared_never_tracked",
+            Flag::ClearedAfterReversal => "cleared_after_reversal",
         }
     }
 
     pub fn parse(word: &str) -> Option<Flag> {
-        [Flag::Gap, Flag::UnknownStatus, Flag::AfterReversal]
-            .into_iter()
-            .find(|flag| flag.as_str() == word)
+        [
+            Flag::Gap,
+            Flag::UnknownStatus,
+            Flag::AfterReversal,
+            Flag::ChangedAfterLocking,
+            Flag::ClearedNeverTracked,
+            Flag::ClearedAfterReversal,
+        ]
+        .into_iter()
+        .find(|flag| flag.as_str() == word)
     }
 }
 
@@ -353,6 +372,100 @@ pub fn reconcile(before: Option<&Position>, events: &[RecordedEvent]) -> Reconci
     }
 }
 
+/// What an action is besides its events: when it locks, when each event arrived (parallel to the
+/// events) and whether a clearing named it. Still facts of the set, so flags stay order-free.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    pub locking_date: Option<DateTime<Utc>>,
+    pub received_at: Vec<DateTime<Utc>>,
+    pub cleared: bool,
+}
+
+/// Is the event at `index` a change (modification or reversal) rather than the tracking event?
+/// A reversal is; an event with a delta is unless its link starts at 0; without a delta, an event
+/// whose payout differs from one received before it is.
+fn is_change(events: &[RecordedEvent], context: &Context, index: usize) -> bool {
+    let event = &events[index];
+    if event.status == ActionStatus::Reversed {
+        return true;
+    }
+    match (event.payout, event.delta_payout) {
+        (Some(payout), Some(delta)) => payout != delta,
+        (payout, None) => {
+            let at = context.received_at.get(index);
+            events.iter().enumerate().any(|(other, earlier)| {
+                other != index
+                    && context.received_at.get(other) < at
+                    && earlier.payout.is_some()
+                    && earlier.payout != payout
+            })
+        }
+        (None, Some(_)) => false,
+    }
+}
+
+/// The flags the context adds to those of the events.
+pub fn context_flags(events: &[RecordedEvent], context: &Context) -> Flags {
+    let mut flags = Flags::new();
+    if events.is_empty() {
+        if context.cleared {
+            flags.insert(Flag::ClearedNeverTracked);
+        }
+        return flags;
+    }
+    if let Some(locking) = context.locking_date
+        && (0..events.len()).any(|index| {
+            context
+                .received_at
+                .get(index)
+                .is_some_and(|received| *received > locking)
+                && is_change(events, context, index)
+        })
+    {
+        flags.insert(Flag::ChangedAfterLocking);
+    }
+    if context.cleared
+        && events
+            .iter()
+            .any(|event| event.status == ActionStatus::Reversed)
+    {
+        flags.insert(Flag::ClearedAfterReversal);
+    }
+    flags
+}
+
+/// `reconcile` with the context's flags added; an arrival that brings one is `Flagged`.
+pub fn reconcile_in(
+    before: Option<&Position>,
+    events: &[RecordedEvent],
+    context: &Context,
+) -> Reconciled {
+    let mut reconciled = reconcile(before, events);
+    let extra = context_flags(events, context);
+    if extra.is_empty() {
+        return reconciled;
+    }
+    reconciled.position.flags.extend(extra);
+    let new_flag = match before {
+        None => true,
+        Some(before) => !reconciled.position.flags.is_subset(&before.flags),
+    };
+    if new_flag {
+        reconciled.effect = Effect::Flagged;
+    }
+    reconciled
+}
+
+/// Approved (locked): a pending or approved action whose locking date has passed at `now`.
+/// Derived when read, never written as a ledger entry: no postback says an action locked.
+pub fn is_locked(
+    status: ActionStatus,
+    locking_date: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> bool {
+    status != ActionStatus::Reversed && locking_date.is_some_and(|locking| locking <= now)
+}
+
 /// Payouts are bounded far below i64::MAX in ten-thousandths, so this cannot overflow for any
 /// value Money parsing accepts from two operands of the same action.
 fn difference(after: Money, before: Money) -> Money {
@@ -511,6 +624,84 @@ mod tests {
         let reconciled = reconcile(None, &[odd]);
         assert_eq!(reconciled.effect, Effect::Flagged);
         assert!(reconciled.position.flags.contains(&Flag::UnknownStatus));
+    }
+
+    fn at(day: u32) -> DateTime<Utc> {
+        chrono::NaiveDate::from_ymd_opt(2026, 5, day)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc()
+    }
+
+    #[test]
+    fn a_change_received_after_locking_is_applied_and_flagged() {
+        let tracked = event(1, Pending, 15, Some(15));
+        let modified = event(2, Pending, 10, Some(-5));
+        let context = Context {
+            locking_date: Some(at(8)),
+            received_at: vec![at(1), at(9)],
+            cleared: false,
+        };
+        let first = reconcile_in(
+            None,
+            std::slice::from_ref(&tracked),
+            &Context {
+                received_at: vec![at(1)],
+                ..context.clone()
+            },
+        );
+        assert_eq!(first.effect, Effect::Applied);
+        let second = reconcile_in(
+            Some(&first.position),
+            &[tracked.clone(), modified.clone()],
+            &context,
+        );
+        assert_eq!(second.effect, Effect::Flagged);
+        assert_eq!(second.position.payout, money(10), "still applied");
+        assert!(second.position.flags.contains(&Flag::ChangedAfterLocking));
+        // The same change before the locking date, or a tracking event after it, is no flag.
+        let early = Context {
+            received_at: vec![at(1), at(7)],
+            ..context.clone()
+        };
+        assert!(context_flags(&[tracked.clone(), modified], &early).is_empty());
+        let late_tracking = Context {
+            received_at: vec![at(9)],
+            ..context
+        };
+        assert!(context_flags(&[tracked], &late_tracking).is_empty());
+    }
+
+    #[test]
+    fn a_clearing_flags_a_placeholder_and_a_reversed_action() {
+        let cleared = Context {
+            cleared: true,
+            ..Context::default()
+        };
+        assert_eq!(
+            context_flags(&[], &cleared),
+            Flags::from([Flag::ClearedNeverTracked])
+        );
+        let tracked = event(1, Pending, 15, Some(15));
+        assert!(
+            context_flags(std::slice::from_ref(&tracked), &cleared).is_empty(),
+            "a tracked event ends the placeholder"
+        );
+        let reversed = [tracked, event(2, Reversed, 0, Some(-15))];
+        assert_eq!(
+            context_flags(&reversed, &cleared),
+            Flags::from([Flag::ClearedAfterReversal])
+        );
+    }
+
+    #[test]
+    fn locking_is_derived_from_the_clock() {
+        assert!(!is_locked(Pending, Some(at(8)), at(7)));
+        assert!(is_locked(Pending, Some(at(8)), at(8)));
+        assert!(is_locked(Approved, Some(at(8)), at(9)));
+        assert!(!is_locked(Reversed, Some(at(8)), at(9)));
+        assert!(!is_locked(Pending, None, at(9)));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
 use crate::auth::{AuthPolicy, generate_secret};
+use crate::clock::Clock;
 use crate::config::{Responses, Settings, Source, Testing};
 use crate::routes::access::{self, ReaderAccess};
 use crate::routes::{api, health, limits, postbacks};
@@ -40,6 +41,8 @@ pub struct AppState {
     pub access: ReaderAccess,
     pub testing: Testing,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// "Now" for receiving and for what is derived at read time (approved/locked).
+    pub clock: Clock,
 }
 
 /// The key signing dashboard sessions, shared by every instance through the database.
@@ -73,6 +76,14 @@ pub struct Credentials {
 
 impl Application {
     pub fn build(settings: Settings) -> anyhow::Result<(Application, Credentials)> {
+        Application::build_with_clock(settings, Clock::system())
+    }
+
+    /// As `build`, with the time taken from `clock` (tests pass a fixed one).
+    pub fn build_with_clock(
+        settings: Settings,
+        clock: Clock,
+    ) -> anyhow::Result<(Application, Credentials)> {
         let db = Database::connect(&settings.database_url)?;
         let applied = db.migrate()?;
         if applied > 0 {
@@ -121,6 +132,7 @@ impl Application {
             },
             testing: settings.testing.clone(),
             metrics: crate::metrics::install(),
+            clock,
         });
         let max_body = settings.max_body_bytes;
         let server = HttpServer::new(move || {
@@ -146,7 +158,12 @@ impl Application {
                         .service(access::home)
                         .service(access::logout)
                         .service(api::action)
-                        .service(api::actions),
+                        .service(api::actions)
+                        .service(api::inquiry)
+                        .service(api::inquiries)
+                        .service(api::catalog_items)
+                        .service(api::job)
+                        .service(api::tracking_values),
                 )
         })
         // A client that has not sent its request head in time is dropped (slowloris).

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, get, web};
 use serde::Deserialize;
 
-use crate::event::ActionStatus;
+use crate::event::{ActionStatus, InquiryStatus};
 use crate::read_model;
 use crate::startup::AppState;
 use crate::storage::StorageError;
@@ -23,7 +23,8 @@ const MAX_PAGE: i64 = 500;
 #[get("/api/actions/{action_id}")]
 pub async fn action(action_id: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
     let db = state.db.clone();
-    let result = web::block(move || read_model::action(&mut *db.conn()?, &action_id)).await;
+    let now = state.clock.now();
+    let result = web::block(move || read_model::action(&mut *db.conn()?, &action_id, now)).await;
     reply(result, |view| match view {
         Some(view) => HttpResponse::Ok().json(view),
         None => not_found("no such action"),
@@ -46,6 +47,7 @@ pub async fn actions(query: web::Query<ActionQuery>, state: web::Data<AppState>)
     };
     let limit = query.limit.unwrap_or(100).clamp(1, MAX_PAGE);
     let db = state.db.clone();
+    let now = state.clock.now();
     let result = web::block(move || {
         read_model::action_page(
             &mut *db.conn()?,
@@ -53,10 +55,111 @@ pub async fn actions(query: web::Query<ActionQuery>, state: web::Data<AppState>)
             query.include_tests,
             query.cursor.as_deref(),
             limit,
+            now,
         )
     })
     .await;
     reply(result, |page| HttpResponse::Ok().json(page))
+}
+
+#[get("/api/inquiries/{inquiry_id}")]
+pub async fn inquiry(inquiry_id: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    let db = state.db.clone();
+    let now = state.clock.now();
+    let result = web::block(move || read_model::inquiry(&mut *db.conn()?, &inquiry_id, now)).await;
+    reply(result, |view| match view {
+        Some(view) => HttpResponse::Ok().json(view),
+        None => not_found("no such inquiry"),
+    })
+}
+
+#[get("/api/inquiries")]
+pub async fn inquiries(query: web::Query<ActionQuery>, state: web::Data<AppState>) -> HttpResponse {
+    let query = query.into_inner();
+    let status = match query.status.as_deref() {
+        None | Some("all") | Some("") => None,
+        Some(word) => match InquiryStatus::parse(word) {
+            Some(status) => Some(status),
+            None => {
+                return HttpResponse::BadRequest().json(serde_json::json!({
+                    "error": format!("status must be pending, approved, declined, incomplete or all, not `{word}`")
+                }));
+            }
+        },
+    };
+    let limit = query.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let db = state.db.clone();
+    let result = web::block(move || {
+        read_model::inquiry_page(
+            &mut *db.conn()?,
+            status.map(InquiryStatus::as_str),
+            query.cursor.as_deref(),
+            limit,
+        )
+    })
+    .await;
+    reply(result, |page| HttpResponse::Ok().json(page))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CatalogQuery {
+    pub catalog_id: Option<String>,
+    pub item_id: Option<String>,
+    pub limit: Option<i64>,
+}
+
+#[get("/api/catalog-items")]
+pub async fn catalog_items(
+    query: web::Query<CatalogQuery>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let query = query.into_inner();
+    let limit = query.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let db = state.db.clone();
+    let result = web::block(move || {
+        read_model::catalog_items(
+            &mut *db.conn()?,
+            query.catalog_id.as_deref(),
+            query.item_id.as_deref(),
+            limit,
+        )
+    })
+    .await;
+    reply(result, |items| {
+        HttpResponse::Ok().json(serde_json::json!({ "items": items }))
+    })
+}
+
+#[get("/api/jobs/{job_id}")]
+pub async fn job(job_id: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    let db = state.db.clone();
+    let result = web::block(move || read_model::job(&mut *db.conn()?, &job_id)).await;
+    reply(result, |view| match view {
+        Some(view) => HttpResponse::Ok().json(view),
+        None => not_found("no such job"),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TrackingValueQuery {
+    pub action_id: Option<String>,
+}
+
+#[get("/api/tracking-values")]
+pub async fn tracking_values(
+    query: web::Query<TrackingValueQuery>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let Some(action_id) = query.into_inner().action_id.filter(|id| !id.is_empty()) else {
+        return HttpResponse::BadRequest()
+            .json(serde_json::json!({ "error": "action_id is required" }));
+    };
+    let db = state.db.clone();
+    let result =
+        web::block(move || read_model::tracking_values(&mut *db.conn()?, &action_id)).await;
+    reply(result, |requests| {
+        HttpResponse::Ok().json(serde_json::json!({ "tracking_values": requests }))
+    })
 }
 
 fn not_found(message: &str) -> HttpResponse {

@@ -2,7 +2,6 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
 
 use crate::auth::{AuthConfig, AuthRequest, strip_query_param};
 use crate::delivery::{RawRequest, understand};
@@ -23,7 +22,7 @@ pub async fn receive(
             .content_type("text/plain")
             .body(format!("no source named `{source}`"));
     };
-    let now = Utc::now();
+    let now = state.clock.now();
     let query = request.query_string();
     let query_pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
     let headers: Vec<(String, Vec<u8>)> = request

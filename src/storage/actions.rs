@@ -136,6 +136,7 @@ pub struct StoredState {
     pub payout: i64,
     pub amount: i64,
     pub flags: String,
+    pub locking_date: Option<NaiveDateTime>,
 }
 
 pub fn find_state(conn: &mut AnyConnection, action_id: &str) -> QueryResult<Option<StoredState>> {
@@ -174,6 +175,53 @@ pub fn update(
     diesel::update(actions::table.find(action_id))
         .set((state, fields))
         .execute(conn)
+}
+
+/// A placeholder's first lifecycle event makes the action its source's.
+pub fn adopt(conn: &mut AnyConnection, action_id: &str, source: &str) -> QueryResult<usize> {
+    diesel::update(actions::table.find(action_id))
+        .set(actions::source.eq(source))
+        .execute(conn)
+}
+
+/// Sets the dates a clearing gives (None leaves a date alone) and the flags.
+pub fn set_cleared(
+    conn: &mut AnyConnection,
+    action_id: &str,
+    cleared_date: Option<NaiveDateTime>,
+    ledger_date: Option<NaiveDateTime>,
+    flags: &str,
+) -> QueryResult<usize> {
+    #[derive(AsChangeset)]
+    #[diesel(table_name = actions)]
+    struct Cleared<'a> {
+        cleared_date: Option<NaiveDateTime>,
+        ledger_date: Option<NaiveDateTime>,
+        flags: &'a str,
+    }
+    diesel::update(actions::table.find(action_id))
+        .set(&Cleared {
+            cleared_date,
+            ledger_date,
+            flags,
+        })
+        .execute(conn)
+}
+
+/// Actions carrying an order id, within a campaign when one is given.
+pub fn by_order(
+    conn: &mut AnyConnection,
+    campaign_id: Option<&str>,
+    order_id: &str,
+) -> QueryResult<Vec<Action>> {
+    let mut query = actions::table
+        .filter(actions::order_id.eq(order_id))
+        .select(Action::as_select())
+        .into_boxed();
+    if let Some(campaign_id) = campaign_id {
+        query = query.filter(actions::campaign_id.eq(campaign_id));
+    }
+    query.order(actions::action_id.asc()).load(conn)
 }
 
 /// A page of actions after `cursor` (an action id), in action id order.

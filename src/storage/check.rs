@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 
-use super::{AnyConnection, StorageError, action_events, actions, ingest, ledger_entries};
+use super::{
+    AnyConnection, StorageError, action_events, actions, clearings, ingest, ledger_entries,
+};
 use crate::event::ActionStatus;
 use crate::money::Money;
 use crate::reconcile;
@@ -59,11 +61,34 @@ pub fn violations(conn: &mut AnyConnection) -> Result<Vec<String>, StorageError>
                     money(action.payout)
                 ));
             }
+            let set = events.remove(id).unwrap_or_default();
+            // A placeholder made by a clearing for an id never tracked: no event, no entry, no
+            // money, and a clearing that names it.
+            let placeholder = reconcile::flags_from_text(&action.flags)
+                .contains(&reconcile::Flag::ClearedNeverTracked);
+            if placeholder {
+                if !set.is_empty() {
+                    found.push(format!(
+                        "action {id}: flagged cleared_never_tracked but has recorded events"
+                    ));
+                } else {
+                    if entries != 0 || action.payout != 0 || action.amount != 0 {
+                        found.push(format!(
+                            "action {id}: a clearing placeholder with money or ledger entries"
+                        ));
+                    }
+                    if !clearings::exists_for(conn, id)? {
+                        found.push(format!(
+                            "action {id}: a clearing placeholder that no clearing names"
+                        ));
+                    }
+                    continue;
+                }
+            }
             if entries == 0 {
                 found.push(format!("action {id}: has no ledger entry"));
             }
             // The stored state must be what the set of its events implies.
-            let set = events.remove(id).unwrap_or_default();
             if set.is_empty() {
                 found.push(format!("action {id}: has no recorded event"));
                 continue;

@@ -8,6 +8,7 @@ use super::actions::{self, ActionFields, ActionState};
 use super::deliveries::{self, NewDelivery};
 use super::ledger_entries::{self, NewLedgerEntry};
 use super::{AnyConnection, Backend, StorageError, to_db_time};
+use super::{clearings, inquiries, kinds};
 use crate::delivery::{IncomingDelivery, Outcome, Stored};
 use crate::event::{ActionEvent, ActionStatus, Postback};
 use crate::money::Money;
@@ -45,16 +46,20 @@ fn apply_one(
     delivery: &IncomingDelivery,
 ) -> Result<Stored, StorageError> {
     let at = to_db_time(delivery.received_at);
-    if let Ok(Postback::Action(event)) = &delivery.understood {
-        actions::lock(conn, backend, &event.action_id)?;
+    if let Ok(postback) = &delivery.understood {
+        lock_subjects(conn, backend, postback)?;
     }
     let warnings = (!delivery.warnings.is_empty())
         .then(|| serde_json::to_string(&delivery.warnings).unwrap_or_default());
-    let (outcome, reason, subject_id) = match &delivery.understood {
-        Err(quarantine) => (Outcome::Quarantined, Some(quarantine.to_string()), None),
-        Ok(Postback::Action(event)) => (Outcome::Applied, None, Some(event.action_id.as_str())),
-        Ok(Postback::Unhandled { subject_id }) => (Outcome::Applied, None, subject_id.as_deref()),
+    let (outcome, reason) = match &delivery.understood {
+        Err(quarantine) => (Outcome::Quarantined, Some(quarantine.to_string())),
+        Ok(_) => (Outcome::Applied, None),
     };
+    let subject_id = delivery
+        .understood
+        .as_ref()
+        .ok()
+        .and_then(Postback::subject_id);
     let new = NewDelivery {
         source: &delivery.source,
         kind: delivery.kind.as_str(),
@@ -70,7 +75,7 @@ fn apply_one(
         outcome: outcome.as_str(),
         reason: reason.as_deref(),
         warnings: warnings.as_deref(),
-        subject_id,
+        subject_id: subject_id.as_deref(),
         payload: delivery.payload.as_deref(),
     };
     let Some(delivery_id) = deliveries::insert_unless_repeat(conn, &new)? else {
@@ -81,20 +86,16 @@ fn apply_one(
         });
     };
     let outcome = match &delivery.understood {
-        Ok(Postback::Action(event)) => {
-            let effect = apply_action_event(
+        Ok(postback) => {
+            let outcome = outcome_of(apply_postback(
                 conn,
+                backend,
                 delivery_id,
                 &delivery.source,
                 at,
-                event,
+                postback,
                 delivery.is_test,
-            )?;
-            let outcome = match effect {
-                Effect::Applied => Outcome::Applied,
-                Effect::Stale => Outcome::Stale,
-                Effect::Flagged => Outcome::Flagged,
-            };
+            )?);
             if outcome != Outcome::Applied {
                 diesel::update(super::schema::deliveries::table.find(delivery_id))
                     .set(super::schema::deliveries::outcome.eq(outcome.as_str()))
@@ -102,12 +103,68 @@ fn apply_one(
             }
             outcome
         }
-        _ => outcome,
+        Err(_) => outcome,
     };
     Ok(Stored {
         delivery_id,
         outcome,
     })
+}
+
+fn outcome_of(effect: Effect) -> Outcome {
+    match effect {
+        Effect::Applied => Outcome::Applied,
+        Effect::Stale => Outcome::Stale,
+        Effect::Flagged => Outcome::Flagged,
+    }
+}
+
+/// Takes the advisory locks the postback's writes need, always actions before inquiries and
+/// action ids in sorted order, so two instances never wait on each other in a cycle.
+fn lock_subjects(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    postback: &Postback,
+) -> Result<(), StorageError> {
+    match postback {
+        Postback::Action(event) => actions::lock(conn, backend, &event.action_id)?,
+        Postback::Inquiry(event) => inquiries::lock(conn, backend, &event.inquiry_id)?,
+        Postback::Clearing(event) => {
+            let mut ids: Vec<&String> = event.action_ids.iter().collect();
+            ids.sort();
+            for id in ids {
+                actions::lock(conn, backend, id)?;
+            }
+        }
+        Postback::Product(_) | Postback::Job(_) | Postback::TrackingValue(_) => {}
+    }
+    Ok(())
+}
+
+/// Applies an understood postback of any kind, recorded as `delivery_id`.
+fn apply_postback(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    delivery_id: i64,
+    source: &str,
+    at: chrono::NaiveDateTime,
+    postback: &Postback,
+    is_test: bool,
+) -> Result<Effect, StorageError> {
+    match postback {
+        Postback::Action(event) => {
+            apply_action_event(conn, delivery_id, source, at, event, is_test)
+        }
+        Postback::Inquiry(event) => kinds::apply_inquiry(conn, delivery_id, source, at, event),
+        Postback::Clearing(event) => {
+            kinds::apply_clearing(conn, backend, delivery_id, source, at, event)
+        }
+        Postback::Product(event) => kinds::apply_product(conn, delivery_id, source, at, event),
+        Postback::Job(event) => kinds::apply_job(conn, delivery_id, source, at, event),
+        Postback::TrackingValue(event) => {
+            kinds::apply_tracking_value(conn, delivery_id, source, at, event)
+        }
+    }
 }
 
 /// Records the event in the action's set, recomputes the state from the whole set and appends
@@ -121,14 +178,22 @@ pub fn apply_action_event(
     is_test: bool,
 ) -> Result<Effect, StorageError> {
     let stored = actions::find_state(conn, &event.action_id)?;
-    let before = stored.as_ref().map(position_of_state).transpose()?;
-    let mut events: Vec<RecordedEvent> = match &stored {
-        Some(_) => action_events::of_action(conn, &event.action_id)?
-            .iter()
-            .map(recorded)
-            .collect::<Result<_, _>>()?,
+    let rows = match &stored {
+        Some(_) => action_events::of_action(conn, &event.action_id)?,
         None => Vec::new(),
     };
+    // A placeholder (made by a clearing, no event yet) has no money and no entry: its first
+    // event reconciles as the first event of a new action.
+    let placeholder = stored.is_some() && rows.is_empty();
+    let before = match &stored {
+        Some(state) if !placeholder => Some(position_of_state(state)?),
+        _ => None,
+    };
+    let mut events: Vec<RecordedEvent> = rows.iter().map(recorded).collect::<Result<_, _>>()?;
+    let mut received_at: Vec<_> = rows
+        .iter()
+        .map(|row| super::from_db_time(row.received_at))
+        .collect();
     let this = RecordedEvent {
         seq: delivery_id,
         status: event.effective_status(),
@@ -139,7 +204,17 @@ pub fn apply_action_event(
         delta_amount: event.delta_amount,
     };
     events.push(this);
-    let reconciled = reconcile::reconcile(before.as_ref(), &events);
+    received_at.push(super::from_db_time(at));
+    let context = reconcile::Context {
+        locking_date: event
+            .locking_date
+            .as_ref()
+            .and_then(|date| date.utc)
+            .or_else(|| stored.as_ref()?.locking_date.map(super::from_db_time)),
+        received_at,
+        cleared: stored.is_some() && clearings::exists_for(conn, &event.action_id)?,
+    };
+    let reconciled = reconcile::reconcile_in(before.as_ref(), &events, &context);
 
     let items =
         (!event.items.is_empty()).then(|| serde_json::to_string(&event.items).unwrap_or_default());
@@ -182,6 +257,9 @@ pub fn apply_action_event(
     };
     if stored.is_some() {
         actions::update(conn, &event.action_id, &state, &fields)?;
+        if placeholder {
+            actions::adopt(conn, &event.action_id, source)?;
+        }
     } else {
         actions::insert(conn, &event.action_id, source, at, &state, &fields)?;
     }
@@ -266,9 +344,7 @@ pub fn release_quarantined(
     is_test: bool,
 ) -> Result<Option<Outcome>, StorageError> {
     conn.transaction(|conn| {
-        if let Postback::Action(event) = understood {
-            actions::lock(conn, backend, &event.action_id)?;
-        }
+        lock_subjects(conn, backend, understood)?;
         let Some(delivery) = deliveries::find(conn, delivery_id)? else {
             return Ok(None);
         };
@@ -276,19 +352,16 @@ pub fn release_quarantined(
             return Ok(None);
         }
         let at = delivery.received_at;
-        let (outcome, subject_id) = match understood {
-            Postback::Action(event) => {
-                let effect =
-                    apply_action_event(conn, delivery_id, &delivery.source, at, event, is_test)?;
-                let outcome = match effect {
-                    Effect::Applied => Outcome::Applied,
-                    Effect::Stale => Outcome::Stale,
-                    Effect::Flagged => Outcome::Flagged,
-                };
-                (outcome, Some(event.action_id.as_str()))
-            }
-            Postback::Unhandled { subject_id } => (Outcome::Applied, subject_id.as_deref()),
-        };
+        let outcome = outcome_of(apply_postback(
+            conn,
+            backend,
+            delivery_id,
+            &delivery.source,
+            at,
+            understood,
+            is_test,
+        )?);
+        let subject_id = understood.subject_id();
         let warnings =
             (!warnings.is_empty()).then(|| serde_json::to_string(warnings).unwrap_or_default());
         deliveries::set_outcome(
@@ -296,7 +369,7 @@ pub fn release_quarantined(
             delivery_id,
             outcome.as_str(),
             None,
-            subject_id,
+            subject_id.as_deref(),
             warnings.as_deref(),
             payload,
         )?;

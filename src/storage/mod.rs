@@ -3,12 +3,19 @@
 pub mod action_events;
 pub mod actions;
 pub mod auth_failures;
+pub mod catalog_items;
 pub mod check;
+pub mod clearings;
 pub mod deliveries;
 pub mod ingest;
+pub mod inquiries;
+pub mod inquiry_events;
+pub mod jobs;
+pub mod kinds;
 pub mod ledger_entries;
 pub mod schema;
 pub mod settings;
+pub mod tracking_value_requests;
 
 use std::time::Duration;
 

@@ -63,6 +63,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    catalog_items (catalog_id, item_id) {
+        catalog_id -> Text,
+        item_id -> Text,
+        source -> Text,
+        name -> Nullable<Text>,
+        price -> Nullable<Int8>,
+        currency -> Nullable<Text>,
+        stock -> Nullable<Text>,
+        change_type -> Nullable<Text>,
+        changed_fields -> Nullable<Text>,
+        extra -> Nullable<Text>,
+        delivery_id -> Int8,
+        first_seen_at -> Timestamp,
+        last_seen_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     clearings (id) {
         id -> Int8,
         delivery_id -> Int8,
@@ -71,6 +89,8 @@ diesel::table! {
         cleared_date -> Nullable<Timestamp>,
         ledger_date -> Nullable<Timestamp>,
         received_at -> Timestamp,
+        campaign_id -> Nullable<Text>,
+        matched -> Text,
     }
 }
 
@@ -124,6 +144,8 @@ diesel::table! {
         extra -> Nullable<Text>,
         first_seen_at -> Timestamp,
         last_seen_at -> Timestamp,
+        status -> Text,
+        media_partner_id -> Nullable<Text>,
     }
 }
 
@@ -137,6 +159,28 @@ diesel::table! {
         resolution_notes -> Nullable<Text>,
         comments -> Nullable<Text>,
         received_at -> Timestamp,
+        status -> Text,
+        inquiry_type -> Nullable<Text>,
+        resolution_date -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    jobs (job_id) {
+        job_id -> Text,
+        source -> Text,
+        job_type -> Nullable<Text>,
+        account_id -> Nullable<Text>,
+        start_date -> Nullable<Timestamp>,
+        end_date -> Nullable<Timestamp>,
+        records_processed -> Nullable<Text>,
+        detail_uri -> Nullable<Text>,
+        result_uri -> Nullable<Text>,
+        result_urls -> Nullable<Text>,
+        extra -> Nullable<Text>,
+        delivery_id -> Int8,
+        first_seen_at -> Timestamp,
+        last_seen_at -> Timestamp,
     }
 }
 
@@ -160,22 +204,48 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    tracking_value_requests (delivery_id) {
+        delivery_id -> Int8,
+        source -> Text,
+        action_id -> Text,
+        campaign_id -> Nullable<Text>,
+        action_tracker_id -> Nullable<Text>,
+        media_partner_id -> Nullable<Text>,
+        order_id -> Nullable<Text>,
+        amount -> Nullable<Int8>,
+        currency -> Nullable<Text>,
+        event_date -> Nullable<Timestamp>,
+        click_id -> Nullable<Text>,
+        ip_address -> Nullable<Text>,
+        items -> Nullable<Text>,
+        extra -> Nullable<Text>,
+        received_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(action_events -> actions (action_id));
 diesel::joinable!(action_events -> deliveries (delivery_id));
+diesel::joinable!(catalog_items -> deliveries (delivery_id));
 diesel::joinable!(clearings -> deliveries (delivery_id));
 diesel::joinable!(inquiry_events -> deliveries (delivery_id));
 diesel::joinable!(inquiry_events -> inquiries (inquiry_id));
+diesel::joinable!(jobs -> deliveries (delivery_id));
 diesel::joinable!(ledger_entries -> actions (action_id));
 diesel::joinable!(ledger_entries -> deliveries (delivery_id));
+diesel::joinable!(tracking_value_requests -> deliveries (delivery_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     action_events,
     actions,
     auth_failures,
+    catalog_items,
     clearings,
     deliveries,
     inquiries,
     inquiry_events,
+    jobs,
     ledger_entries,
     settings,
+    tracking_value_requests,
 );

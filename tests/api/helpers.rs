@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
+use postback_ledger::clock::Clock;
 use postback_ledger::config::{self, Settings};
 use postback_ledger::startup::Application;
 
@@ -187,8 +188,17 @@ pub async fn spawn_app_with(backend: Backend, config_text: &str) -> TestApp {
 }
 
 pub async fn spawn_on(db: TestDatabase, config_text: &str) -> TestApp {
+    spawn_on_with_clock(db, config_text, Clock::system()).await
+}
+
+/// The app with its time taken from `clock` (receiving and what is derived when read).
+pub async fn spawn_app_with_clock(backend: Backend, clock: Clock) -> TestApp {
+    spawn_on_with_clock(TestDatabase::new(backend), &base_config(), clock).await
+}
+
+pub async fn spawn_on_with_clock(db: TestDatabase, config_text: &str, clock: Clock) -> TestApp {
     let settings = settings_for(&db, config_text);
-    let (app, _) = Application::build(settings).expect("the app starts");
+    let (app, _) = Application::build_with_clock(settings, clock).expect("the app starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
@@ -290,6 +300,38 @@ impl TestApp {
         let (status, body) = self.get(&format!("/api/actions?{query}")).await;
         assert_eq!(status, 200, "{body}");
         serde_json::from_str(&body).expect("JSON")
+    }
+
+    /// GET a JSON API path that must answer 200 or 404; None on 404.
+    pub async fn json(&self, path: &str) -> Option<serde_json::Value> {
+        let (status, body) = self.get(path).await;
+        match status {
+            200 => Some(serde_json::from_str(&body).expect("JSON")),
+            404 => None,
+            other => panic!("GET {path} answered {other}: {body}"),
+        }
+    }
+
+    /// GET /api/inquiries/{id} as JSON; None on 404.
+    pub async fn inquiry(&self, inquiry_id: &str) -> Option<serde_json::Value> {
+        self.json(&format!("/api/inquiries/{inquiry_id}")).await
+    }
+
+    pub async fn inquiries(&self, query: &str) -> serde_json::Value {
+        self.json(&format!("/api/inquiries?{query}"))
+            .await
+            .expect("a page")
+    }
+
+    /// POST a fixture from tests/fixtures as JSON.
+    pub async fn post_fixture(&self, source: &str, fixture: &str) -> Answer {
+        let body = std::fs::read(format!(
+            "{}/tests/fixtures/{fixture}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("fixture exists");
+        self.post_postback(source, Some("application/json"), body)
+            .await
     }
 
     /// Runs the real binary against this app's database.

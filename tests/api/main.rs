@@ -8,6 +8,7 @@ mod devtools;
 mod durability;
 mod hardening;
 mod health;
+mod kinds;
 mod lifecycle;
 mod receiving;
 

@@ -3,6 +3,10 @@
 use serde_json::Value;
 
 use crate::helpers::*;
+
+fn seed_day() -> postback_ledger::clock::Clock {
+    postback_ledger::clock::Clock::fixed("2026-04-08T10:00:00Z".parse().unwrap())
+}
 use crate::on_both_backends;
 
 const JSON: &str = include_str!("../fixtures/action_modified.json");
@@ -26,7 +30,9 @@ on_both_backends! {
     async fn the_seed_example_as_get_json_form_and_xml_reconciles_to_one_state(backend: Backend) {
         let mut states = Vec::new();
         for format in ["get", "json", "form", "xml"] {
-            let app = spawn_app(backend).await;
+            // Received the day of the example, before its LockingDate (2026-05-08): a
+            // modification received after it would also be flagged changed_after_locking.
+            let app = spawn_app_with_clock(backend, seed_day()).await;
             let answer = match format {
                 "get" => app.get_postback("actions", FORM.trim()).await,
                 "json" => app.post_postback("actions", Some("application/json"), JSON).await,

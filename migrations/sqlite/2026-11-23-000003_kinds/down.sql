@@ -1,0 +1,12 @@
+DROP TABLE tracking_value_requests;
+DROP TABLE jobs;
+DROP TABLE catalog_items;
+DROP INDEX clearings_order;
+ALTER TABLE clearings DROP COLUMN matched;
+ALTER TABLE clearings DROP COLUMN campaign_id;
+ALTER TABLE inquiry_events DROP COLUMN resolution_date;
+ALTER TABLE inquiry_events DROP COLUMN inquiry_type;
+ALTER TABLE inquiry_events DROP COLUMN status;
+DROP INDEX inquiries_status;
+ALTER TABLE inquiries DROP COLUMN media_partner_id;
+ALTER TABLE inquiries DROP COLUMN status;

@@ -1,0 +1,63 @@
+//! Clearing events, one row per cleared id, with what the id matched.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::AnyConnection;
+use super::schema::clearings;
+
+/// What a cleared id matched.
+pub const MATCHED_ACTION: &str = "cleared";
+pub const MATCHED_REVERSED: &str = "reversed";
+pub const MATCHED_PLACEHOLDER: &str = "placeholder";
+pub const MATCHED_NOTHING: &str = "unmatched";
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = clearings)]
+pub struct NewClearing<'a> {
+    pub delivery_id: i64,
+    pub action_id: Option<&'a str>,
+    pub order_id: Option<&'a str>,
+    pub campaign_id: Option<&'a str>,
+    pub cleared_date: Option<NaiveDateTime>,
+    pub ledger_date: Option<NaiveDateTime>,
+    pub matched: &'a str,
+    pub received_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = clearings)]
+pub struct Clearing {
+    pub id: i64,
+    pub delivery_id: i64,
+    pub action_id: Option<String>,
+    pub order_id: Option<String>,
+    pub campaign_id: Option<String>,
+    pub cleared_date: Option<NaiveDateTime>,
+    pub ledger_date: Option<NaiveDateTime>,
+    pub matched: String,
+    pub received_at: NaiveDateTime,
+}
+
+pub fn insert(conn: &mut AnyConnection, new: &NewClearing<'_>) -> QueryResult<usize> {
+    diesel::insert_into(clearings::table)
+        .values(new)
+        .execute(conn)
+}
+
+pub fn of_action(conn: &mut AnyConnection, action_id: &str) -> QueryResult<Vec<Clearing>> {
+    clearings::table
+        .filter(clearings::action_id.eq(action_id))
+        .order(clearings::id.asc())
+        .select(Clearing::as_select())
+        .load(conn)
+}
+
+/// Does any clearing name this action? (A placeholder's only evidence.)
+pub fn exists_for(conn: &mut AnyConnection, action_id: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        clearings::table.filter(clearings::action_id.eq(action_id)),
+    ))
+    .get_result(conn)
+}

@@ -3,6 +3,9 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Serialize;
 
+use std::collections::HashMap;
+
+use crate::dashboard::filter::{ActionFilter, Cursor, SortKey, SortValue, bucket_of};
 use crate::event::{ActionStatus, InquiryStatus};
 use crate::inquiry::{self, Credit};
 use crate::money::Money;
@@ -62,8 +65,11 @@ pub struct ActionView {
     /// Approved (locked): not reversed and its locking date has passed, at the time of reading.
     /// `status` stays what the events say; this is derived, never a ledger entry.
     pub locked: bool,
-    /// What finance sees: `approved` when locked, else `status`.
+    /// What finance sees: pending, approved (locked, or sent approved), cleared or reversed;
+    /// see `dashboard::filter::bucket_of`.
     pub shown_status: String,
+    /// When someone marked its flags as looked at.
+    pub reviewed_at: Option<String>,
     pub flags: Vec<String>,
     pub items: serde_json::Value,
     pub extra: serde_json::Value,
@@ -117,11 +123,18 @@ impl ActionView {
         });
         ActionView {
             locked,
-            shown_status: if locked {
-                ActionStatus::Approved.as_str().to_owned()
-            } else {
-                action.status.clone()
+            shown_status: match ActionStatus::parse(&action.status) {
+                Some(status) => bucket_of(
+                    status,
+                    action.locking_date,
+                    action.cleared_date,
+                    crate::storage::to_db_time(now),
+                )
+                .as_str()
+                .to_owned(),
+                None => action.status.clone(),
             },
+            reviewed_at: action.reviewed_at.map(utc),
             ledger_date: action.ledger_date.map(utc),
             clearings: None,
             status: action.status,
@@ -194,42 +207,80 @@ pub fn action(
 }
 
 #[derive(Debug, Serialize)]
-pub struct ActionPage {
-    pub actions: Vec<ActionView>,
-    /// Pass as `cursor` for the next page; null on the last.
-    pub next_cursor: Option<String>,
+pub struct ActionTotal {
+    pub currency: Option<String>,
+    pub actions: i64,
+    pub payout: String,
+    pub amount: String,
 }
 
-/// A page of actions, each with its entries, in action id order after `cursor`; test
-/// conversions only when `include_tests`.
+#[derive(Debug, Serialize)]
+pub struct ActionPage {
+    pub actions: Vec<ActionView>,
+    /// Pass as `cursor` (with the same filters) for the next page; null on the last.
+    pub next_cursor: Option<String>,
+    /// Count, payout and amount of the whole filtered set (every page), per currency.
+    pub totals: Vec<ActionTotal>,
+}
+
+/// A page of the filtered list, each action with its entries, and the filtered set's totals.
 pub fn action_page(
     conn: &mut AnyConnection,
-    status: Option<&str>,
-    include_tests: bool,
-    cursor: Option<&str>,
+    filter: &ActionFilter,
     limit: i64,
     now: DateTime<Utc>,
 ) -> Result<ActionPage, StorageError> {
-    let rows = actions::page(conn, status, include_tests, cursor, limit + 1)?;
+    let at = crate::storage::to_db_time(now);
+    let mut rows = actions::list(conn, filter, at, limit + 1)?;
     let more = rows.len() as i64 > limit;
-    let rows: Vec<Action> = rows.into_iter().take(limit as usize).collect();
+    rows.truncate(limit as usize);
+    let next_cursor = match rows.last() {
+        Some(last) if more => Some(cursor_after(last, filter.sort).encode()),
+        _ => None,
+    };
     let ids: Vec<String> = rows.iter().map(|action| action.action_id.clone()).collect();
-    let mut entries = ledger_entries::of_actions(conn, &ids)?;
-    let next_cursor = if more { ids.last().cloned() } else { None };
+    let mut entries: HashMap<String, Vec<LedgerEntry>> = HashMap::new();
+    for entry in ledger_entries::of_actions(conn, &ids)? {
+        entries
+            .entry(entry.action_id.clone())
+            .or_default()
+            .push(entry);
+    }
     let actions = rows
         .into_iter()
         .map(|action| {
-            let (own, rest): (Vec<_>, Vec<_>) = entries
-                .drain(..)
-                .partition(|entry| entry.action_id == action.action_id);
-            entries = rest;
+            let own = entries.remove(&action.action_id).unwrap_or_default();
             ActionView::new(action, Some(own), now)
+        })
+        .collect();
+    let totals = actions::totals(conn, filter, at)?
+        .into_iter()
+        .map(|total| ActionTotal {
+            currency: total.currency,
+            actions: total.actions,
+            payout: Money::from_minor_units(total.payout).to_string(),
+            amount: Money::from_minor_units(total.amount).to_string(),
         })
         .collect();
     Ok(ActionPage {
         actions,
         next_cursor,
+        totals,
     })
+}
+
+/// The cursor that continues after `last` in the order of `sort`.
+fn cursor_after(last: &Action, sort: SortKey) -> Cursor {
+    Cursor {
+        value: match sort {
+            SortKey::Received => Some(SortValue::Time(last.first_seen_at)),
+            SortKey::EventDate => last.event_date.map(SortValue::Time),
+            SortKey::LockingDate => last.locking_date.map(SortValue::Time),
+            SortKey::Payout => Some(SortValue::Units(last.payout)),
+            SortKey::ActionId => Some(SortValue::Text(last.action_id.clone())),
+        },
+        action_id: last.action_id.clone(),
+    }
 }
 
 fn money_text(units: Option<i64>) -> Option<String> {
@@ -558,4 +609,53 @@ pub fn tracking_values(
             ip_address: row.ip_address,
         })
         .collect())
+}
+
+/// One delivery as the log shows it: the raw request (credentials were removed before it was
+/// stored), how it ended, and what it was about.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeliveryView {
+    pub id: i64,
+    pub source: String,
+    pub kind: String,
+    pub received_at: String,
+    pub last_received_at: String,
+    pub times_received: i32,
+    pub method: String,
+    pub content_type: Option<String>,
+    pub query: String,
+    /// The body as text (invalid UTF-8 shown as �); null when there was none.
+    pub body: Option<String>,
+    pub client_addr: Option<String>,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub warnings: Option<String>,
+    /// The action, inquiry or other id it was about, when one was read.
+    pub subject_id: Option<String>,
+    pub pruned_at: Option<String>,
+}
+
+impl From<crate::storage::deliveries::Delivery> for DeliveryView {
+    fn from(delivery: crate::storage::deliveries::Delivery) -> DeliveryView {
+        DeliveryView {
+            id: delivery.id,
+            received_at: utc(delivery.received_at),
+            last_received_at: utc(delivery.last_received_at),
+            times_received: delivery.times_received,
+            body: delivery
+                .body
+                .map(|body| String::from_utf8_lossy(&body).into_owned()),
+            pruned_at: delivery.pruned_at.map(utc),
+            source: delivery.source,
+            kind: delivery.kind,
+            method: delivery.method,
+            content_type: delivery.content_type,
+            query: delivery.query,
+            client_addr: delivery.client_addr,
+            outcome: delivery.outcome,
+            reason: delivery.reason,
+            warnings: delivery.warnings,
+            subject_id: delivery.subject_id,
+        }
+    }
 }

@@ -13,7 +13,7 @@ use crate::auth::{AuthPolicy, generate_secret};
 use crate::clock::Clock;
 use crate::config::{Responses, Settings, Source, Testing};
 use crate::routes::access::{self, ReaderAccess};
-use crate::routes::{api, health, limits, postbacks};
+use crate::routes::{api, health, limits, pages, postbacks};
 use crate::session::SessionKey;
 use crate::storage::{Backend, Database, settings as stored_settings, to_db_time};
 use crate::telemetry::log_request;
@@ -147,6 +147,7 @@ impl Application {
                 .service(access::login_page)
                 .service(access::login)
                 .service(access::stylesheet)
+                .service(access::live_script)
                 .service(crate::metrics::render)
                 .route("/postbacks/{source}", web::get().to(postbacks::receive))
                 .route("/postbacks/{source}", web::post().to(postbacks::receive))
@@ -155,10 +156,14 @@ impl Application {
                 .service(
                     web::scope("")
                         .wrap(from_fn(access::require_reader))
-                        .service(access::home)
+                        .service(pages::overview)
+                        .service(pages::actions)
+                        .service(pages::action)
+                        .service(pages::mark_reviewed)
                         .service(access::logout)
                         .service(api::action)
                         .service(api::actions)
+                        .service(api::summary)
                         .service(api::inquiry)
                         .service(api::inquiries)
                         .service(api::catalog_items)

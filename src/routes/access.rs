@@ -1,5 +1,5 @@
 //! Who may read the ledger: loopback clients only until a login is configured, then a signed
-//! session. Also the login and logout forms, the home page and the stylesheet.
+//! session. Also the login and logout forms, the pages' frame and CSRF tokens, the stylesheet.
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
@@ -75,7 +75,7 @@ pub async fn require_reader(
     Ok(request.into_response(refusal).map_into_right_body())
 }
 
-fn html(status: actix_web::http::StatusCode, page: &impl Template) -> HttpResponse {
+pub fn html(status: actix_web::http::StatusCode, page: &impl Template) -> HttpResponse {
     match page.render() {
         Ok(body) => HttpResponse::build(status)
             .content_type("text/html; charset=utf-8")
@@ -232,24 +232,76 @@ pub async fn logout(
     response
 }
 
-struct LogoutForm {
-    username: String,
-    csrf: String,
+pub struct LogoutForm {
+    pub username: String,
+    pub csrf: String,
 }
 
-#[derive(Template)]
-#[template(path = "home.html")]
-struct HomePage {
-    sign_out: Option<LogoutForm>,
+/// The frame around every page: the navigation with the current section, the sign-out form, and
+/// the CSRF token the page's own forms carry.
+pub struct Chrome {
+    pub section: &'static str,
+    pub sign_out: Option<LogoutForm>,
+    pub csrf: String,
+    /// Set on the response when the token is bound to a fresh form cookie.
+    form_cookie: Option<String>,
 }
 
-#[get("/")]
-pub async fn home(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let sign_out = session_user(&request, &state.access).map(|(username, cookie)| LogoutForm {
-        csrf: state.access.key.csrf_token(&cookie),
-        username,
-    });
-    html(actix_web::http::StatusCode::OK, &HomePage { sign_out })
+/// Binds forms without a login (loopback-only mode) to a random cookie, as the session does
+/// when there is one.
+const FORM_COOKIE: &str = "postback_ledger_form";
+
+impl Chrome {
+    pub fn new(request: &HttpRequest, access: &ReaderAccess, section: &'static str) -> Chrome {
+        if let Some((username, cookie)) = session_user(request, access) {
+            let csrf = access.key.csrf_token(&cookie);
+            return Chrome {
+                section,
+                sign_out: Some(LogoutForm {
+                    username,
+                    csrf: csrf.clone(),
+                }),
+                csrf,
+                form_cookie: None,
+            };
+        }
+        let (nonce, fresh) = match request.cookie(FORM_COOKIE) {
+            Some(cookie) => (cookie.value().to_owned(), false),
+            None => (crate::auth::generate_secret(), true),
+        };
+        Chrome {
+            section,
+            sign_out: None,
+            csrf: access.key.csrf_token(&nonce),
+            form_cookie: fresh.then_some(nonce),
+        }
+    }
+
+    /// The page as HTML, setting the form cookie when the token needs one.
+    pub fn respond(&self, request: &HttpRequest, page: &impl Template) -> HttpResponse {
+        let mut response = html(actix_web::http::StatusCode::OK, page);
+        if let Some(nonce) = &self.form_cookie {
+            let _ = response.add_cookie(&cookie(
+                request,
+                FORM_COOKIE,
+                nonce.clone(),
+                CookieDuration::days(30),
+            ));
+        }
+        response
+    }
+}
+
+/// Whether a posted form's token belongs to this browser's session (or form cookie).
+pub fn form_token_ok(request: &HttpRequest, access: &ReaderAccess, token: &str) -> bool {
+    let bound = match session_user(request, access) {
+        Some((_, cookie)) => Some(cookie),
+        None if access.login.is_none() => request
+            .cookie(FORM_COOKIE)
+            .map(|cookie| cookie.value().to_owned()),
+        None => None,
+    };
+    bound.is_some_and(|bound| access.key.csrf_matches(&bound, token))
 }
 
 #[get("/static/style.css")]
@@ -258,4 +310,13 @@ pub async fn stylesheet() -> HttpResponse {
         .content_type("text/css; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
         .body(include_str!("../../static/style.css"))
+}
+
+/// The pages' one script: optional niceties (live refresh), served from here under the strict CSP.
+#[get("/static/live.js")]
+pub async fn live_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(include_str!("../../static/live.js"))
 }

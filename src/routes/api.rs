@@ -3,19 +3,18 @@
 use actix_web::{HttpResponse, get, web};
 use serde::Deserialize;
 
-use crate::event::{ActionStatus, InquiryStatus};
+use crate::dashboard::filter::{ActionFilter, ListQuery};
+use crate::event::InquiryStatus;
 use crate::read_model;
 use crate::startup::AppState;
 use crate::storage::StorageError;
 
+/// A page of inquiries: their status, where the previous page ended, how many.
 #[derive(Debug, Deserialize)]
-pub struct ActionQuery {
+pub struct InquiryQuery {
     pub status: Option<String>,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
-    /// Test conversions are left out of finance's lists unless asked for.
-    #[serde(default)]
-    pub include_tests: bool,
 }
 
 const MAX_PAGE: i64 = 500;
@@ -32,34 +31,39 @@ pub async fn action(action_id: web::Path<String>, state: web::Data<AppState>) ->
 }
 
 #[get("/api/actions")]
-pub async fn actions(query: web::Query<ActionQuery>, state: web::Data<AppState>) -> HttpResponse {
+pub async fn actions(query: web::Query<ListQuery>, state: web::Data<AppState>) -> HttpResponse {
     let query = query.into_inner();
-    let status = match query.status.as_deref() {
-        None | Some("all") | Some("") => None,
-        Some(word) => match ActionStatus::parse(word) {
-            Some(status) => Some(status),
-            None => {
-                return HttpResponse::BadRequest().json(serde_json::json!({
-                    "error": format!("status must be pending, approved, reversed or all, not `{word}`")
-                }));
-            }
-        },
+    let filter = match ActionFilter::parse(&query, None) {
+        Ok(filter) => filter,
+        Err(error) => return bad_request(&error.to_string()),
     };
     let limit = query.limit.unwrap_or(100).clamp(1, MAX_PAGE);
     let db = state.db.clone();
     let now = state.clock.now();
+    let result =
+        web::block(move || read_model::action_page(&mut *db.conn()?, &filter, limit, now)).await;
+    reply(result, |page| HttpResponse::Ok().json(page))
+}
+
+/// The overview's numbers: per currency and bucket, the daily movements, activity per source and
+/// what needs attention. `days` (30 or 90) and `include_tests` as on the page.
+#[get("/api/summary")]
+pub async fn summary(
+    query: web::Query<crate::routes::pages::OverviewQuery>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let (days, include_tests) = match crate::routes::pages::overview_options(&query) {
+        Ok(options) => options,
+        Err(message) => return bad_request(&message),
+    };
+    let now = crate::storage::to_db_time(state.clock.now());
+    let sources = crate::routes::pages::source_names(&state);
+    let db = state.db.clone();
     let result = web::block(move || {
-        read_model::action_page(
-            &mut *db.conn()?,
-            status.map(ActionStatus::as_str),
-            query.include_tests,
-            query.cursor.as_deref(),
-            limit,
-            now,
-        )
+        crate::dashboard::overview::read(&mut *db.conn()?, now, days, include_tests, &sources)
     })
     .await;
-    reply(result, |page| HttpResponse::Ok().json(page))
+    reply(result, |overview| HttpResponse::Ok().json(overview))
 }
 
 #[get("/api/inquiries/{inquiry_id}")]
@@ -74,7 +78,10 @@ pub async fn inquiry(inquiry_id: web::Path<String>, state: web::Data<AppState>) 
 }
 
 #[get("/api/inquiries")]
-pub async fn inquiries(query: web::Query<ActionQuery>, state: web::Data<AppState>) -> HttpResponse {
+pub async fn inquiries(
+    query: web::Query<InquiryQuery>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let query = query.into_inner();
     let status = match query.status.as_deref() {
         None | Some("all") | Some("") => None,
@@ -160,6 +167,10 @@ pub async fn tracking_values(
     reply(result, |requests| {
         HttpResponse::Ok().json(serde_json::json!({ "tracking_values": requests }))
     })
+}
+
+fn bad_request(message: &str) -> HttpResponse {
+    HttpResponse::BadRequest().json(serde_json::json!({ "error": message }))
 }
 
 fn not_found(message: &str) -> HttpResponse {

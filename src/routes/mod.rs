@@ -4,4 +4,5 @@ pub mod access;
 pub mod api;
 pub mod health;
 pub mod limits;
+pub mod pages;
 pub mod postbacks;

@@ -5,6 +5,8 @@ use diesel::prelude::*;
 
 use super::schema::actions;
 use super::{AnyConnection, Backend, per_backend};
+use crate::dashboard::filter::{ActionFilter, Bucket, DateField, SortKey, SortValue};
+use crate::event::ActionStatus;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = actions)]
@@ -224,30 +226,6 @@ pub fn by_order(
     query.order(actions::action_id.asc()).load(conn)
 }
 
-/// A page of actions after `cursor` (an action id), in action id order.
-pub fn page(
-    conn: &mut AnyConnection,
-    status: Option<&str>,
-    include_tests: bool,
-    cursor: Option<&str>,
-    limit: i64,
-) -> QueryResult<Vec<Action>> {
-    let mut query = actions::table.select(Action::as_select()).into_boxed();
-    if !include_tests {
-        query = query.filter(actions::is_test.eq(false));
-    }
-    if let Some(status) = status {
-        query = query.filter(actions::status.eq(status));
-    }
-    if let Some(cursor) = cursor {
-        query = query.filter(actions::action_id.gt(cursor));
-    }
-    query
-        .order(actions::action_id.asc())
-        .limit(limit)
-        .load(conn)
-}
-
 /// Ids of actions after `cursor`, for walking the whole table in pages.
 pub fn ids_after(conn: &mut AnyConnection, cursor: &str, limit: i64) -> QueryResult<Vec<String>> {
     actions::table
@@ -264,4 +242,228 @@ pub fn of_ids(conn: &mut AnyConnection, ids: &[String]) -> QueryResult<Vec<Actio
         .order(actions::action_id.asc())
         .select(Action::as_select())
         .load(conn)
+}
+
+/// The actions matching `filter`, before any cursor or order. The bucket conditions are
+/// `dashboard::filter::bucket_of` in SQL; `storage_tests` checks that the two agree.
+/// A macro rather than a function so it applies to the plain and the grouped (totals) query.
+macro_rules! filtered {
+    ($query:expr, $filter:expr, $now:expr) => {{
+        let (filter, now): (&ActionFilter, NaiveDateTime) = ($filter, $now);
+        let mut query = $query;
+        if !filter.include_tests {
+            query = query.filter(actions::is_test.eq(false));
+        }
+        let reversed = actions::status.eq(ActionStatus::Reversed.as_str());
+        let locked = actions::status
+            .eq(ActionStatus::Approved.as_str())
+            .nullable()
+            .or(actions::locking_date.le(now));
+        query = match filter.bucket {
+            None => query,
+            Some(Bucket::Reversed) => query.filter(reversed),
+            Some(Bucket::Cleared) => query
+                .filter(actions::status.ne(ActionStatus::Reversed.as_str()))
+                .filter(actions::cleared_date.is_not_null()),
+            Some(Bucket::Approved) => query
+                .filter(actions::status.ne(ActionStatus::Reversed.as_str()))
+                .filter(actions::cleared_date.is_null())
+                .filter(locked),
+            Some(Bucket::Pending) => query
+                .filter(actions::status.eq(ActionStatus::Pending.as_str()))
+                .filter(actions::cleared_date.is_null())
+                .filter(
+                    actions::locking_date
+                        .is_null()
+                        .or(actions::locking_date.gt(now).assume_not_null()),
+                ),
+        };
+        if let Some(campaign) = &filter.campaign {
+            query = query.filter(
+                actions::campaign_id
+                    .eq(campaign)
+                    .or(actions::campaign_name.eq(campaign)),
+            );
+        }
+        if let Some(event_type) = &filter.event_type {
+            query = query.filter(
+                actions::action_tracker_id
+                    .eq(event_type)
+                    .or(actions::action_tracker_name.eq(event_type)),
+            );
+        }
+        if filter.flagged {
+            query = query
+                .filter(actions::flags.ne(""))
+                .filter(actions::reviewed_at.is_null());
+        }
+        if let Some(currency) = &filter.currency {
+            query = query.filter(actions::payout_currency.eq(currency));
+        }
+        if let Some(from) = filter.from {
+            query = match filter.date_field {
+                DateField::Event => query.filter(actions::event_date.ge(from)),
+                DateField::Locking => query.filter(actions::locking_date.ge(from)),
+            };
+        }
+        if let Some(until) = filter.until {
+            query = match filter.date_field {
+                DateField::Event => query.filter(actions::event_date.lt(until)),
+                DateField::Locking => query.filter(actions::locking_date.lt(until)),
+            };
+        }
+        if let Some(search) = &filter.search {
+            let id = search.as_str();
+            query = query.filter(
+                actions::action_id
+                    .eq(id)
+                    .nullable()
+                    .or(actions::order_id.eq(id))
+                    .or(actions::shared_id.eq(id))
+                    .or(actions::sub_id1.eq(id))
+                    .or(actions::sub_id2.eq(id))
+                    .or(actions::sub_id3.eq(id))
+                    .or(actions::click_id.eq(id)),
+            );
+        }
+        query
+    }};
+}
+
+/// Orders by `$column` then action id, and starts after the cursor. A nullable column sorts its
+/// empty values last in both directions, the same on both backends.
+macro_rules! keyset {
+    ($query:expr, $filter:expr, $column:expr, $value:pat => $bound:expr, nullable) => {{
+        let id = actions::action_id;
+        let mut query = $query.order_by($column.is_null().asc());
+        query = if $filter.descending {
+            query.then_order_by($column.desc()).then_order_by(id.desc())
+        } else {
+            query.then_order_by($column.asc()).then_order_by(id.asc())
+        };
+        match &$filter.cursor {
+            None => query,
+            Some(cursor) => {
+                let after = cursor.action_id.clone();
+                match (&cursor.value, $filter.descending) {
+                    (None, true) => query.filter($column.is_null().and(id.lt(after))),
+                    (None, false) => query.filter($column.is_null().and(id.gt(after))),
+                    (Some($value), true) => query.filter(
+                        $column
+                            .is_not_null()
+                            .and($column.lt($bound).or($column.eq($bound).and(id.lt(after))))
+                            .or($column.is_null()),
+                    ),
+                    (Some($value), false) => query.filter(
+                        $column
+                            .is_not_null()
+                            .and($column.gt($bound).or($column.eq($bound).and(id.gt(after))))
+                            .or($column.is_null()),
+                    ),
+                    // A cursor of another sort was refused when it was parsed.
+                    _ => query.filter(diesel::dsl::sql::<diesel::sql_types::Bool>("1 = 0")),
+                }
+            }
+        }
+    }};
+    ($query:expr, $filter:expr, $column:expr, $value:pat => $bound:expr) => {{
+        let id = actions::action_id;
+        let query = if $filter.descending {
+            $query.order_by($column.desc()).then_order_by(id.desc())
+        } else {
+            $query.order_by($column.asc()).then_order_by(id.asc())
+        };
+        match &$filter.cursor {
+            None => query,
+            Some(cursor) => {
+                let after = cursor.action_id.clone();
+                match (&cursor.value, $filter.descending) {
+                    (Some($value), true) => {
+                        query.filter($column.lt($bound).or($column.eq($bound).and(id.lt(after))))
+                    }
+                    (Some($value), false) => {
+                        query.filter($column.gt($bound).or($column.eq($bound).and(id.gt(after))))
+                    }
+                    _ => query.filter(diesel::dsl::sql::<diesel::sql_types::Bool>("1 = 0")),
+                }
+            }
+        }
+    }};
+}
+
+/// One page of the filtered list, in the filter's order, after its cursor.
+pub fn list(
+    conn: &mut AnyConnection,
+    filter: &ActionFilter,
+    now: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<Action>> {
+    let query = filtered!(actions::table.into_boxed(), filter, now);
+    let query = match filter.sort {
+        SortKey::Received => {
+            keyset!(query, filter, actions::first_seen_at, SortValue::Time(t) => *t)
+        }
+        SortKey::Payout => keyset!(query, filter, actions::payout, SortValue::Units(u) => *u),
+        SortKey::EventDate => {
+            keyset!(query, filter, actions::event_date, SortValue::Time(t) => *t, nullable)
+        }
+        SortKey::LockingDate => {
+            keyset!(query, filter, actions::locking_date, SortValue::Time(t) => *t, nullable)
+        }
+        SortKey::ActionId => {
+            let id = actions::action_id;
+            let query = if filter.descending {
+                query.order_by(id.desc())
+            } else {
+                query.order_by(id.asc())
+            };
+            match &filter.cursor {
+                None => query,
+                Some(cursor) if filter.descending => query.filter(id.lt(cursor.action_id.clone())),
+                Some(cursor) => query.filter(id.gt(cursor.action_id.clone())),
+            }
+        }
+    };
+    query.select(Action::as_select()).limit(limit).load(conn)
+}
+
+/// Count, payout and amount of the filtered set, per payout currency (cursor and order ignored).
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct CurrencyTotal {
+    pub currency: Option<String>,
+    pub actions: i64,
+    pub payout: i64,
+    pub amount: i64,
+}
+
+pub fn totals(
+    conn: &mut AnyConnection,
+    filter: &ActionFilter,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<CurrencyTotal>> {
+    use diesel::dsl::{count_star, sql};
+    use diesel::sql_types::BigInt;
+    let grouped = actions::table
+        .group_by(actions::payout_currency)
+        .select((
+            actions::payout_currency,
+            count_star(),
+            sql::<BigInt>("CAST(COALESCE(SUM(payout), 0) AS BIGINT)"),
+            sql::<BigInt>("CAST(COALESCE(SUM(amount), 0) AS BIGINT)"),
+        ))
+        .order_by(actions::payout_currency.asc())
+        .into_boxed();
+    filtered!(grouped, filter, now).load(conn)
+}
+
+/// Marks an action's flags as looked at; None when there is no such action.
+pub fn mark_reviewed(
+    conn: &mut AnyConnection,
+    action_id: &str,
+    at: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(actions::table.find(action_id))
+        .set(actions::reviewed_at.eq(Some(at)))
+        .execute(conn)
+        .map(|updated| updated > 0)
 }

@@ -173,3 +173,42 @@ pub fn existing_ids(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<i6
         .select(deliveries::id)
         .load(conn)
 }
+
+/// The log, newest first: deliveries before `before_id` (a keyset cursor), optionally of one
+/// outcome and one source.
+pub fn recent(
+    conn: &mut AnyConnection,
+    outcome: Option<&str>,
+    source: Option<&str>,
+    before_id: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<Delivery>> {
+    let mut query = deliveries::table.select(Delivery::as_select()).into_boxed();
+    if let Some(outcome) = outcome {
+        query = query.filter(deliveries::outcome.eq(outcome));
+    }
+    if let Some(source) = source {
+        query = query.filter(deliveries::source.eq(source));
+    }
+    if let Some(before_id) = before_id {
+        query = query.filter(deliveries::id.lt(before_id));
+    }
+    query.order(deliveries::id.desc()).limit(limit).load(conn)
+}
+
+/// Every delivery about one action, inquiry or other subject, oldest first.
+pub fn of_subject(conn: &mut AnyConnection, subject_id: &str) -> QueryResult<Vec<Delivery>> {
+    deliveries::table
+        .filter(deliveries::subject_id.eq(subject_id))
+        .order(deliveries::id.asc())
+        .select(Delivery::as_select())
+        .load(conn)
+}
+
+/// The newest delivery id (0 when there is none): how a page knows something new arrived.
+pub fn latest_id(conn: &mut AnyConnection) -> QueryResult<i64> {
+    deliveries::table
+        .select(diesel::dsl::max(deliveries::id))
+        .first::<Option<i64>>(conn)
+        .map(|id| id.unwrap_or(0))
+}

@@ -13,8 +13,10 @@ pub mod inquiry_events;
 pub mod jobs;
 pub mod kinds;
 pub mod ledger_entries;
+pub mod overview;
 pub mod schema;
 pub mod settings;
+pub mod statement;
 pub mod tracking_value_requests;
 
 use std::time::Duration;
@@ -47,6 +49,25 @@ macro_rules! per_backend {
     };
 }
 pub(crate) use per_backend;
+
+/// Loads the rows of an SQL text written once with PostgreSQL's `$1` placeholders, on either
+/// backend (SQLite reads them as `?1`): for the reports diesel's query builder cannot express
+/// (CASE, casts of aggregates). `|$q| $binds` adds the binds to the query `$q`.
+macro_rules! load_sql {
+    ($conn:expr, $sql:expr, |$q:ident| $binds:expr) => {
+        match $conn {
+            $crate::storage::AnyConnection::Postgresql(c) => {
+                let $q = diesel::sql_query($sql);
+                $binds.load(c)
+            }
+            $crate::storage::AnyConnection::Sqlite(c) => {
+                let $q = diesel::sql_query($sql.replace('$', "?"));
+                $binds.load(c)
+            }
+        }
+    };
+}
+pub(crate) use load_sql;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -56,8 +56,8 @@ on_both_backends! {
             page["actions"].as_array().unwrap().iter()
                 .map(|action| action["action_id"].as_str().unwrap().to_owned()).collect()
         };
-        assert_eq!(ids(app.actions("status=all").await), ["REAL-1"]);
-        assert_eq!(ids(app.actions("include_tests=true").await), ["REAL-1", "ST-1"]);
+        assert_eq!(ids(app.actions("status=all&sort=action_id").await), ["REAL-1"]);
+        assert_eq!(ids(app.actions("include_tests=true&sort=action_id").await), ["REAL-1", "ST-1"]);
         assert!(app.cli(&["check"]).status.success());
     }
 }

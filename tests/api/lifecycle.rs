@@ -141,10 +141,10 @@ on_both_backends! {
             app.get_postback("actions", &event(&format!("A{number}"), "PENDING", "1.00", "1.00")).await;
         }
         app.get_postback("actions", &event("A9", "REVERSED", "0", "-1.00")).await;
-        let first = app.actions("status=pending&limit=3").await;
+        let first = app.actions("status=pending&limit=3&sort=action_id").await;
         assert_eq!(first["actions"].as_array().unwrap().len(), 3);
         let cursor = first["next_cursor"].as_str().unwrap().to_owned();
-        let second = app.actions(&format!("status=pending&limit=3&cursor={cursor}")).await;
+        let second = app.actions(&format!("status=pending&limit=3&sort=action_id&cursor={cursor}")).await;
         assert_eq!(second["actions"].as_array().unwrap().len(), 2);
         assert!(second["next_cursor"].is_null());
         let reversed = app.actions("status=reversed").await;

@@ -1,0 +1,14 @@
+DROP INDEX actions_first_seen;
+DROP INDEX actions_status_first_seen;
+DROP INDEX actions_locking_date;
+DROP INDEX actions_cleared_date;
+DROP INDEX actions_sub_id1;
+DROP INDEX actions_sub_id2;
+DROP INDEX actions_sub_id3;
+DROP INDEX actions_campaign_name;
+DROP INDEX actions_tracker_id;
+DROP INDEX actions_tracker_name;
+DROP INDEX actions_needing_review;
+DROP INDEX ledger_entries_kind;
+DROP INDEX deliveries_source;
+DROP INDEX inquiries_deadline;

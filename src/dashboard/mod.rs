@@ -1,0 +1,7 @@
+//! What the dashboard pages, the exports and their JSON twins show: filters, formatting, the
+//! chart, and the read models that assemble them from storage.
+
+pub mod chart;
+pub mod filter;
+pub mod format;
+pub mod overview;

@@ -49,15 +49,15 @@ pub async fn actions(query: web::Query<ListQuery>, state: web::Data<AppState>) -
 /// what needs attention. `days` (30 or 90) and `include_tests` as on the page.
 #[get("/api/summary")]
 pub async fn summary(
-    query: web::Query<crate::routes::pages::OverviewQuery>,
+    query: web::Query<crate::routes::pages::overview::OverviewQuery>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let (days, include_tests) = match crate::routes::pages::overview_options(&query) {
+    let (days, include_tests) = match crate::routes::pages::overview::overview_options(&query) {
         Ok(options) => options,
         Err(message) => return bad_request(&message),
     };
     let now = crate::storage::to_db_time(state.clock.now());
-    let sources = crate::routes::pages::source_names(&state);
+    let sources = crate::routes::pages::overview::source_names(&state);
     let db = state.db.clone();
     let result = web::block(move || {
         crate::dashboard::overview::read(&mut *db.conn()?, now, days, include_tests, &sources)

@@ -1,153 +1,15 @@
-//! The dashboard's HTML pages: each reads its model off the async workers and renders a template.
+//! The actions lists (pending, approved, cleared, reversed, all) and an action's detail page.
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
-use serde::Deserialize;
 
-use crate::dashboard::chart;
-use crate::dashboard::filter::{ActionFilter, Bucket, ListQuery, SortKey, flag};
-use crate::dashboard::format;
-use crate::dashboard::overview::{self as overview_model, Overview};
-use crate::money::Money;
+use super::{CsrfForm, error_page, read, shown_money, shown_time, urlencoding};
+use crate::dashboard::filter::{ActionFilter, Bucket, ListQuery, SortKey};
 use crate::read_model::{self, ActionView, DeliveryView};
 use crate::routes::access::{self, Chrome};
 use crate::startup::AppState;
-use crate::storage::{self, StorageError, deliveries, to_db_time};
-
-#[derive(Template)]
-#[template(path = "error.html")]
-struct ErrorPage {
-    chrome: Chrome,
-    title: &'static str,
-    message: String,
-}
-
-/// An error as a page: 400 for what the visitor sent, 404, 503 when the database did not answer.
-fn error_page(
-    request: &HttpRequest,
-    state: &AppState,
-    status: StatusCode,
-    message: String,
-) -> HttpResponse {
-    let title = match status {
-        StatusCode::NOT_FOUND => "Not found",
-        StatusCode::BAD_REQUEST => "That query cannot be answered",
-        StatusCode::FORBIDDEN => "Refused",
-        _ => "The database did not answer",
-    };
-    let page = ErrorPage {
-        chrome: Chrome::new(request, &state.access, ""),
-        title,
-        message,
-    };
-    let mut response = access::html(status, &page);
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
-    }
-    response
-}
-
-/// Runs a read on the blocking pool; a database failure becomes the 503 page.
-async fn read<T: Send + 'static>(
-    request: &HttpRequest,
-    state: &web::Data<AppState>,
-    work: impl FnOnce(&mut crate::storage::AnyConnection) -> Result<T, StorageError> + Send + 'static,
-) -> Result<T, HttpResponse> {
-    let db = state.db.clone();
-    match web::block(move || work(&mut *db.conn()?)).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => {
-            crate::metrics::database_error("read");
-            tracing::error!(error = %error, "a page's read failed");
-            Err(error_page(
-                request,
-                state,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The ledger could not be read just now; try again in a moment.".into(),
-            ))
-        }
-        Err(_) => Err(error_page(
-            request,
-            state,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The read did not run.".into(),
-        )),
-    }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct OverviewQuery {
-    pub days: Option<u32>,
-    pub include_tests: Option<String>,
-}
-
-#[derive(Template)]
-#[template(path = "overview.html")]
-struct OverviewPage {
-    chrome: Chrome,
-    overview: Overview,
-    width: i64,
-    height: i64,
-    plot: i64,
-    deadline_days: u64,
-}
-
-/// The chart covers 30 days unless 90 are asked for; `include_tests` as on the lists.
-pub fn overview_options(query: &OverviewQuery) -> Result<(u32, bool), String> {
-    let days = match query.days {
-        None | Some(30) => 30,
-        Some(90) => 90,
-        Some(other) => return Err(format!("days must be 30 or 90, not {other}")),
-    };
-    let include_tests = flag(&query.include_tests)
-        .transpose()
-        .map_err(|word| format!("include_tests must be true or false, not `{word}`"))?
-        .unwrap_or(false);
-    Ok((days, include_tests))
-}
-
-pub fn source_names(state: &AppState) -> Vec<String> {
-    let mut names: Vec<String> = state.sources.keys().cloned().collect();
-    names.sort();
-    names
-}
-
-#[get("/")]
-pub async fn overview(
-    request: HttpRequest,
-    query: web::Query<OverviewQuery>,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    let (days, include_tests) = match overview_options(&query) {
-        Ok(options) => options,
-        Err(message) => return error_page(&request, &state, StatusCode::BAD_REQUEST, message),
-    };
-    let now = to_db_time(state.clock.now());
-    let sources = source_names(&state);
-    let overview = match read(&request, &state, move |conn| {
-        overview_model::read(conn, now, days, include_tests, &sources)
-    })
-    .await
-    {
-        Ok(overview) => overview,
-        Err(response) => return response,
-    };
-    let chrome = Chrome::new(&request, &state.access, "overview");
-    chrome.respond(
-        &request,
-        &OverviewPage {
-            chrome: Chrome::new(&request, &state.access, "overview"),
-            overview,
-            width: chart::WIDTH,
-            height: chart::HEIGHT,
-            plot: chart::HEIGHT - 20,
-            deadline_days: overview_model::DEADLINE_DAYS,
-        },
-    )
-}
+use crate::storage::{self, deliveries, to_db_time};
 
 pub struct Header {
     pub label: &'static str,
@@ -199,21 +61,6 @@ const PAGE_SIZE: i64 = 50;
 
 fn query_string(query: &ListQuery) -> String {
     serde_urlencoded::to_string(query).unwrap_or_default()
-}
-
-/// Money text from the read model (exact decimal) shown with grouping and currency.
-fn shown_money(text: &str, currency: Option<&str>) -> String {
-    match text.parse::<Money>() {
-        Ok(money) => format::money(money.minor_units(), currency),
-        Err(_) => text.to_owned(),
-    }
-}
-
-/// An ISO time from the read model as the pages write times.
-fn shown_time(text: Option<&str>) -> String {
-    text.and_then(|text| chrono::DateTime::parse_from_rfc3339(text).ok())
-        .map(|time| format::time(time.naive_utc()))
-        .unwrap_or_default()
 }
 
 fn row(view: &ActionView) -> ActionRow {
@@ -492,11 +339,6 @@ pub async fn action(
     chrome.respond(&request, &page)
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    pub csrf: String,
-}
-
 #[post("/actions/{action_id}/review")]
 pub async fn mark_reviewed(
     request: HttpRequest,
@@ -534,11 +376,4 @@ pub async fn mark_reviewed(
         ),
         Err(response) => response,
     }
-}
-
-/// A path segment, percent-encoded.
-pub fn urlencoding(segment: &str) -> String {
-    serde_urlencoded::to_string([("", segment)])
-        .map(|pair| pair.trim_start_matches('=').replace('+', "%20"))
-        .unwrap_or_default()
 }

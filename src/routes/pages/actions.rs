@@ -170,7 +170,6 @@ pub async fn actions(
     whole.cursor = None;
     whole.limit = None;
     whole.status = Some(status.into());
-    let chrome = Chrome::new(&request, &state.access, section);
     let page = ActionsPage {
         heading,
         status,
@@ -200,7 +199,7 @@ pub async fn actions(
         filter,
         chrome: Chrome::new(&request, &state.access, section),
     };
-    chrome.respond(&request, &page)
+    page.chrome.respond(&request, &page)
 }
 
 #[derive(Template)]
@@ -326,7 +325,6 @@ pub async fn action(
             delivery_id: entry.delivery_id,
         })
         .collect();
-    let chrome = Chrome::new(&request, &state.access, "all");
     let page = ActionPage {
         chrome: Chrome::new(&request, &state.access, "all"),
         payout: shown_money(&view.payout, currency.as_deref()),
@@ -336,7 +334,7 @@ pub async fn action(
         deliveries: deliveries.into_iter().map(DeliveryView::from).collect(),
         action: view,
     };
-    chrome.respond(&request, &page)
+    page.chrome.respond(&request, &page)
 }
 
 #[post("/actions/{action_id}/review")]

@@ -70,16 +70,13 @@ pub async fn overview(
         Ok(overview) => overview,
         Err(response) => return response,
     };
-    let chrome = Chrome::new(&request, &state.access, "overview");
-    chrome.respond(
-        &request,
-        &OverviewPage {
-            chrome: Chrome::new(&request, &state.access, "overview"),
-            overview,
-            width: chart::WIDTH,
-            height: chart::HEIGHT,
-            plot: chart::HEIGHT - 20,
-            deadline_days: overview_model::DEADLINE_DAYS,
-        },
-    )
+    let page = OverviewPage {
+        chrome: Chrome::new(&request, &state.access, "overview"),
+        overview,
+        width: chart::WIDTH,
+        height: chart::HEIGHT,
+        plot: chart::HEIGHT - 20,
+        deadline_days: overview_model::DEADLINE_DAYS,
+    };
+    page.chrome.respond(&request, &page)
 }

@@ -259,6 +259,18 @@ pub fn flag(value: &Option<String>) -> Option<Result<bool, String>> {
 }
 
 impl ActionFilter {
+    /// Whether only the bucket and the test marker narrow the set: its totals are then the
+    /// overview's, which need not read every action.
+    pub fn only_by_bucket(&self) -> bool {
+        self.campaign.is_none()
+            && self.event_type.is_none()
+            && self.currency.is_none()
+            && self.from.is_none()
+            && self.until.is_none()
+            && self.search.is_none()
+            && !self.flagged
+    }
+
     /// `default_bucket` applies when `status` is absent (the pages open on pending; the API on
     /// all).
     pub fn parse(query: &ListQuery, default_bucket: Option<Bucket>) -> Result<Self, FilterError> {

@@ -13,7 +13,7 @@ const PAGE: i64 = 2_000;
 
 /// Every violation found, in action id order. Empty means the ledger is sound.
 pub fn violations(conn: &mut AnyConnection) -> Result<Vec<String>, StorageError> {
-    let mut found = Vec::new();
+    let mut found = super::overview::running_totals_drift(conn)?;
     for (entry_id, action_id) in ledger_entries::without_delivery(conn)? {
         found.push(format!(
             "action {action_id}: ledger entry {entry_id} points at no delivery"

@@ -23,17 +23,24 @@ pub struct BucketTotal {
     pub actions: i64,
     #[diesel(sql_type = BigInt)]
     pub payout: i64,
+    #[diesel(sql_type = BigInt)]
+    pub amount: i64,
 }
 
-/// Count and payout per (currency, bucket) at `now`; test conversions only when asked for.
+/// Count, payout and amount per (currency, bucket) at `now`; test conversions only when asked for. A
+/// (currency, bucket) may come in several rows: add them up.
 pub fn bucket_totals(
     conn: &mut AnyConnection,
     include_tests: bool,
     now: NaiveDateTime,
 ) -> QueryResult<Vec<BucketTotal>> {
+    if let AnyConnection::Sqlite(_) = conn {
+        return running_bucket_totals(conn, include_tests, now);
+    }
     let sql = format!(
         "SELECT payout_currency AS currency, {BUCKET} AS bucket, COUNT(*) AS actions,
-                CAST(COALESCE(SUM(payout), 0) AS BIGINT) AS payout
+                CAST(COALESCE(SUM(payout), 0) AS BIGINT) AS payout,
+                CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS amount
          FROM actions WHERE ($1 OR NOT is_test)
          GROUP BY payout_currency, {BUCKET}
          ORDER BY payout_currency, bucket"
@@ -41,6 +48,42 @@ pub fn bucket_totals(
     load_sql!(conn, sql, |q| q
         .bind::<Bool, _>(include_tests)
         .bind::<Timestamp, _>(now))
+}
+
+/// SQLite: from the running sums, whose locking day decides the bucket on every day but today;
+/// the actions locking today are read one by one (the locking date index finds them).
+fn running_bucket_totals(
+    conn: &mut AnyConnection,
+    include_tests: bool,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<BucketTotal>> {
+    let today = now.date();
+    let midnight = today.and_hms_opt(0, 0, 0).expect("midnight exists");
+    let sql = format!(
+        "SELECT NULLIF(currency, '') AS currency,
+                CASE WHEN status = 'reversed' THEN 'reversed'
+                     WHEN cleared THEN 'cleared'
+                     WHEN status = 'approved' OR (locking_day <> '' AND locking_day < $3)
+                          THEN 'approved'
+                     ELSE 'pending' END AS bucket,
+                CAST(SUM(actions) AS BIGINT) AS actions, CAST(SUM(payout) AS BIGINT) AS payout,
+                CAST(SUM(amount) AS BIGINT) AS amount
+         FROM action_totals WHERE ($1 OR NOT is_test) AND locking_day <> $3
+         GROUP BY 1, 2
+         UNION ALL
+         SELECT payout_currency, {BUCKET}, COUNT(*), CAST(SUM(payout) AS BIGINT),
+                CAST(SUM(amount) AS BIGINT)
+         FROM actions
+         WHERE ($1 OR NOT is_test) AND locking_date >= $4 AND locking_date < $5
+         GROUP BY 1, 2"
+    );
+    let rows: Vec<BucketTotal> = load_sql!(conn, sql, |q| q
+        .bind::<Bool, _>(include_tests)
+        .bind::<Timestamp, _>(now)
+        .bind::<Text, _>(today.format("%Y-%m-%d").to_string())
+        .bind::<Timestamp, _>(midnight)
+        .bind::<Timestamp, _>(midnight + chrono::Duration::days(1)))?;
+    Ok(rows.into_iter().filter(|row| row.actions != 0).collect())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
@@ -51,21 +94,26 @@ pub struct CurrencySum {
     pub payout: i64,
 }
 
-/// The payout reversed away from the actions now reversed, per currency (a reversed action's
-/// own payout is 0; what it lost is in its reversal entries).
+/// The payout reversals took away, per currency (a reversed action's own payout is 0; what it
+/// lost is in its reversal entries).
 pub fn reversed_payout(
     conn: &mut AnyConnection,
     include_tests: bool,
 ) -> QueryResult<Vec<CurrencySum>> {
-    load_sql!(
-        conn,
-        "SELECT a.payout_currency AS currency, CAST(-COALESCE(SUM(e.payout_delta), 0) AS BIGINT) AS payout
-         FROM ledger_entries e JOIN actions a ON a.action_id = e.action_id
-         WHERE e.kind = 'reversed' AND a.status = 'reversed' AND ($1 OR NOT a.is_test)
-         GROUP BY a.payout_currency ORDER BY a.payout_currency"
-            .to_owned(),
-        |q| q.bind::<Bool, _>(include_tests)
-    )
+    let sql = match conn {
+        AnyConnection::Sqlite(_) => {
+            "SELECT NULLIF(currency, '') AS currency, CAST(-COALESCE(SUM(payout), 0) AS BIGINT) AS payout
+             FROM entry_totals WHERE kind = 'reversed' AND ($1 OR NOT is_test)
+             GROUP BY currency ORDER BY currency"
+        }
+        AnyConnection::Postgresql(_) => {
+            "SELECT a.payout_currency AS currency, CAST(-COALESCE(SUM(e.payout_delta), 0) AS BIGINT) AS payout
+             FROM ledger_entries e JOIN actions a ON a.action_id = e.action_id
+             WHERE e.kind = 'reversed' AND ($1 OR NOT a.is_test)
+             GROUP BY a.payout_currency ORDER BY a.payout_currency"
+        }
+    };
+    load_sql!(conn, sql.to_owned(), |q| q.bind::<Bool, _>(include_tests))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
@@ -89,18 +137,29 @@ pub fn daily_movements(
     include_tests: bool,
     since: NaiveDateTime,
 ) -> QueryResult<Vec<DailyMovement>> {
-    load_sql!(
-        conn,
-        "SELECT SUBSTR(CAST(e.recorded_at AS TEXT), 1, 10) AS day, a.payout_currency AS currency,
-                CAST(COALESCE(SUM(CASE WHEN e.kind = 'tracked' THEN e.payout_delta ELSE 0 END), 0) AS BIGINT) AS tracked,
-                CAST(-COALESCE(SUM(CASE WHEN e.kind = 'reversed' THEN e.payout_delta ELSE 0 END), 0) AS BIGINT) AS reversed
-         FROM ledger_entries e JOIN actions a ON a.action_id = e.action_id
-         WHERE e.recorded_at >= $2 AND e.kind IN ('tracked', 'reversed') AND ($1 OR NOT a.is_test)
-         GROUP BY SUBSTR(CAST(e.recorded_at AS TEXT), 1, 10), a.payout_currency
-         ORDER BY day, currency"
-            .to_owned(),
-        |q| q.bind::<Bool, _>(include_tests).bind::<Timestamp, _>(since)
-    )
+    let sql = match conn {
+        AnyConnection::Sqlite(_) => {
+            "SELECT day, NULLIF(currency, '') AS currency,
+                    CAST(SUM(CASE WHEN kind = 'tracked' THEN payout ELSE 0 END) AS BIGINT) AS tracked,
+                    CAST(-SUM(CASE WHEN kind = 'reversed' THEN payout ELSE 0 END) AS BIGINT) AS reversed
+             FROM entry_totals
+             WHERE day >= SUBSTR($2, 1, 10) AND kind IN ('tracked', 'reversed') AND ($1 OR NOT is_test)
+             GROUP BY day, currency
+             ORDER BY day, currency"
+        }
+        AnyConnection::Postgresql(_) => {
+            "SELECT SUBSTR(CAST(e.recorded_at AS TEXT), 1, 10) AS day, a.payout_currency AS currency,
+                    CAST(COALESCE(SUM(CASE WHEN e.kind = 'tracked' THEN e.payout_delta ELSE 0 END), 0) AS BIGINT) AS tracked,
+                    CAST(-COALESCE(SUM(CASE WHEN e.kind = 'reversed' THEN e.payout_delta ELSE 0 END), 0) AS BIGINT) AS reversed
+             FROM ledger_entries e JOIN actions a ON a.action_id = e.action_id
+             WHERE e.recorded_at >= $2 AND e.kind IN ('tracked', 'reversed') AND ($1 OR NOT a.is_test)
+             GROUP BY SUBSTR(CAST(e.recorded_at AS TEXT), 1, 10), a.payout_currency
+             ORDER BY day, currency"
+        }
+    };
+    load_sql!(conn, sql.to_owned(), |q| q
+        .bind::<Bool, _>(include_tests)
+        .bind::<Timestamp, _>(since))
 }
 
 /// When each named source last delivered anything (None: never).
@@ -158,4 +217,64 @@ pub fn attention(
         auth_failures,
         inquiries_due,
     })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+struct GroupSum {
+    #[diesel(sql_type = Text)]
+    key: String,
+    #[diesel(sql_type = BigInt)]
+    count: i64,
+    #[diesel(sql_type = BigInt)]
+    payout: i64,
+    #[diesel(sql_type = BigInt)]
+    amount: i64,
+}
+
+/// SQLite: where the running sums differ from the tables they sum (empty when they agree, and
+/// always on PostgreSQL, which keeps none). For `check`.
+pub fn running_totals_drift(conn: &mut AnyConnection) -> QueryResult<Vec<String>> {
+    if let AnyConnection::Postgresql(_) = conn {
+        return Ok(Vec::new());
+    }
+    let action_key = "COALESCE(payout_currency, '') || '/' || is_test || '/' || status || '/' || (cleared_date IS NOT NULL) || '/' || COALESCE(SUBSTR(locking_date, 1, 10), '')";
+    let pairs = [
+        (
+            "action_totals",
+            "SELECT currency || '/' || is_test || '/' || status || '/' || cleared || '/' || locking_day AS key,
+                    actions AS count, payout, amount
+             FROM action_totals WHERE actions <> 0 OR payout <> 0 OR amount <> 0"
+                .to_owned(),
+            format!(
+                "SELECT {action_key} AS key, COUNT(*) AS count, CAST(SUM(payout) AS BIGINT) AS payout,
+                        CAST(SUM(amount) AS BIGINT) AS amount
+                 FROM actions GROUP BY {action_key}"
+            ),
+        ),
+        (
+            "entry_totals",
+            "SELECT day || '/' || kind || '/' || currency || '/' || is_test AS key,
+                    entries AS count, payout, 0 AS amount
+             FROM entry_totals WHERE entries <> 0 OR payout <> 0"
+                .to_owned(),
+            "SELECT SUBSTR(e.recorded_at, 1, 10) || '/' || e.kind || '/' || COALESCE(a.payout_currency, '') || '/' || a.is_test AS key,
+                    COUNT(*) AS count, CAST(SUM(e.payout_delta) AS BIGINT) AS payout, 0 AS amount
+             FROM ledger_entries e JOIN actions a ON a.action_id = e.action_id
+             GROUP BY 1"
+                .to_owned(),
+        ),
+    ];
+    let mut drift = Vec::new();
+    for (table, stored, recomputed) in pairs {
+        let mut stored: Vec<GroupSum> = load_sql!(conn, stored, |q| q)?;
+        let mut recomputed: Vec<GroupSum> = load_sql!(conn, recomputed, |q| q)?;
+        stored.sort_by(|a, b| a.key.cmp(&b.key));
+        recomputed.sort_by(|a, b| a.key.cmp(&b.key));
+        if stored != recomputed {
+            drift.push(format!(
+                "{table}: the running sums {stored:?} differ from the tables' {recomputed:?}"
+            ));
+        }
+    }
+    Ok(drift)
 }

@@ -313,3 +313,44 @@ on_both_backends! {
         assert_eq!(app.get("/actions/NOPE").await.0, 404);
     }
 }
+
+on_both_backends! {
+    async fn an_action_locking_today_is_approved_only_once_its_hour_has_passed(backend: Backend) {
+        let app = spawn_app_with_clock(backend, now()).await;
+        send(&app, &event("M1", "PENDING", "4.00", "4.00", "&LockingDate=2026-05-10T08:00:00Z")).await;
+        send(&app, &event("M2", "PENDING", "6.00", "6.00", "&LockingDate=2026-05-10T18:00:00Z")).await;
+        send(&app, &event("M3", "PENDING", "1.00", "1.00", "&LockingDate=2026-05-09T23:59:59Z")).await;
+        send(&app, &event("M4", "PENDING", "2.00", "2.00", "&LockingDate=2026-05-11T00:00:00Z")).await;
+        // The currency arrives after the first entry: the sums follow it.
+        send(&app, "ActionId=M5&Status=PENDING&Payout=8.00&DeltaPayout=8.00").await;
+        send(&app, "ActionId=M5&Status=PENDING&Payout=8.00&DeltaPayout=0&Currency=USD").await;
+        let summary = app.json("/api/summary").await.unwrap();
+        let usd = summary["currencies"].as_array().unwrap().iter()
+            .find(|c| c["currency"] == "USD").unwrap().clone();
+        assert_eq!(usd["approved"], json!({"actions": 2, "payout": "5.00"}), "{summary}");
+        assert_eq!(usd["pending"], json!({"actions": 3, "payout": "16.00"}), "{summary}");
+        assert_eq!(summary["daily"]["USD"][0]["tracked"], "21.00");
+        assert_eq!(ids(&app.actions("status=approved&sort=action_id").await), ["M1", "M3"]);
+        let output = app.cli(&["check"]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+    }
+}
+
+/// SQLite only: PostgreSQL keeps no running sums (it sums the tables when asked).
+#[actix_web::test]
+async fn check_names_running_sums_that_drifted_from_the_tables() {
+    let app = spawn_app_with_clock(Backend::Sqlite, now()).await;
+    one_of_each(&app).await;
+    assert!(app.cli(&["check"]).status.success());
+    app.db
+        .execute("UPDATE action_totals SET payout = payout + 1 WHERE status = 'pending'");
+    let output = app.cli(&["check"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("action_totals"));
+    app.db
+        .execute("UPDATE action_totals SET payout = payout - 1 WHERE status = 'pending'");
+    app.db
+        .execute("UPDATE entry_totals SET entries = entries + 1 WHERE kind = 'reversed'");
+    let output = app.cli(&["check"]);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("entry_totals"));
+}

@@ -5,9 +5,15 @@ CREATE INDEX actions_first_seen ON actions (first_seen_at, action_id);
 CREATE INDEX actions_status_first_seen ON actions (status, first_seen_at, action_id);
 CREATE INDEX actions_locking_date ON actions (locking_date, action_id);
 CREATE INDEX actions_cleared_date ON actions (cleared_date);
-CREATE INDEX actions_sub_id1 ON actions (sub_id1);
-CREATE INDEX actions_sub_id2 ON actions (sub_id2);
-CREATE INDEX actions_sub_id3 ON actions (sub_id3);
+-- The ids a partner searches by are mostly empty: indexed only where present, so that
+-- statistics (ANALYZE) do not make an index of NULLs look useless to the planner.
+DROP INDEX actions_shared_id;
+DROP INDEX actions_click_id;
+CREATE INDEX actions_shared_id ON actions (shared_id) WHERE shared_id IS NOT NULL;
+CREATE INDEX actions_click_id ON actions (click_id) WHERE click_id IS NOT NULL;
+CREATE INDEX actions_sub_id1 ON actions (sub_id1) WHERE sub_id1 IS NOT NULL;
+CREATE INDEX actions_sub_id2 ON actions (sub_id2) WHERE sub_id2 IS NOT NULL;
+CREATE INDEX actions_sub_id3 ON actions (sub_id3) WHERE sub_id3 IS NOT NULL;
 CREATE INDEX actions_campaign_name ON actions (campaign_name);
 CREATE INDEX actions_tracker_id ON actions (action_tracker_id);
 CREATE INDEX actions_tracker_name ON actions (action_tracker_name);

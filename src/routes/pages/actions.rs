@@ -24,6 +24,8 @@ pub struct ActionRow {
     pub status: String,
     pub flags: Vec<String>,
     pub payout: String,
+    /// What its reversal entries took away, as impact.com's reversed screen shows it.
+    pub reversed: Option<String>,
     pub campaign: String,
     pub event_type: String,
     pub order_id: String,
@@ -69,6 +71,8 @@ fn row(view: &ActionView) -> ActionRow {
         status: view.shown_status.clone(),
         flags: view.flags.clone(),
         payout: shown_money(&view.payout, view.payout_currency.as_deref()),
+        reversed: reversed_payout(view)
+            .map(|units| crate::dashboard::format::money(units, view.payout_currency.as_deref())),
         campaign: view
             .campaign_name
             .clone()
@@ -85,6 +89,19 @@ fn row(view: &ActionView) -> ActionRow {
         received: shown_time(Some(&view.first_seen_at)),
         is_test: view.is_test,
     }
+}
+
+/// The payout an action's reversal entries took away (positive), if it has any.
+fn reversed_payout(view: &ActionView) -> Option<i64> {
+    let reversed: i64 = view
+        .entries
+        .iter()
+        .flatten()
+        .filter(|entry| entry.kind == "reversed")
+        .filter_map(|entry| entry.payout_delta.parse::<crate::money::Money>().ok())
+        .map(|delta| -delta.minor_units())
+        .sum();
+    (reversed != 0).then_some(reversed)
 }
 
 fn headers(query: &ListQuery, filter: &ActionFilter) -> Vec<Header> {

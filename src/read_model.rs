@@ -21,7 +21,7 @@ use crate::storage::{
 };
 
 /// UTC, with the offset written out: `2026-04-08T09:00:00Z`.
-fn utc(time: NaiveDateTime) -> String {
+pub fn utc(time: NaiveDateTime) -> String {
     time.and_utc()
         .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }

@@ -10,6 +10,7 @@ use super::chart::{self, Chart, Day};
 use super::filter::Bucket;
 use super::format;
 use crate::money::Money;
+use crate::read_model::utc;
 use crate::storage::overview::{self, Attention};
 use crate::storage::{AnyConnection, StorageError};
 
@@ -80,7 +81,11 @@ impl CurrencySummary {
 #[derive(Debug, Clone, Serialize)]
 pub struct SourceActivity {
     pub source: String,
+    /// ISO 8601, UTC.
     pub last_received_at: Option<String>,
+    /// As the page writes times.
+    #[serde(skip)]
+    pub last_received_shown: Option<String>,
     /// `3 min ago`, or `never`.
     pub ago: String,
 }
@@ -113,7 +118,10 @@ pub struct ChartDay {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Overview {
+    /// ISO 8601, UTC.
     pub as_of: String,
+    #[serde(skip)]
+    pub as_of_shown: String,
     pub include_tests: bool,
     pub days: u32,
     pub currencies: Vec<CurrencySummary>,
@@ -204,7 +212,8 @@ pub fn read(
         let last = overview::last_delivery(conn, source)?;
         activity.push(SourceActivity {
             source: source.clone(),
-            last_received_at: last.map(format::time),
+            last_received_at: last.map(utc),
+            last_received_shown: last.map(format::time),
             ago: last.map_or_else(|| "never".to_owned(), |at| format::ago(at, now)),
         });
     }
@@ -214,7 +223,8 @@ pub fn read(
         now + chrono::Duration::days(DEADLINE_DAYS as i64),
     )?;
     Ok(Overview {
-        as_of: format::time(now),
+        as_of: utc(now),
+        as_of_shown: format::time(now),
         include_tests,
         days,
         currencies: currencies.into_values().collect(),

@@ -168,7 +168,14 @@ impl Application {
                         .service(api::inquiries)
                         .service(api::catalog_items)
                         .service(api::job)
-                        .service(api::tracking_values),
+                        .service(api::tracking_values)
+                        .service(pages::inquiries::inquiries)
+                        .service(pages::inquiries::inquiry)
+                        .service(pages::deliveries::log)
+                        .service(pages::deliveries::show)
+                        .service(pages::deliveries::reprocess)
+                        .service(api::deliveries)
+                        .service(api::delivery),
                 )
         })
         // A client that has not sent its request head in time is dropped (slowloris).

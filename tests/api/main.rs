@@ -4,6 +4,7 @@ mod helpers;
 
 mod access;
 mod cli;
+mod dashboard_logs;
 mod devtools;
 mod durability;
 mod hardening;

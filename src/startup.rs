@@ -48,12 +48,13 @@ pub struct AppState {
 /// The key signing dashboard sessions, shared by every instance through the database.
 pub const SESSION_KEY: &str = "session_key";
 
-/// Every page and API answer carries these: no inline script, no framing, no sniffing.
+/// Every page and API answer carries these: no inline script, no framing, no sniffing; the
+/// pages' script may fetch only from here (live.js refreshing the deliveries log).
 fn security_headers() -> DefaultHeaders {
     DefaultHeaders::new()
         .add((
             "Content-Security-Policy",
-            "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ))
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("Referrer-Policy", "no-referrer"))

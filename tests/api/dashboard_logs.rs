@@ -92,6 +92,10 @@ on_both_backends! {
         assert_eq!(status, 200);
         let rows = table_body(&page, "deliveries-rows");
         assert!(page.contains("id=\"deliveries-rows\" data-live-url=\"/deliveries?\""), "the log refreshes itself");
+        // ...which the page's script may only do when the policy lets it fetch from here.
+        let response = app.client.get(format!("{}/deliveries", app.address)).send().await.unwrap();
+        let policy = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        assert!(policy.contains("connect-src 'self'") && policy.contains("script-src 'self'"), "{policy}");
         for id in [first, second, bad] {
             assert!(rows.contains(&format!("href=\"/deliveries/{id}\"")), "{id} in {rows}");
         }

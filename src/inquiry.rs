@@ -167,6 +167,17 @@ pub fn credit(status: InquiryStatus, linked_action_tracked: bool) -> Option<Cred
     })
 }
 
+/// A list's `status` choice: pending, approved, declined, incomplete, or all (also when empty
+/// or absent), which is None. Anything else is an error naming the word.
+pub fn status_filter(word: Option<&str>) -> Result<Option<InquiryStatus>, String> {
+    match word.map(str::trim) {
+        None | Some("all") | Some("") => Ok(None),
+        Some(word) => InquiryStatus::parse(word).map(Some).ok_or_else(|| {
+            format!("status must be pending, approved, declined, incomplete or all, not `{word}`")
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,5 +259,14 @@ mod tests {
         assert_eq!(credit(Approved, true), Some(Credit::Credited));
         assert_eq!(credit(Declined, true), None);
         assert_eq!(credit(Pending, false), None);
+    }
+
+    #[test]
+    fn a_status_filter_is_a_known_word_or_all() {
+        assert_eq!(status_filter(None), Ok(None));
+        assert_eq!(status_filter(Some("all")), Ok(None));
+        assert_eq!(status_filter(Some("")), Ok(None));
+        assert_eq!(status_filter(Some("declined")), Ok(Some(Declined)));
+        assert!(status_filter(Some("open")).unwrap_err().contains("`open`"));
     }
 }

@@ -339,6 +339,8 @@ pub struct InquiryView {
     pub expected_payout: Option<String>,
     pub final_payout: Option<String>,
     pub transaction_amount: Option<String>,
+    /// The linked action's payout currency (an inquiry does not carry one), when linked.
+    pub payout_currency: Option<String>,
     /// For an approved inquiry: `awaiting_credit` until a tracked action for it exists, then
     /// `credited`. Null otherwise.
     pub credit: Option<Credit>,
@@ -398,6 +400,7 @@ impl InquiryView {
         InquiryView {
             credit: inquiry::credit(status, tracked),
             linked_action_id: linked.map(|action| action.action_id.clone()),
+            payout_currency: linked.and_then(|action| action.payout_currency.clone()),
             status: inquiry.status,
             resolution_status: inquiry.resolution_status,
             inquiry_type: inquiry.inquiry_type,
@@ -658,4 +661,36 @@ impl From<crate::storage::deliveries::Delivery> for DeliveryView {
             subject_id: delivery.subject_id,
         }
     }
+}
+
+#[derive(Debug, Serialize)]
+pub struct DeliveryPage {
+    /// Newest first.
+    pub deliveries: Vec<DeliveryView>,
+    /// Pass as `before` (with the same filters) for the next page; null on the last.
+    pub next_before: Option<i64>,
+}
+
+/// A page of the deliveries log, newest first, keyset by delivery id.
+pub fn delivery_page(
+    conn: &mut AnyConnection,
+    filter: &crate::dashboard::log::LogFilter,
+) -> Result<DeliveryPage, StorageError> {
+    let mut rows = crate::storage::deliveries::recent(
+        conn,
+        filter.outcome,
+        filter.source.as_deref(),
+        filter.before,
+        filter.limit + 1,
+    )?;
+    let more = rows.len() as i64 > filter.limit;
+    rows.truncate(filter.limit as usize);
+    Ok(DeliveryPage {
+        next_before: rows.last().filter(|_| more).map(|last| last.id),
+        deliveries: rows.into_iter().map(DeliveryView::from).collect(),
+    })
+}
+
+pub fn delivery(conn: &mut AnyConnection, id: i64) -> Result<Option<DeliveryView>, StorageError> {
+    Ok(crate::storage::deliveries::find(conn, id)?.map(DeliveryView::from))
 }

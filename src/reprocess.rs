@@ -1,8 +1,9 @@
 //! `reprocess`: re-reads quarantined deliveries through the current configuration.
 
-use crate::config::Settings;
+use crate::config::{Settings, Source, Testing};
 use crate::delivery::{Reading, read};
-use crate::storage::{Database, StorageError, deliveries, ingest};
+use crate::storage::deliveries::Delivery;
+use crate::storage::{AnyConnection, Backend, Database, StorageError, deliveries, ingest};
 
 #[derive(Debug, Default)]
 pub struct Report {
@@ -11,6 +12,81 @@ pub struct Report {
     pub still_quarantined: usize,
     /// One line per delivery: its id and what became of it.
     pub lines: Vec<String>,
+}
+
+/// What re-reading one quarantined delivery did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reprocessed {
+    /// Read and stored: the new outcome (applied, duplicate, stale or flagged).
+    Released(&'static str),
+    /// It was no longer quarantined when the write ran (another reprocess got there first).
+    AlreadyHandled,
+    /// Still unreadable: why.
+    StillQuarantined(String),
+    /// Its source is no longer configured.
+    SourceGone(String),
+}
+
+impl Reprocessed {
+    /// The report's line for this delivery.
+    pub fn describe(&self, delivery_id: i64) -> String {
+        match self {
+            Reprocessed::Released(outcome) => format!("delivery {delivery_id}: {outcome}"),
+            Reprocessed::AlreadyHandled => format!("delivery {delivery_id}: already handled"),
+            Reprocessed::StillQuarantined(reason) => {
+                format!("delivery {delivery_id}: still quarantined ({reason})")
+            }
+            Reprocessed::SourceGone(source) => {
+                format!("delivery {delivery_id}: source `{source}` is no longer configured")
+            }
+        }
+    }
+}
+
+/// Re-reads one quarantined delivery with `source`'s current mapping (None when that source is
+/// no longer configured) and stores what it now says. The CLI's run and the dashboard's
+/// "Reprocess" button both come through here.
+pub fn one(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    delivery: &Delivery,
+    source: Option<&Source>,
+    testing: &Testing,
+) -> Result<Reprocessed, StorageError> {
+    let Some(source) = source else {
+        return Ok(Reprocessed::SourceGone(delivery.source.clone()));
+    };
+    let body = delivery.body.as_deref().unwrap_or_default();
+    let Reading {
+        understood,
+        warnings,
+        payload,
+    } = read(
+        source,
+        &delivery.query,
+        delivery.content_type.as_deref(),
+        body,
+    );
+    let postback = match understood {
+        Ok(postback) => postback,
+        Err(reason) => return Ok(Reprocessed::StillQuarantined(reason.to_string())),
+    };
+    let is_test =
+        matches!(&postback, crate::event::Postback::Action(event) if testing.marks(event));
+    Ok(
+        match ingest::release_quarantined(
+            conn,
+            backend,
+            delivery.id,
+            &postback,
+            &warnings,
+            payload.as_deref(),
+            is_test,
+        )? {
+            Some(outcome) => Reprocessed::Released(outcome.as_str()),
+            None => Reprocessed::AlreadyHandled,
+        },
+    )
 }
 
 /// Running it twice changes nothing the second time: released deliveries are no longer
@@ -25,58 +101,21 @@ pub fn quarantined(db: &Database, settings: &Settings) -> Result<Report, Storage
         cursor = last.id;
         for delivery in page {
             report.examined += 1;
-            let Some(source) = settings.sources.get(&delivery.source) else {
-                report.still_quarantined += 1;
-                report.lines.push(format!(
-                    "delivery {}: source `{}` is no longer configured",
-                    delivery.id, delivery.source
-                ));
-                continue;
-            };
-            let body = delivery.body.as_deref().unwrap_or_default();
-            let Reading {
-                understood,
-                warnings,
-                payload,
-            } = read(
-                source,
-                &delivery.query,
-                delivery.content_type.as_deref(),
-                body,
-            );
-            match understood {
-                Ok(postback) => {
-                    let is_test = matches!(&postback, crate::event::Postback::Action(event) if settings.testing.marks(event));
-                    match ingest::release_quarantined(
-                        &mut conn,
-                        db.backend(),
-                        delivery.id,
-                        &postback,
-                        &warnings,
-                        payload.as_deref(),
-                        is_test,
-                    )? {
-                        Some(outcome) => {
-                            report.released += 1;
-                            report.lines.push(format!(
-                                "delivery {}: {}",
-                                delivery.id,
-                                outcome.as_str()
-                            ));
-                        }
-                        None => report
-                            .lines
-                            .push(format!("delivery {}: already handled", delivery.id)),
-                    }
-                }
-                Err(reason) => {
-                    report.still_quarantined += 1;
-                    report.lines.push(format!(
-                        "delivery {}: still quarantined ({reason})",
-                        delivery.id
-                    ));
+            let result = one(
+                &mut conn,
+                db.backend(),
+                &delivery,
+                settings.sources.get(&delivery.source),
+                &settings.testing,
+            )?;
+            match result {
+                Reprocessed::Released(_) => report.released += 1,
+                Reprocessed::AlreadyHandled => {}
+                Reprocessed::StillQuarantined(_) | Reprocessed::SourceGone(_) => {
+                    report.still_quarantined += 1
                 }
             }
+            report.lines.push(result.describe(delivery.id));
         }
     }
     Ok(report)

@@ -48,12 +48,13 @@ pub struct AppState {
 /// The key signing dashboard sessions, shared by every instance through the database.
 pub const SESSION_KEY: &str = "session_key";
 
-/// Every page and API answer carries these: no inline script, no framing, no sniffing.
+/// Every page and API answer carries these: no inline script, no framing, no sniffing; the
+/// pages' script may fetch only from here (live.js refreshing the deliveries log).
 fn security_headers() -> DefaultHeaders {
     DefaultHeaders::new()
         .add((
             "Content-Security-Policy",
-            "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ))
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("Referrer-Policy", "no-referrer"))
@@ -168,7 +169,14 @@ impl Application {
                         .service(api::inquiries)
                         .service(api::catalog_items)
                         .service(api::job)
-                        .service(api::tracking_values),
+                        .service(api::tracking_values)
+                        .service(pages::inquiries::inquiries)
+                        .service(pages::inquiries::inquiry)
+                        .service(pages::deliveries::log)
+                        .service(pages::deliveries::show)
+                        .service(pages::deliveries::reprocess)
+                        .service(api::deliveries)
+                        .service(api::delivery),
                 )
         })
         // A client that has not sent its request head in time is dropped (slowloris).

@@ -4,4 +4,5 @@
 pub mod chart;
 pub mod filter;
 pub mod format;
+pub mod log;
 pub mod overview;

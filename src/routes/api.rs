@@ -83,16 +83,9 @@ pub async fn inquiries(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let query = query.into_inner();
-    let status = match query.status.as_deref() {
-        None | Some("all") | Some("") => None,
-        Some(word) => match InquiryStatus::parse(word) {
-            Some(status) => Some(status),
-            None => {
-                return HttpResponse::BadRequest().json(serde_json::json!({
-                    "error": format!("status must be pending, approved, declined, incomplete or all, not `{word}`")
-                }));
-            }
-        },
+    let status = match crate::inquiry::status_filter(query.status.as_deref()) {
+        Ok(status) => status,
+        Err(message) => return bad_request(&message),
     };
     let limit = query.limit.unwrap_or(100).clamp(1, MAX_PAGE);
     let db = state.db.clone();
@@ -193,4 +186,32 @@ fn reply<T>(
         Err(_) => HttpResponse::ServiceUnavailable()
             .json(serde_json::json!({ "error": "the read did not run" })),
     }
+}
+
+/// The deliveries log, newest first: `outcome`, `source`, `before` (keyset) and `limit`.
+#[get("/api/deliveries")]
+pub async fn deliveries(
+    query: web::Query<crate::dashboard::log::LogQuery>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let filter = match crate::dashboard::log::LogFilter::parse(&query, 100) {
+        Ok(filter) => filter,
+        Err(message) => return bad_request(&message),
+    };
+    let db = state.db.clone();
+    let result = web::block(move || read_model::delivery_page(&mut *db.conn()?, &filter)).await;
+    reply(result, |page| HttpResponse::Ok().json(page))
+}
+
+#[get("/api/deliveries/{id}")]
+pub async fn delivery(id: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    let Ok(id) = id.parse::<i64>() else {
+        return bad_request("a delivery id is a whole number");
+    };
+    let db = state.db.clone();
+    let result = web::block(move || read_model::delivery(&mut *db.conn()?, id)).await;
+    reply(result, |view| match view {
+        Some(view) => HttpResponse::Ok().json(view),
+        None => not_found("no such delivery"),
+    })
 }

@@ -5,6 +5,7 @@ mod helpers;
 mod access;
 mod cli;
 mod dashboard;
+mod dashboard_logs;
 mod devtools;
 mod durability;
 mod hardening;

@@ -4,10 +4,13 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 
-use super::{CsrfForm, error_page, read, shown_money, shown_time, urlencoding};
+use super::{
+    CsrfForm, error_page, form_refused, or_dash, read, shown_money, shown_time, time_or_dash,
+    urlencoding,
+};
 use crate::dashboard::filter::{ActionFilter, Bucket, ListQuery, SortKey};
 use crate::read_model::{self, ActionView, DeliveryView};
-use crate::routes::access::{self, Chrome};
+use crate::routes::access::Chrome;
 use crate::startup::AppState;
 use crate::storage::{self, deliveries, to_db_time};
 
@@ -216,6 +219,7 @@ pub async fn actions(
         filter,
         chrome: Chrome::new(&request, &state.access, section),
     };
+    // The page's own chrome: its token is bound to the cookie this response sets.
     page.chrome.respond(&request, &page)
 }
 
@@ -241,16 +245,11 @@ pub struct TimelineEntry {
 
 /// Every stored field of an action, labelled, for the detail page.
 fn fields(view: &ActionView) -> Vec<(&'static str, String)> {
-    let text = |value: &Option<String>| value.clone().unwrap_or_else(|| "–".into());
-    let time = |value: &Option<String>| match value {
-        Some(value) => shown_time(Some(value)),
-        None => "–".into(),
-    };
     vec![
         ("Action id", view.action_id.clone()),
         ("Source", view.source.clone()),
         ("Status (events)", view.status.clone()),
-        ("Status as sent", text(&view.status_raw)),
+        ("Status as sent", or_dash(&view.status_raw)),
         ("Shown as", view.shown_status.clone()),
         (
             "Payout",
@@ -260,23 +259,23 @@ fn fields(view: &ActionView) -> Vec<(&'static str, String)> {
             "Sale amount",
             shown_money(&view.amount, view.amount_currency.as_deref()),
         ),
-        ("Brand / campaign id", text(&view.campaign_id)),
-        ("Brand / campaign", text(&view.campaign_name)),
-        ("Event type id", text(&view.action_tracker_id)),
-        ("Event type", text(&view.action_tracker_name)),
-        ("Media partner id", text(&view.media_partner_id)),
-        ("Order id", text(&view.order_id)),
-        ("Shared id", text(&view.shared_id)),
-        ("Sub id 1", text(&view.sub_id1)),
-        ("Sub id 2", text(&view.sub_id2)),
-        ("Sub id 3", text(&view.sub_id3)),
-        ("Click id", text(&view.click_id)),
-        ("Promo code", text(&view.promo_code)),
-        ("Event date", time(&view.event_date)),
-        ("Creation date", time(&view.creation_date)),
-        ("Locking date", time(&view.locking_date)),
-        ("Cleared date", time(&view.cleared_date)),
-        ("Ledger date", time(&view.ledger_date)),
+        ("Brand / campaign id", or_dash(&view.campaign_id)),
+        ("Brand / campaign", or_dash(&view.campaign_name)),
+        ("Event type id", or_dash(&view.action_tracker_id)),
+        ("Event type", or_dash(&view.action_tracker_name)),
+        ("Media partner id", or_dash(&view.media_partner_id)),
+        ("Order id", or_dash(&view.order_id)),
+        ("Shared id", or_dash(&view.shared_id)),
+        ("Sub id 1", or_dash(&view.sub_id1)),
+        ("Sub id 2", or_dash(&view.sub_id2)),
+        ("Sub id 3", or_dash(&view.sub_id3)),
+        ("Click id", or_dash(&view.click_id)),
+        ("Promo code", or_dash(&view.promo_code)),
+        ("Event date", time_or_dash(&view.event_date)),
+        ("Creation date", time_or_dash(&view.creation_date)),
+        ("Locking date", time_or_dash(&view.locking_date)),
+        ("Cleared date", time_or_dash(&view.cleared_date)),
+        ("Ledger date", time_or_dash(&view.ledger_date)),
         ("First received", shown_time(Some(&view.first_seen_at))),
         ("Last received", shown_time(Some(&view.last_seen_at))),
         (
@@ -351,6 +350,7 @@ pub async fn action(
         deliveries: deliveries.into_iter().map(DeliveryView::from).collect(),
         action: view,
     };
+    // The page's own chrome: its token is bound to the cookie this response sets.
     page.chrome.respond(&request, &page)
 }
 
@@ -361,13 +361,8 @@ pub async fn mark_reviewed(
     form: web::Form<CsrfForm>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    if !access::form_token_ok(&request, &state.access, &form.csrf) {
-        return error_page(
-            &request,
-            &state,
-            StatusCode::FORBIDDEN,
-            "The form's token does not match this browser; reload the page and try again.".into(),
-        );
+    if let Some(refused) = form_refused(&request, &state, &form.csrf) {
+        return refused;
     }
     let action_id = action_id.into_inner();
     let at = to_db_time(state.clock.now());

@@ -76,6 +76,8 @@ pub async fn read<T: Send + 'static>(
 }
 
 pub mod actions;
+pub mod deliveries;
+pub mod inquiries;
 pub mod overview;
 
 /// Money text from the read model (exact decimal) shown with grouping and currency.
@@ -98,6 +100,31 @@ pub fn urlencoding(segment: &str) -> String {
     serde_urlencoded::to_string([("", segment)])
         .map(|pair| pair.trim_start_matches('=').replace('+', "%20"))
         .unwrap_or_default()
+}
+
+/// The 403 page when a posted form's token does not belong to this browser; None when it does.
+pub fn form_refused(request: &HttpRequest, state: &AppState, token: &str) -> Option<HttpResponse> {
+    (!access::form_token_ok(request, &state.access, token)).then(|| {
+        error_page(
+            request,
+            state,
+            StatusCode::FORBIDDEN,
+            "The form's token does not match this browser; reload the page and try again.".into(),
+        )
+    })
+}
+
+/// An optional text for a fields table: `–` when absent.
+pub fn or_dash(value: &Option<String>) -> String {
+    value.clone().unwrap_or_else(|| "–".into())
+}
+
+/// An optional ISO time for a fields table: `–` when absent.
+pub fn time_or_dash(value: &Option<String>) -> String {
+    match value {
+        Some(value) => shown_time(Some(value)),
+        None => "–".into(),
+    }
 }
 
 #[derive(Deserialize)]

@@ -6,6 +6,7 @@ mod access;
 mod cli;
 mod devtools;
 mod durability;
+mod exports;
 mod hardening;
 mod health;
 mod kinds;

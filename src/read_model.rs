@@ -21,7 +21,7 @@ use crate::storage::{
 };
 
 /// UTC, with the offset written out: `2026-04-08T09:00:00Z`.
-fn utc(time: NaiveDateTime) -> String {
+pub fn utc(time: NaiveDateTime) -> String {
     time.and_utc()
         .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
@@ -270,7 +270,7 @@ pub fn action_page(
 }
 
 /// The cursor that continues after `last` in the order of `sort`.
-fn cursor_after(last: &Action, sort: SortKey) -> Cursor {
+pub fn cursor_after(last: &Action, sort: SortKey) -> Cursor {
     Cursor {
         value: match sort {
             SortKey::Received => Some(SortValue::Time(last.first_seen_at)),

@@ -77,6 +77,7 @@ pub async fn read<T: Send + 'static>(
 
 pub mod actions;
 pub mod overview;
+pub mod statement;
 
 /// Money text from the read model (exact decimal) shown with grouping and currency.
 pub fn shown_money(text: &str, currency: Option<&str>) -> String {

@@ -15,7 +15,8 @@ use crate::storage::Database;
 /// Chunks read ahead of a slow client: a little overlap, bounded memory.
 const READ_AHEAD: usize = 2;
 
-type Chunk = Result<Bytes, actix_web::Error>;
+/// A chunk, the end of the export (None), or the error that stopped it.
+type Message = Result<Option<Bytes>, actix_web::Error>;
 
 /// One step of `export` on the blocking pool, with a connection taken for that step only (a slow
 /// client must not hold a pooled connection).
@@ -59,38 +60,51 @@ async fn stream_csv<E: Export>(state: &AppState, filename: String, export: E) ->
             return unavailable("The ledger could not be read just now; try again in a moment.");
         }
     };
-    let (sender, receiver) = tokio::sync::mpsc::channel::<Chunk>(READ_AHEAD);
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Message>(READ_AHEAD);
     if let Some(first) = first {
-        let _ = sender.try_send(Ok(Bytes::from(first)));
+        let _ = sender.try_send(Ok(Some(Bytes::from(first))));
     }
     actix_web::rt::spawn(async move {
         let mut export = export;
         loop {
-            match step(db.clone(), export).await {
-                Ok((_, None)) => return,
-                Ok((next, Some(chunk))) => {
-                    export = next;
-                    // An empty chunk (the last page was exactly full) says nothing.
-                    // A closed channel: the client went away; stop reading.
-                    if !chunk.is_empty() && sender.send(Ok(Bytes::from(chunk))).await.is_err() {
-                        return;
-                    }
-                }
+            let (message, next) = match step(db.clone(), export).await {
+                Ok((next, Some(chunk))) => (Ok(Some(Bytes::from(chunk))), Some(next)),
+                Ok((_, None)) => (Ok(None), None),
                 Err(error) => {
                     crate::metrics::database_error("read");
                     tracing::error!(error = %error, "an export stopped part way");
-                    let _ = sender
-                        .send(Err(actix_web::error::ErrorServiceUnavailable(
-                            "the export stopped part way",
-                        )))
-                        .await;
-                    return;
+                    let error =
+                        actix_web::error::ErrorServiceUnavailable("the export stopped part way");
+                    (Err(error), None)
                 }
+            };
+            // An empty chunk (the last page was exactly full) says nothing; a closed channel
+            // means the client went away: stop reading.
+            let empty = matches!(&message, Ok(Some(bytes)) if bytes.is_empty());
+            if !empty && sender.send(message).await.is_err() {
+                return;
+            }
+            match next {
+                Some(next) => export = next,
+                None => return,
             }
         }
     });
-    let body = futures_util::stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|chunk| (chunk, receiver))
+    let body = futures_util::stream::unfold(Some(receiver), |receiver| async move {
+        let mut receiver = receiver?;
+        match receiver.recv().await {
+            Some(Ok(Some(chunk))) => Some((Ok(chunk), Some(receiver))),
+            Some(Ok(None)) => None,
+            Some(Err(error)) => Some((Err(error), None)),
+            // The reading task ended without saying the export is complete (it panicked):
+            // break the download rather than end it as if whole.
+            None => Some((
+                Err(actix_web::error::ErrorInternalServerError(
+                    "the export stopped part way",
+                )),
+                None,
+            )),
+        }
     });
     HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")

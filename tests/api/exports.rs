@@ -313,3 +313,19 @@ on_both_backends! {
         assert!(times.windows(2).all(|pair| pair[0] >= pair[1]), "newest received first, across chunks");
     }
 }
+
+/// PostgreSQL only: it can be made to refuse connections while the app runs.
+#[actix_web::test]
+async fn an_export_the_database_cannot_start_is_a_503_rather_than_an_empty_file() {
+    if !postgres_available() {
+        return;
+    }
+    let app = spawn_app(Backend::Postgres).await;
+    app.db.set_reachable(false);
+    for path in ["/actions.csv", "/ledger.csv"] {
+        let (status, body) = app.get(path).await;
+        assert_eq!(status, 503, "{path}: {body}");
+        assert!(!body.contains("action_id"), "{path}: no CSV header: {body}");
+    }
+    app.db.set_reachable(true);
+}

@@ -270,7 +270,7 @@ pub fn action_page(
 }
 
 /// The cursor that continues after `last` in the order of `sort`.
-fn cursor_after(last: &Action, sort: SortKey) -> Cursor {
+pub fn cursor_after(last: &Action, sort: SortKey) -> Cursor {
     Cursor {
         value: match sort {
             SortKey::Received => Some(SortValue::Time(last.first_seen_at)),

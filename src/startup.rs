@@ -13,7 +13,7 @@ use crate::auth::{AuthPolicy, generate_secret};
 use crate::clock::Clock;
 use crate::config::{Responses, Settings, Source, Testing};
 use crate::routes::access::{self, ReaderAccess};
-use crate::routes::{api, health, limits, pages, postbacks};
+use crate::routes::{api, exports, health, limits, pages, postbacks};
 use crate::session::SessionKey;
 use crate::storage::{Backend, Database, settings as stored_settings, to_db_time};
 use crate::telemetry::log_request;
@@ -176,7 +176,12 @@ impl Application {
                         .service(pages::deliveries::show)
                         .service(pages::deliveries::reprocess)
                         .service(api::deliveries)
-                        .service(api::delivery),
+                        .service(api::delivery)
+                        .service(pages::statement::statement)
+                        .service(api::statement)
+                        .service(exports::actions)
+                        .service(exports::ledger)
+                        .service(exports::statement),
                 )
         })
         // A client that has not sent its request head in time is dropped (slowloris).

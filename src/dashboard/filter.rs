@@ -249,6 +249,28 @@ fn day(name: &'static str, text: &str) -> Result<NaiveDate, FilterError> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| FilterError::Date(name, text.into()))
 }
 
+/// `from` and `to` dates (`2026-04-30`, either optional) as the instants `[from, until)`: `to`
+/// includes its whole day. Shared by the actions filter and the ledger export.
+pub fn date_range(
+    from: &Option<String>,
+    to: &Option<String>,
+) -> Result<(Option<NaiveDateTime>, Option<NaiveDateTime>), FilterError> {
+    let from = given(from)
+        .map(|text| day("from", text))
+        .transpose()?
+        .map(|date| date.and_hms_opt(0, 0, 0).expect("midnight exists"));
+    let until = given(to)
+        .map(|text| day("to", text))
+        .transpose()?
+        .map(|date| {
+            date.checked_add_days(Days::new(1))
+                .unwrap_or(date)
+                .and_hms_opt(0, 0, 0)
+                .expect("midnight exists")
+        });
+    Ok((from, until))
+}
+
 /// `true`/`false` as a query value (`on` is what a checked checkbox sends).
 pub fn flag(value: &Option<String>) -> Option<Result<bool, String>> {
     given(value).map(|text| match text {
@@ -256,6 +278,15 @@ pub fn flag(value: &Option<String>) -> Option<Result<bool, String>> {
         "false" | "0" | "off" | "no" => Ok(false),
         other => Err(other.to_owned()),
     })
+}
+
+/// The `include_tests` parameter of every list and report: test conversions are hidden unless
+/// asked for.
+pub fn include_tests(value: &Option<String>) -> Result<bool, FilterError> {
+    flag(value)
+        .transpose()
+        .map(|include| include.unwrap_or(false))
+        .map_err(|word| FilterError::Flag("include_tests", word))
 }
 
 impl ActionFilter {
@@ -286,19 +317,7 @@ impl ActionFilter {
             Some("locking") => DateField::Locking,
             Some(other) => return Err(FilterError::DateField(other.to_owned())),
         };
-        let from = given(&query.from)
-            .map(|text| day("from", text))
-            .transpose()?
-            .map(|date| date.and_hms_opt(0, 0, 0).expect("midnight exists"));
-        let until = given(&query.to)
-            .map(|text| day("to", text))
-            .transpose()?
-            .map(|date| {
-                date.checked_add_days(Days::new(1))
-                    .unwrap_or(date)
-                    .and_hms_opt(0, 0, 0)
-                    .expect("midnight exists")
-            });
+        let (from, until) = date_range(&query.from, &query.to)?;
         let sort = match given(&query.sort) {
             None => SortKey::Received,
             Some(word) => SortKey::ALL
@@ -312,10 +331,7 @@ impl ActionFilter {
             Some("asc") => false,
             Some(other) => return Err(FilterError::Direction(other.to_owned())),
         };
-        let include_tests = flag(&query.include_tests)
-            .transpose()
-            .map_err(|word| FilterError::Flag("include_tests", word))?
-            .unwrap_or(false);
+        let include_tests = include_tests(&query.include_tests)?;
         let flagged = flag(&query.flagged)
             .transpose()
             .map_err(|word| FilterError::Flag("flagged", word))?

@@ -2,7 +2,10 @@
 //! chart, and the read models that assemble them from storage.
 
 pub mod chart;
+pub mod csv_format;
+pub mod export;
 pub mod filter;
 pub mod format;
 pub mod log;
 pub mod overview;
+pub mod statement;

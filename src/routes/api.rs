@@ -215,3 +215,21 @@ pub async fn delivery(id: web::Path<String>, state: web::Data<AppState>) -> Http
         None => not_found("no such delivery"),
     })
 }
+
+/// The statement of a year: per month, brand and currency the tracked, modified, reversed, net
+/// and cleared payout, with subtotals per month and totals per currency; `year` (default this
+/// year) and `include_tests` as on the page.
+#[get("/api/statement")]
+pub async fn statement(
+    query: web::Query<crate::dashboard::statement::StatementQuery>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    use crate::dashboard::statement::{Period, read};
+    let period = match Period::parse(&query, crate::storage::to_db_time(state.clock.now())) {
+        Ok(period) => period,
+        Err(message) => return bad_request(&message),
+    };
+    let db = state.db.clone();
+    let result = web::block(move || read(&mut *db.conn()?, period)).await;
+    reply(result, |statement| HttpResponse::Ok().json(statement))
+}

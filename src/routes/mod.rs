@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod api;
+pub mod exports;
 pub mod health;
 pub mod limits;
 pub mod pages;

@@ -13,6 +13,7 @@ pub mod inquiry_events;
 pub mod jobs;
 pub mod kinds;
 pub mod ledger_entries;
+pub mod ledger_export;
 pub mod overview;
 pub mod schema;
 pub mod settings;

@@ -8,6 +8,7 @@ mod dashboard;
 mod dashboard_logs;
 mod devtools;
 mod durability;
+mod exports;
 mod hardening;
 mod health;
 mod kinds;

@@ -79,6 +79,7 @@ pub mod actions;
 pub mod deliveries;
 pub mod inquiries;
 pub mod overview;
+pub mod statement;
 
 /// Money text from the read model (exact decimal) shown with grouping and currency.
 pub fn shown_money(text: &str, currency: Option<&str>) -> String {

@@ -5,6 +5,8 @@
 //! the same run, then proves that every acknowledged postback is in the ledger and that
 //! `postback-ledger check` passes. Repeats the whole run and prints the medians.
 
+#[path = "../tests/support/fresh_postgres.rs"]
+mod fresh_postgres;
 #[path = "../tests/support/server.rs"]
 mod server;
 #[path = "../tests/support/workload.rs"]
@@ -16,9 +18,7 @@ use std::process::{Command, ExitCode};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
-
+use fresh_postgres::FreshPostgres;
 use server::{SECRET, Server};
 use workload::{ActionHistory, Workload, send};
 
@@ -408,38 +408,4 @@ fn percentile(sorted: &[u32], q: f64) -> f64 {
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
-}
-
-/// A PostgreSQL database of the run's own, next to the one `admin` names; dropped afterwards.
-struct FreshPostgres {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl FreshPostgres {
-    fn create(admin: &str, run: usize) -> FreshPostgres {
-        let name = format!("pl_bench_{}_{run}", std::process::id());
-        let mut conn = PgConnection::establish(admin).expect("PostgreSQL answers at --postgres");
-        conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .and_then(|_| conn.batch_execute(&format!("CREATE DATABASE {name}")))
-            .expect("create the benchmark database");
-        let base = admin.rsplit_once('/').map_or(admin, |(base, _)| base);
-        FreshPostgres {
-            admin: admin.to_owned(),
-            url: format!("{base}/{name}"),
-            name,
-        }
-    }
-}
-
-impl Drop for FreshPostgres {
-    fn drop(&mut self) {
-        if let Ok(mut conn) = PgConnection::establish(&self.admin) {
-            let _ = conn.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
-    }
 }

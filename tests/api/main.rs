@@ -3,6 +3,7 @@
 mod helpers;
 
 mod access;
+mod browser;
 mod cli;
 mod dashboard;
 mod dashboard_logs;

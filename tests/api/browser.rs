@@ -1,0 +1,448 @@
+//! The dashboard in a real browser: headless Chromium, driven through chromedriver, after
+//! postbacks arrived over HTTP; a screenshot of each page is saved under target/screenshots/.
+
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+
+use crate::helpers::*;
+
+/// Every page photographed at desktop width, with the heading it must show:
+/// (file name, path, `<h1>`). A new page is one more line.
+const PAGES: &[(&str, &str, &str)] = &[
+    ("overview", "/", "Overview"),
+    ("pending", "/actions?status=pending", "Pending actions"),
+    ("reversed", "/actions?status=reversed", "Reversed actions"),
+    ("all", "/actions?status=all", "All actions"),
+    ("action", "/actions/E2E-R1", "Action E2E-R1"),
+    ("inquiries", "/inquiries", "Inquiries"),
+    ("deliveries", "/deliveries", "Deliveries"),
+    ("statement", "/statement?year=2026", "Statement 2026"),
+];
+
+const DESKTOP: (u32, u32) = (1280, 900);
+const PHONE: (u32, u32) = (390, 844);
+/// How long the browser may take to get somewhere after a click.
+const PATIENCE: Duration = Duration::from_secs(15);
+
+/// chromedriver ($CHROMEDRIVER, else Debian's), or None when it is not installed and we are not
+/// in CI (the caller skips, loudly). In CI (`CI=true`) a missing driver fails the test instead.
+fn chromedriver_path() -> Option<PathBuf> {
+    let path = std::env::var_os("CHROMEDRIVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromedriver"));
+    if path.is_file() {
+        return Some(path);
+    }
+    if std::env::var("CI").is_ok_and(|value| value == "true") {
+        panic!(
+            "CI=true but chromedriver is not at {} (install Debian's chromium and chromium-driver, \
+             as .ci/run does, or set CHROMEDRIVER)",
+            path.display()
+        );
+    }
+    eprintln!(
+        "SKIPPED the browser test: chromedriver is not at {} (install chromium and \
+         chromium-driver, or set CHROMEDRIVER); CI=true makes this a failure.",
+        path.display()
+    );
+    None
+}
+
+/// chromedriver on a free loopback port, in a process group of its own so that it and the
+/// browsers it started are killed when this is dropped, a failed assertion included.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    async fn start(binary: &Path) -> Driver {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(binary)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("chromedriver starts");
+        let driver = Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + PATIENCE;
+        let client = reqwest::Client::new();
+        loop {
+            let status = client.get(format!("{}/status", driver.url)).send().await;
+            if status.is_ok_and(|response| response.status().is_success()) {
+                return driver;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not answer within {PATIENCE:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A headless Chromium session.
+    async fn browser(&self) -> Client {
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "args": [
+                    "--headless=new",
+                    // CI containers run as root, where Chromium's sandbox refuses to start; the
+                    // browser only visits the app on loopback.
+                    "--no-sandbox",
+                    "--disable-dev-shm-usage",
+                    "--disable-gpu",
+                    format!("--window-size={},{}", DESKTOP.0, DESKTOP.1),
+                ]
+            }),
+        );
+        ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&self.url)
+            .await
+            .expect("chromedriver opens a headless Chromium session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// target/screenshots (under $CARGO_TARGET_DIR when set), created.
+fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let dir = target.join("screenshots");
+    std::fs::create_dir_all(&dir).expect("create the screenshot directory");
+    dir
+}
+
+/// Saves the whole current page (the window stretched to its height) as `name.png`.
+async fn screenshot(client: &Client, name: &str) {
+    let height = client
+        .execute("return document.documentElement.scrollHeight", vec![])
+        .await
+        .expect("page height")
+        .as_u64()
+        .unwrap_or(DESKTOP.1 as u64)
+        .clamp(DESKTOP.1 as u64, 6_000) as u32;
+    let (width, _) = client.get_window_size().await.expect("window size");
+    client
+        .set_window_size(width as u32, height)
+        .await
+        .expect("resize");
+    let png = client.screenshot().await.expect("a screenshot");
+    client
+        .set_window_size(width as u32, DESKTOP.1)
+        .await
+        .expect("resize back");
+    let path = screenshot_dir().join(format!("{name}.png"));
+    std::fs::write(&path, png).expect("write the screenshot");
+    eprintln!("screenshot: {}", path.display());
+}
+
+/// The cells' text of every body row of the table `selector` names.
+async fn table(client: &Client, selector: &str) -> Vec<Vec<String>> {
+    let rows = client
+        .execute(
+            "return Array.from(document.querySelectorAll(arguments[0] + ' tbody tr'))
+                .map(row => Array.from(row.cells).map(cell => cell.innerText.trim()));",
+            vec![json!(selector)],
+        )
+        .await
+        .expect("read the table");
+    serde_json::from_value(rows).expect("rows of cells")
+}
+
+/// The action ids the list shows, sorted.
+async fn listed_ids(client: &Client) -> Vec<String> {
+    let mut ids: Vec<String> = table(client, "#actions-table")
+        .await
+        .into_iter()
+        .filter(|cells| cells.len() > 1)
+        .map(|cells| cells[0].clone())
+        .collect();
+    ids.sort();
+    ids
+}
+
+async fn heading(client: &Client) -> String {
+    client
+        .find(Locator::Css("h1"))
+        .await
+        .expect("the page has a heading")
+        .text()
+        .await
+        .expect("heading text")
+}
+
+/// Waits until the browser is at a URL containing `part` (a click's navigation finished).
+async fn wait_for_url(client: &Client, part: &str) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let url = client.current_url().await.expect("current url");
+        if url.as_str().contains(part) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the browser stayed at {url}, expected {part}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Types `value` into the filter form's field `id` as a person would, submits the form and
+/// waits for the filtered list.
+async fn filter_by(client: &Client, id: &str, value: &str) {
+    client
+        .find(Locator::Id(id))
+        .await
+        .expect("the filter field")
+        .send_keys(value)
+        .await
+        .expect("typing");
+    client
+        .form(Locator::Css("form.filters"))
+        .await
+        .expect("the filter form")
+        .submit()
+        .await
+        .expect("submit");
+    let encoded = serde_urlencoded::to_string([(id, value)]).unwrap();
+    wait_for_url(client, &encoded).await;
+}
+
+/// One event of an action, as impact.com sends it in a GET query string.
+fn event(
+    action_id: &str,
+    campaign: (&str, &str),
+    currency: &str,
+    (status, payout, delta): (&str, &str, &str),
+) -> String {
+    format!(
+        "ActionId={action_id}&Status={status}&Payout={payout}&DeltaPayout={delta}&Amount=100.00\
+         &Currency={currency}&CampaignId={}&CampaignName={}&ActionTrackerName=Sale\
+         &Oid=ORD-{action_id}&EventDate=2026-11-20T10:00:00Z",
+        campaign.0,
+        campaign.1.replace(' ', "%20")
+    )
+}
+
+const SPRING: (&str, &str) = ("100", "Spring Sale");
+const WINTER: (&str, &str) = ("200", "Winter Sale");
+
+/// An action's id, campaign, currency and events (status, payout, delta payout).
+type History = (
+    &'static str,
+    (&'static str, &'static str),
+    &'static str,
+    &'static [(&'static str, &'static str, &'static str)],
+);
+
+/// Five pending actions in two campaigns and two currencies (one of them modified) and one
+/// tracked, modified and reversed.
+async fn send_postbacks(app: &TestApp) {
+    let histories: &[History] = &[
+        ("E2E-P1", SPRING, "USD", &[("PENDING", "12.50", "12.50")]),
+        ("E2E-P2", SPRING, "USD", &[("PENDING", "7.25", "7.25")]),
+        (
+            "E2E-M1",
+            SPRING,
+            "USD",
+            &[
+                ("PENDING", "15.50", "15.50"),
+                ("MODIFIED", "10.50", "-5.00"),
+            ],
+        ),
+        ("E2E-P3", WINTER, "USD", &[("PENDING", "20.00", "20.00")]),
+        ("E2E-P4", WINTER, "EUR", &[("PENDING", "5.00", "5.00")]),
+        (
+            "E2E-R1",
+            WINTER,
+            "USD",
+            &[
+                ("PENDING", "30.00", "30.00"),
+                ("MODIFIED", "25.00", "-5.00"),
+                ("REVERSED", "0", "-25.00"),
+            ],
+        ),
+    ];
+    for (action_id, campaign, currency, events) in histories {
+        for step in *events {
+            let answer = app
+                .get_postback("actions", &event(action_id, *campaign, currency, *step))
+                .await;
+            assert_eq!(
+                answer.outcome.as_deref(),
+                Some("applied"),
+                "{action_id} {step:?}: {}",
+                answer.body
+            );
+        }
+    }
+}
+
+#[actix_web::test]
+async fn the_dashboard_in_a_real_browser_shows_lists_totals_filters_search_and_timeline() {
+    let Some(chromedriver) = chromedriver_path() else {
+        return;
+    };
+    let app = spawn_app(Backend::Sqlite).await;
+    send_postbacks(&app).await;
+    let driver = Driver::start(&chromedriver).await;
+    let client = driver.browser().await;
+    let at = |path: &str| format!("{}{path}", app.address);
+
+    for (name, path, expected) in PAGES {
+        client.goto(&at(path)).await.expect("the page loads");
+        assert_eq!(heading(&client).await, *expected, "{path}");
+        screenshot(&client, name).await;
+    }
+
+    // Pending: every pending action, the modified one at its new payout; totals per currency.
+    client.goto(&at("/actions?status=pending")).await.unwrap();
+    assert_eq!(
+        listed_ids(&client).await,
+        ["E2E-M1", "E2E-P1", "E2E-P2", "E2E-P3", "E2E-P4"]
+    );
+    let rows = table(&client, "#actions-table").await;
+    let modified = rows.iter().find(|cells| cells[0] == "E2E-M1").unwrap();
+    assert_eq!(
+        (&modified[1][..], &modified[2][..], &modified[3][..]),
+        ("pending", "10.50 USD", "Spring Sale")
+    );
+    assert_eq!(
+        table(&client, "#totals-table").await,
+        [
+            ["EUR", "1", "5.00 EUR", "100.00"],
+            ["USD", "4", "50.25 USD", "400.00"]
+        ]
+    );
+
+    // Reversed: the reversed action only, at zero, with its status.
+    client.goto(&at("/actions?status=reversed")).await.unwrap();
+    let rows = table(&client, "#actions-table").await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        (&rows[0][0][..], &rows[0][1][..], &rows[0][2][..]),
+        ("E2E-R1", "reversed", "0.00 USD")
+    );
+    assert_eq!(
+        table(&client, "#totals-table").await,
+        [["USD", "1", "0.00 USD", "0.00"]]
+    );
+
+    // The filter form: one campaign narrows the rows and the totals.
+    client.goto(&at("/actions?status=pending")).await.unwrap();
+    filter_by(&client, "campaign", "Spring Sale").await;
+    assert_eq!(listed_ids(&client).await, ["E2E-M1", "E2E-P1", "E2E-P2"]);
+    assert_eq!(
+        table(&client, "#totals-table").await,
+        [["USD", "3", "30.25 USD", "300.00"]]
+    );
+    screenshot(&client, "pending-filtered-by-campaign").await;
+
+    // The search box finds an action by its order id, whatever its status.
+    client.goto(&at("/actions?status=all")).await.unwrap();
+    filter_by(&client, "q", "ORD-E2E-R1").await;
+    assert_eq!(listed_ids(&client).await, ["E2E-R1"]);
+    screenshot(&client, "search-by-order-id").await;
+
+    // Its id opens the detail page with the ledger timeline.
+    client
+        .find(Locator::LinkText("E2E-R1"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_url(&client, "/actions/E2E-R1").await;
+    assert_eq!(heading(&client).await, "Action E2E-R1");
+    let timeline = client
+        .execute(
+            "return Array.from(document.querySelectorAll('ol.timeline li'))
+                .map(item => [item.querySelector('.kind').innerText, item.querySelector('strong').innerText]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        timeline,
+        json!([
+            ["tracked", "30.00 USD"],
+            ["modified", "-5.00 USD"],
+            ["reversed", "-25.00 USD"]
+        ])
+    );
+
+    // The overview's numbers per currency; reversed is what the reversals took away.
+    client.goto(&at("/")).await.unwrap();
+    let usd = table(&client, "section[aria-label='Payout in USD'] table").await;
+    assert_eq!(usd[0], ["Pending", "4", "50.25 USD"]);
+    assert_eq!(usd[3], ["Reversed", "1", "25.00 USD"]);
+    let rate = client
+        .find(Locator::Css("section[aria-label='Payout in USD'] p.muted"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(rate, "Reversal rate 20.0%");
+    let eur = table(&client, "section[aria-label='Payout in EUR'] table").await;
+    assert_eq!(eur[0], ["Pending", "1", "5.00 EUR"]);
+
+    // At a phone's width the list's table scrolls inside its box; the page itself does not.
+    client.set_window_size(PHONE.0, PHONE.1).await.unwrap();
+    client.goto(&at("/actions?status=pending")).await.unwrap();
+    let widths = client
+        .execute(
+            "const box = document.getElementById('actions-table').parentElement;
+             return [document.documentElement.scrollWidth, window.innerWidth, box.scrollWidth, box.clientWidth];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let [page, viewport, table_width, box_width]: [u64; 4] =
+        serde_json::from_value(widths).unwrap();
+    assert!(
+        page <= viewport,
+        "the page is {page}px wide in a {viewport}px window"
+    );
+    assert!(
+        table_width > box_width,
+        "the table ({table_width}px) should scroll inside its {box_width}px box"
+    );
+    client
+        .execute(
+            "document.getElementById('actions-table').scrollIntoView()",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let png = client.screenshot().await.unwrap();
+    std::fs::write(screenshot_dir().join("pending-phone.png"), png).unwrap();
+
+    client.close().await.expect("the session closes");
+}

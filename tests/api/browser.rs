@@ -341,13 +341,13 @@ async fn the_dashboard_in_a_real_browser_shows_lists_totals_filters_search_and_t
         ]
     );
 
-    // Reversed: the reversed action only, at zero, with its status.
+    // Reversed: the reversed action only, at zero, with its status and what the reversal took.
     client.goto(&at("/actions?status=reversed")).await.unwrap();
     let rows = table(&client, "#actions-table").await;
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(
         (&rows[0][0][..], &rows[0][1][..], &rows[0][2][..]),
-        ("E2E-R1", "reversed", "0.00 USD")
+        ("E2E-R1", "reversed", "0.00 USD\nreversed 25.00 USD")
     );
     assert_eq!(
         table(&client, "#totals-table").await,

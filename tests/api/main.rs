@@ -3,6 +3,7 @@
 mod helpers;
 
 mod access;
+mod batching;
 mod cli;
 mod devtools;
 mod durability;

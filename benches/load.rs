@@ -29,7 +29,11 @@ const USAGE: &str = "usage: cargo bench --bench load -- [--postgres URL] [--runs
   --runs N            whole runs, each on a fresh database; medians are reported (default 3)
   --seconds S         seconds of postbacks per concurrency level (default 4; /healthz gets half)
   --concurrency LIST  concurrent senders per level (default 16,64)
-  --client-threads N  threads of the load generator (default 1, leaving the cores to the server)";
+  --client-threads N  threads of the load generator (default 1, leaving the cores to the server)
+  --preload N         before each run, write N tracked actions straight through the storage module
+                      (512 per transaction), to measure how throughput grows with the ledger's size
+  --soak-seconds S    instead of the levels, one long run at the highest concurrency, printing the
+                      server's current RSS and the throughput every 10 s (the issue's soak: 600)";
 
 struct Options {
     postgres: Option<String>,
@@ -37,6 +41,8 @@ struct Options {
     seconds: f64,
     levels: Vec<usize>,
     client_threads: usize,
+    preload: usize,
+    soak_seconds: f64,
 }
 
 fn parse_options() -> Result<Options, String> {
@@ -48,6 +54,8 @@ fn parse_options() -> Result<Options, String> {
         seconds: 4.0,
         levels: vec![16, 64],
         client_threads: 1,
+        preload: 0,
+        soak_seconds: 0.0,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -71,6 +79,14 @@ fn parse_options() -> Result<Options, String> {
                     .parse()
                     .map_err(|e| format!("{e}"))?
             }
+            "--preload" => {
+                options.preload = value("--preload")?.parse().map_err(|e| format!("{e}"))?
+            }
+            "--soak-seconds" => {
+                options.soak_seconds = value("--soak-seconds")?
+                    .parse()
+                    .map_err(|e| format!("{e}"))?
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument `{other}`")),
         }
@@ -83,6 +99,7 @@ fn parse_options() -> Result<Options, String> {
 
 #[derive(Debug, Clone, Default)]
 struct Level {
+    concurrency: usize,
     postbacks_per_s: f64,
     p50_ms: f64,
     p99_ms: f64,
@@ -148,7 +165,8 @@ fn main() -> ExitCode {
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|");
     let rss = median(runs.iter().map(|run| run.peak_rss_mib).collect());
-    for (n, level) in options.levels.iter().enumerate() {
+    for n in 0..runs[0].levels.len() {
+        let level = runs[0].levels[n].concurrency;
         let of =
             |pick: fn(&Level) -> f64| median(runs.iter().map(|r| pick(&r.levels[n])).collect());
         let ratio = median(
@@ -189,6 +207,9 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
         Some(db) => db.url.clone(),
         None => format!("sqlite://{}", dir.path().join("ledger.db").display()),
     };
+    if options.preload > 0 {
+        preload(&url, options.preload);
+    }
     let server = Server::start(binary, dir.path(), &url);
     let runtime = if options.client_threads == 1 {
         tokio::runtime::Builder::new_current_thread()
@@ -211,9 +232,28 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
     let mut actions: Vec<ActionHistory> = Vec::new();
     let mut uncertain = HashSet::new();
     let mut problems = Vec::new();
-    for &concurrency in &options.levels {
+    // A soak is one long level cut into 10-second slices, each reporting RSS and throughput.
+    let slices: Vec<(usize, Duration)> = if options.soak_seconds > 0.0 {
+        let top = *options.levels.iter().max().expect("a level");
+        let count = (options.soak_seconds / 10.0).ceil().max(1.0) as usize;
+        (0..count)
+            .map(|_| {
+                (
+                    top,
+                    Duration::from_secs_f64(options.soak_seconds / count as f64),
+                )
+            })
+            .collect()
+    } else {
+        options
+            .levels
+            .iter()
+            .map(|&level| (level, seconds))
+            .collect()
+    };
+    for (slice, &(concurrency, seconds)) in slices.iter().enumerate() {
         let workload = Arc::new(Mutex::new(Workload::new(
-            &format!("{run}000.{concurrency}"),
+            &format!("{run}000.{concurrency}.{slice}"),
             (run * 1_000 + concurrency) as u64,
         )));
         let started = Instant::now();
@@ -234,6 +274,7 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
         let mut latencies = tally.latencies_us;
         latencies.sort_unstable();
         let level = Level {
+            concurrency,
             postbacks_per_s: tally.acknowledged as f64 / elapsed,
             p50_ms: percentile(&latencies, 0.50),
             p99_ms: percentile(&latencies, 0.99),
@@ -249,6 +290,13 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
             level.postbacks_per_s / level.healthz_per_s,
             level.refused_503
         );
+        if options.soak_seconds > 0.0 {
+            println!(
+                "soak {:>5.0} s: RSS now {:.1} MiB",
+                (slice + 1) as f64 * seconds.as_secs_f64(),
+                server.current_rss_kib().unwrap_or(0) as f64 / 1024.0
+            );
+        }
         problems.extend(tally.errors);
         let offset = actions.len();
         uncertain.extend(tally.uncertain.into_iter().map(|index| index + offset));
@@ -395,6 +443,52 @@ async fn drive_healthz(
         answered += sender.await.expect("a sender finished");
     }
     answered as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Writes `count` tracked actions (small payloads) through the same storage code the server uses,
+/// 512 per transaction, so the run starts on a ledger of that size.
+fn preload(url: &str, count: usize) {
+    use postback_ledger::config::{FileConfig, resolve};
+    use postback_ledger::delivery::{RawRequest, understand};
+    use postback_ledger::storage::{Database, ingest};
+    let started = Instant::now();
+    let source = resolve(FileConfig::default())
+        .expect("the default configuration")
+        .sources["actions"]
+        .clone();
+    let db = Database::connect(url).expect("the database answers");
+    db.migrate().expect("migrations");
+    let mut conn = db.conn().expect("a connection");
+    let now = chrono::Utc::now();
+    for first in (0..count).step_by(512) {
+        let batch: Vec<_> = (first..count.min(first + 512))
+            .map(|n| {
+                let query = format!(
+                    "ActionId=preload.{n}&Payout={}&Status=PENDING&Oid=ORD-preload.{n}",
+                    workload::money(100 + (n % 19_900) as i64)
+                );
+                understand(
+                    &source,
+                    RawRequest {
+                        method: "GET",
+                        query: &query,
+                        content_type: None,
+                        body: b"",
+                        client_addr: None,
+                        received_at: now,
+                    },
+                )
+            })
+            .collect();
+        for result in ingest::apply_batch(&mut conn, db.backend(), &batch).expect("a preload batch")
+        {
+            result.expect("a preloaded action");
+        }
+    }
+    println!(
+        "preloaded {count} actions in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 fn percentile(sorted: &[u32], q: f64) -> f64 {

@@ -3,11 +3,12 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::AnyConnection;
 use super::schema::action_events;
+use super::{AnyConnection, per_backend};
 
+// NULL rather than DEFAULT for None: SQLite has no DEFAULT in a multi-row VALUES.
 #[derive(Debug, Insertable)]
-#[diesel(table_name = action_events)]
+#[diesel(table_name = action_events, treat_none_as_default_value = false)]
 pub struct NewActionEvent<'a> {
     pub delivery_id: i64,
     pub action_id: &'a str,
@@ -38,6 +39,16 @@ pub fn insert(conn: &mut AnyConnection, new: &NewActionEvent<'_>) -> QueryResult
     diesel::insert_into(action_events::table)
         .values(new)
         .execute(conn)
+}
+
+/// Inserts many events in a few statements (the write path's batch).
+pub fn insert_all(conn: &mut AnyConnection, rows: &[NewActionEvent<'_>]) -> QueryResult<()> {
+    for rows in rows.chunks(super::MAX_ROWS_PER_STATEMENT) {
+        per_backend!(&mut *conn, c => diesel::insert_into(action_events::table)
+            .values(rows)
+            .execute(c))?;
+    }
+    Ok(())
 }
 
 /// Every event of an action in arrival order.

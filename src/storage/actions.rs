@@ -149,6 +149,129 @@ pub fn find_state(conn: &mut AnyConnection, action_id: &str) -> QueryResult<Opti
         .optional()
 }
 
+/// The reconciled state and source of each of `action_ids` that is stored: one query for a
+/// whole batch of the write path instead of one per delivery.
+pub fn states_of(
+    conn: &mut AnyConnection,
+    action_ids: &[&str],
+) -> QueryResult<Vec<(String, String, StoredState)>> {
+    let mut found = Vec::with_capacity(action_ids.len());
+    for ids in action_ids.chunks(super::MAX_ROWS_PER_STATEMENT) {
+        found.extend(
+            actions::table
+                .filter(actions::action_id.eq_any(ids))
+                .select((
+                    actions::action_id,
+                    actions::source,
+                    StoredState::as_select(),
+                ))
+                .load::<(String, String, StoredState)>(conn)?,
+        );
+    }
+    Ok(found)
+}
+
+/// A whole action row as the write path writes it: its state, the descriptive fields its events
+/// gave (None: none of them gave it) and whether any was a test. `ledger_date` and
+/// `reviewed_at` are not the write path's and are left alone.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = actions, treat_none_as_default_value = false)]
+pub struct ActionRow<'a> {
+    pub action_id: &'a str,
+    pub source: String,
+    pub status: &'static str,
+    pub payout: i64,
+    pub amount: i64,
+    pub flags: String,
+    pub first_seen_at: NaiveDateTime,
+    pub last_seen_at: NaiveDateTime,
+    pub status_raw: Option<&'a str>,
+    pub payout_currency: Option<&'a str>,
+    pub amount_currency: Option<&'a str>,
+    pub campaign_id: Option<&'a str>,
+    pub campaign_name: Option<&'a str>,
+    pub action_tracker_id: Option<&'a str>,
+    pub action_tracker_name: Option<&'a str>,
+    pub media_partner_id: Option<&'a str>,
+    pub order_id: Option<&'a str>,
+    pub shared_id: Option<&'a str>,
+    pub sub_id1: Option<&'a str>,
+    pub sub_id2: Option<&'a str>,
+    pub sub_id3: Option<&'a str>,
+    pub click_id: Option<&'a str>,
+    pub promo_code: Option<&'a str>,
+    pub event_date: Option<NaiveDateTime>,
+    pub creation_date: Option<NaiveDateTime>,
+    pub locking_date: Option<NaiveDateTime>,
+    pub cleared_date: Option<NaiveDateTime>,
+    pub items: Option<String>,
+    pub extra: Option<String>,
+    pub is_test: bool,
+}
+
+/// Writes each row in one statement per few hundred actions: a new action is inserted; a stored
+/// one gets the new state and source, keeps its `first_seen_at`, keeps every descriptive field
+/// the row does not give (COALESCE: a later event never blanks what an earlier one gave) and
+/// stays a test once it was one. Each action id at most once per call.
+pub fn upsert_all(conn: &mut AnyConnection, rows: &[ActionRow<'_>]) -> QueryResult<()> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{Bool, Nullable, Text, Timestamp};
+    use diesel::upsert::excluded;
+    macro_rules! given_or_kept {
+        ($column:ident, $type:ty) => {
+            actions::$column.eq(sql::<$type>(concat!(
+                "COALESCE(excluded.",
+                stringify!($column),
+                ", actions.",
+                stringify!($column),
+                ")"
+            )))
+        };
+    }
+    for rows in rows.chunks(super::MAX_ROWS_PER_STATEMENT) {
+        per_backend!(&mut *conn, c => diesel::insert_into(actions::table)
+            .values(rows)
+            .on_conflict(actions::action_id)
+            .do_update()
+            .set((
+                (
+                    actions::source.eq(excluded(actions::source)),
+                    actions::status.eq(excluded(actions::status)),
+                    actions::payout.eq(excluded(actions::payout)),
+                    actions::amount.eq(excluded(actions::amount)),
+                    actions::flags.eq(excluded(actions::flags)),
+                    actions::last_seen_at.eq(excluded(actions::last_seen_at)),
+                    actions::is_test.eq(sql::<Bool>("excluded.is_test OR actions.is_test")),
+                    given_or_kept!(status_raw, Nullable<Text>),
+                    given_or_kept!(payout_currency, Nullable<Text>),
+                    given_or_kept!(amount_currency, Nullable<Text>),
+                    given_or_kept!(campaign_id, Nullable<Text>),
+                    given_or_kept!(campaign_name, Nullable<Text>),
+                    given_or_kept!(action_tracker_id, Nullable<Text>),
+                    given_or_kept!(action_tracker_name, Nullable<Text>),
+                    given_or_kept!(media_partner_id, Nullable<Text>),
+                ),
+                (
+                    given_or_kept!(order_id, Nullable<Text>),
+                    given_or_kept!(shared_id, Nullable<Text>),
+                    given_or_kept!(sub_id1, Nullable<Text>),
+                    given_or_kept!(sub_id2, Nullable<Text>),
+                    given_or_kept!(sub_id3, Nullable<Text>),
+                    given_or_kept!(click_id, Nullable<Text>),
+                    given_or_kept!(promo_code, Nullable<Text>),
+                    given_or_kept!(event_date, Nullable<Timestamp>),
+                    given_or_kept!(creation_date, Nullable<Timestamp>),
+                    given_or_kept!(locking_date, Nullable<Timestamp>),
+                    given_or_kept!(cleared_date, Nullable<Timestamp>),
+                    given_or_kept!(items, Nullable<Text>),
+                    given_or_kept!(extra, Nullable<Text>),
+                ),
+            ))
+            .execute(c))?;
+    }
+    Ok(())
+}
+
 pub fn insert(
     conn: &mut AnyConnection,
     action_id: &str,

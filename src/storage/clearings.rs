@@ -54,6 +54,21 @@ pub fn of_action(conn: &mut AnyConnection, action_id: &str) -> QueryResult<Vec<C
         .load(conn)
 }
 
+/// Which of `action_ids` some clearing names (`exists_for` for a whole batch).
+pub fn named_among(conn: &mut AnyConnection, action_ids: &[&str]) -> QueryResult<Vec<String>> {
+    let mut named = Vec::new();
+    for ids in action_ids.chunks(super::MAX_ROWS_PER_STATEMENT) {
+        named.extend(
+            clearings::table
+                .filter(clearings::action_id.eq_any(ids))
+                .select(clearings::action_id.assume_not_null())
+                .distinct()
+                .load::<String>(conn)?,
+        );
+    }
+    Ok(named)
+}
+
 /// Does any clearing name this action? (A placeholder's only evidence.)
 pub fn exists_for(conn: &mut AnyConnection, action_id: &str) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(

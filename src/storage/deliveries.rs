@@ -7,8 +7,9 @@ use serde::Serialize;
 use super::schema::deliveries;
 use super::{AnyConnection, per_backend};
 
+// NULL rather than DEFAULT for None: SQLite has no DEFAULT in a multi-row VALUES.
 #[derive(Debug, Insertable)]
-#[diesel(table_name = deliveries)]
+#[diesel(table_name = deliveries, treat_none_as_default_value = false)]
 pub struct NewDelivery<'a> {
     pub source: &'a str,
     pub kind: &'a str,
@@ -66,6 +67,66 @@ pub fn insert_unless_repeat(
         .returning(deliveries::id)
         .get_result::<i64>(c)
         .optional())
+}
+
+/// `insert_unless_repeat` for many at once: returns (id, dedup key) of those inserted; the keys
+/// missing from the answer were already stored. Each key at most once per call.
+pub fn insert_all_unless_repeat(
+    conn: &mut AnyConnection,
+    rows: &[NewDelivery<'_>],
+) -> QueryResult<Vec<(i64, String)>> {
+    let mut inserted = Vec::with_capacity(rows.len());
+    for rows in rows.chunks(super::MAX_ROWS_PER_STATEMENT) {
+        inserted.extend(
+            per_backend!(&mut *conn, c => diesel::insert_into(deliveries::table)
+            .values(rows)
+            .on_conflict(deliveries::dedup_key)
+            .do_nothing()
+            .returning((deliveries::id, deliveries::dedup_key))
+            .get_results::<(i64, String)>(c))?,
+        );
+    }
+    Ok(inserted)
+}
+
+/// Counts `times` repeats on the delivery with this key, the last received at `at`.
+pub fn count_repeats(
+    conn: &mut AnyConnection,
+    dedup_key: &str,
+    times: i32,
+    at: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(deliveries::table.filter(deliveries::dedup_key.eq(dedup_key)))
+        .set((
+            deliveries::times_received.eq(deliveries::times_received + times),
+            deliveries::last_received_at.eq(at),
+        ))
+        .execute(conn)
+}
+
+/// (id, dedup key) of the stored deliveries with these keys.
+pub fn ids_of_keys(conn: &mut AnyConnection, keys: &[&str]) -> QueryResult<Vec<(i64, String)>> {
+    let mut found = Vec::with_capacity(keys.len());
+    for keys in keys.chunks(super::MAX_ROWS_PER_STATEMENT) {
+        found.extend(
+            deliveries::table
+                .filter(deliveries::dedup_key.eq_any(keys))
+                .select((deliveries::id, deliveries::dedup_key))
+                .load::<(i64, String)>(conn)?,
+        );
+    }
+    Ok(found)
+}
+
+/// Sets one outcome on many deliveries.
+pub fn set_outcome_of(conn: &mut AnyConnection, ids: &[i64], outcome: &str) -> QueryResult<usize> {
+    let mut changed = 0;
+    for ids in ids.chunks(super::MAX_ROWS_PER_STATEMENT) {
+        changed += diesel::update(deliveries::table.filter(deliveries::id.eq_any(ids)))
+            .set(deliveries::outcome.eq(outcome))
+            .execute(conn)?;
+    }
+    Ok(changed)
 }
 
 /// Counts a repeat on the original delivery and returns the original.

@@ -6,8 +6,8 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use serde::Serialize;
 
-use super::AnyConnection;
 use super::schema::ledger_entries;
+use super::{AnyConnection, per_backend};
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = ledger_entries)]
@@ -36,6 +36,16 @@ pub fn insert(conn: &mut AnyConnection, new: &NewLedgerEntry<'_>) -> QueryResult
     diesel::insert_into(ledger_entries::table)
         .values(new)
         .execute(conn)
+}
+
+/// Appends many entries in a few statements, in the order given (their ids follow it).
+pub fn insert_all(conn: &mut AnyConnection, rows: &[NewLedgerEntry<'_>]) -> QueryResult<()> {
+    for rows in rows.chunks(super::MAX_ROWS_PER_STATEMENT) {
+        per_backend!(&mut *conn, c => diesel::insert_into(ledger_entries::table)
+            .values(rows)
+            .execute(c))?;
+    }
+    Ok(())
 }
 
 pub fn of_action(conn: &mut AnyConnection, action_id: &str) -> QueryResult<Vec<LedgerEntry>> {

@@ -3,6 +3,7 @@
 mod helpers;
 
 mod access;
+mod batching;
 mod browser;
 mod cli;
 mod dashboard;

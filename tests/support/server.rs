@@ -120,6 +120,15 @@ impl Server {
             .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
     }
 
+    /// The server's resident memory now in KiB (VmRSS): what a soak watches stay flat.
+    pub fn current_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
     /// SIGKILL: the crash no code of ours sees coming.
     pub fn kill(mut self) {
         self.child.kill().expect("SIGKILL sent");

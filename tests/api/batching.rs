@@ -1,0 +1,183 @@
+//! Group commit applies a run of deliveries with a few multi-row statements; the ledger it leaves
+//! must be the one the same deliveries leave applied one at a time, outcomes included.
+
+use chrono::{Duration, TimeZone, Utc};
+use postback_ledger::config::{FileConfig, resolve};
+use postback_ledger::delivery::{IncomingDelivery, RawRequest, Stored, understand};
+use postback_ledger::storage::{
+    Database, action_events, actions, deliveries, ingest, ledger_entries,
+};
+
+use crate::helpers::*;
+use crate::on_both_backends;
+
+/// Several events of one action, out of order, repeated inside the batch and across it,
+/// fields given once and later left out, an unknown status, a stale repeat of a value and an
+/// undecodable body (quarantined) sent twice.
+const REQUESTS: &[(&str, &str)] = &[
+    (
+        "GET",
+        "ActionId=B1&Payout=5.00&DeltaPayout=-5.00&Status=MODIFIED&Oid=O-B1",
+    ),
+    (
+        "GET",
+        "ActionId=A1&Payout=10.00&DeltaPayout=10.00&Status=PENDING&Oid=O-A1&SubId1=s1",
+    ),
+    (
+        "GET",
+        "ActionId=A1&Payout=10.00&DeltaPayout=10.00&Status=PENDING&Oid=O-A1&SubId1=s1",
+    ),
+    ("JSON", "{\"ActionId\": tru"),
+    (
+        "GET",
+        "ActionId=A1&Payout=7.50&DeltaPayout=-2.50&Status=MODIFIED",
+    ),
+    ("GET", "ActionId=C1&Payout=3.00&Status=WEIRD&Oid=O-C1"),
+    (
+        "GET",
+        "ActionId=B1&Payout=10.00&DeltaPayout=10.00&Status=PENDING",
+    ),
+    ("JSON", "{\"ActionId\": tru"),
+    ("GET", "ActionId=C1&Payout=3.00&Status=PENDING"),
+    (
+        "GET",
+        "ActionId=A1&Payout=0.00&DeltaPayout=-7.50&Status=REVERSED&SubId2=s2",
+    ),
+    ("GET", "ActionId=D1&Payout=4.00&Status=PENDING"),
+    ("GET", "ActionId=D1&Payout=4.00&Status=APPROVED"),
+    (
+        "GET",
+        "ActionId=A1&Payout=7.50&DeltaPayout=-2.50&Status=MODIFIED",
+    ),
+];
+
+fn deliveries_of(requests: &[(&str, &str)]) -> Vec<IncomingDelivery> {
+    let source = resolve(FileConfig::default()).unwrap().sources["actions"].clone();
+    let start = Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).unwrap();
+    requests
+        .iter()
+        .enumerate()
+        .map(|(n, (method, text))| {
+            let (query, content_type, body) = match *method {
+                "GET" => (*text, None, &b""[..]),
+                _ => ("", Some("application/json"), text.as_bytes()),
+            };
+            understand(
+                &source,
+                RawRequest {
+                    method: if *method == "GET" { "GET" } else { "POST" },
+                    query,
+                    content_type,
+                    body,
+                    client_addr: None,
+                    received_at: start + Duration::seconds(n as i64),
+                },
+            )
+        })
+        .collect()
+}
+
+/// Everything the ledger holds, with delivery ids replaced by the index of the request that
+/// made them (ids may differ: PostgreSQL spends a sequence value on a refused repeat).
+fn ledger(url: &str, stored: &[Stored]) -> Vec<String> {
+    let index_of = |id: i64| stored.iter().position(|s| s.delivery_id == id).unwrap();
+    let db = Database::connect(url).unwrap();
+    let mut conn = db.conn().unwrap();
+    let ids: Vec<String> = ["A1", "B1", "C1", "D1"].map(String::from).to_vec();
+    let mut seen = Vec::new();
+    for action in actions::of_ids(&mut conn, &ids).unwrap() {
+        seen.push(format!("{action:?}"));
+    }
+    for event in action_events::of_actions(&mut conn, &ids).unwrap() {
+        let index = index_of(event.delivery_id);
+        seen.push(format!(
+            "event {index} {} {} {:?} {:?}",
+            event.action_id, event.status, event.payout, event.delta_payout
+        ));
+    }
+    for entry in ledger_entries::of_actions(&mut conn, &ids).unwrap() {
+        let index = index_of(entry.delivery_id);
+        seen.push(format!(
+            "entry {index} {} {} {} {}",
+            entry.action_id, entry.kind, entry.payout_delta, entry.amount_delta
+        ));
+    }
+    let mut ids: Vec<i64> = stored.iter().map(|s| s.delivery_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    for id in ids {
+        let delivery = deliveries::find(&mut conn, id).unwrap().unwrap();
+        seen.push(format!(
+            "delivery {} {} {} {} {:?}",
+            index_of(id),
+            delivery.outcome,
+            delivery.times_received,
+            delivery.last_received_at,
+            delivery.reason
+        ));
+    }
+    seen
+}
+
+fn migrated(db: &TestDatabase) -> Database {
+    let database = Database::connect(&db.url).unwrap();
+    database.migrate().unwrap();
+    database
+}
+
+on_both_backends! {
+    async fn a_batch_applied_at_once_leaves_the_ledger_and_outcomes_of_one_at_a_time(backend: Backend) {
+        let batch = deliveries_of(REQUESTS);
+
+        let one_db = TestDatabase::new(backend);
+        let one = migrated(&one_db);
+        let mut singles = Vec::new();
+        for delivery in &batch {
+            let mut conn = one.conn().unwrap();
+            let mut answer = ingest::apply_batch(&mut conn, one.backend(), std::slice::from_ref(delivery)).unwrap();
+            singles.push(answer.remove(0).unwrap());
+        }
+
+        let all_db = TestDatabase::new(backend);
+        let all = migrated(&all_db);
+        let mut conn = all.conn().unwrap();
+        let together: Vec<Stored> = ingest::apply_batch(&mut conn, all.backend(), &batch)
+            .unwrap()
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        drop(conn);
+
+        let outcomes = |stored: &[Stored]| stored.iter().map(|s| s.outcome.as_str()).collect::<Vec<_>>();
+        assert_eq!(outcomes(&together), outcomes(&singles));
+        // What the test is for: repeats, stale and flagged events, quarantine, all in one batch.
+        for outcome in ["applied", "duplicate", "stale", "flagged", "quarantined"] {
+            assert!(outcomes(&together).contains(&outcome), "{outcome} missing: {:?}", outcomes(&together));
+        }
+        // A repeat is answered with the id of its original, in the batch as one by one.
+        assert_eq!(together[2].delivery_id, together[1].delivery_id);
+        assert_eq!(together[7].delivery_id, together[3].delivery_id);
+        assert_eq!(ledger(&all_db.url, &together), ledger(&one_db.url, &singles));
+
+        // And a second batch of repeats and new events on top of stored state.
+        let more = deliveries_of(&[REQUESTS[0], REQUESTS[12], ("GET", "ActionId=D1&Payout=6.00&Status=PENDING")]);
+        let mut singles_more = Vec::new();
+        for delivery in &more {
+            let mut conn = one.conn().unwrap();
+            singles_more.push(ingest::apply_batch(&mut conn, one.backend(), std::slice::from_ref(delivery)).unwrap().remove(0).unwrap());
+        }
+        let mut conn = all.conn().unwrap();
+        let together_more: Vec<Stored> = ingest::apply_batch(&mut conn, all.backend(), &more)
+            .unwrap()
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        drop(conn);
+        assert_eq!(outcomes(&together_more), outcomes(&singles_more));
+        let every = |first: &[Stored], second: &[Stored]| [first, second].concat();
+        assert_eq!(
+            ledger(&all_db.url, &every(&together, &together_more)),
+            ledger(&one_db.url, &every(&singles, &singles_more))
+        );
+    }
+}

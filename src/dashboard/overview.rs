@@ -186,24 +186,20 @@ pub fn read(
             })
         })
         .collect();
-    let daily = charts
+    // The same days as the charts' tables (the window, with movement), as exact decimals.
+    let daily = per_day
         .iter()
-        .map(|chart| {
-            let days = chart
-                .days
-                .iter()
-                .map(|(day, _, _)| {
-                    let date =
-                        NaiveDate::parse_from_str(day, "%Y-%m-%d").expect("drawn from a date");
-                    let value = per_day[&chart.currency][&date];
-                    ChartDay {
-                        day: day.clone(),
-                        tracked: Money::from_minor_units(value.tracked).to_string(),
-                        reversed: Money::from_minor_units(value.reversed).to_string(),
-                    }
+        .map(|(currency, values)| {
+            let days = values
+                .range(first..=today)
+                .filter(|(_, value)| value.tracked != 0 || value.reversed != 0)
+                .map(|(day, value)| ChartDay {
+                    day: day.to_string(),
+                    tracked: Money::from_minor_units(value.tracked).to_string(),
+                    reversed: Money::from_minor_units(value.reversed).to_string(),
                 })
                 .collect();
-            (chart.currency.clone(), days)
+            (currency.clone(), days)
         })
         .collect();
 

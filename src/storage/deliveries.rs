@@ -265,11 +265,3 @@ pub fn of_subject(conn: &mut AnyConnection, subject_id: &str) -> QueryResult<Vec
         .select(Delivery::as_select())
         .load(conn)
 }
-
-/// The newest delivery id (0 when there is none): how a page knows something new arrived.
-pub fn latest_id(conn: &mut AnyConnection) -> QueryResult<i64> {
-    deliveries::table
-        .select(diesel::dsl::max(deliveries::id))
-        .first::<Option<i64>>(conn)
-        .map(|id| id.unwrap_or(0))
-}

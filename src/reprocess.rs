@@ -60,7 +60,7 @@ pub fn one(
     let Reading {
         understood,
         warnings,
-        payload,
+        ..
     } = read(
         source,
         &delivery.query,
@@ -80,7 +80,6 @@ pub fn one(
             delivery.id,
             &postback,
             &warnings,
-            payload.as_deref(),
             is_test,
         )? {
             Some(outcome) => Reprocessed::Released(outcome.as_str()),

@@ -26,7 +26,6 @@ pub struct NewDelivery<'a> {
     pub reason: Option<&'a str>,
     pub warnings: Option<&'a str>,
     pub subject_id: Option<&'a str>,
-    pub payload: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
@@ -50,7 +49,6 @@ pub struct Delivery {
     pub reason: Option<String>,
     pub warnings: Option<String>,
     pub subject_id: Option<String>,
-    pub payload: Option<String>,
     pub pruned_at: Option<NaiveDateTime>,
 }
 
@@ -154,7 +152,6 @@ pub fn set_outcome(
     reason: Option<&str>,
     subject_id: Option<&str>,
     warnings: Option<&str>,
-    payload: Option<&str>,
 ) -> QueryResult<usize> {
     diesel::update(deliveries::table.find(id))
         .set((
@@ -162,7 +159,6 @@ pub fn set_outcome(
             deliveries::reason.eq(reason),
             deliveries::subject_id.eq(subject_id),
             deliveries::warnings.eq(warnings),
-            deliveries::payload.eq(payload),
         ))
         .execute(conn)
 }
@@ -194,7 +190,7 @@ pub fn count(conn: &mut AnyConnection) -> QueryResult<i64> {
     deliveries::table.count().get_result(conn)
 }
 
-/// Retention: forgets the raw request (query, body and the decoded payload) of up to `limit`
+/// Retention: forgets the raw request (query and body) of up to `limit`
 /// deliveries first received before `cutoff`, keeping the row's metadata (source, times,
 /// outcome, dedup key, subject) so the ledger's entries still point at a delivery and a late
 /// retry is still recognised as a duplicate. Quarantined deliveries keep their raw request: it is
@@ -220,7 +216,6 @@ pub fn prune_raw(
         .set((
             deliveries::query.eq(""),
             deliveries::body.eq(None::<Vec<u8>>),
-            deliveries::payload.eq(None::<String>),
             deliveries::pruned_at.eq(Some(at)),
         ))
         .execute(conn)

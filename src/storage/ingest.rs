@@ -118,7 +118,6 @@ impl InboxFields {
             reason: self.reason.as_deref(),
             warnings: self.warnings.as_deref(),
             subject_id: self.subject_id.as_deref(),
-            payload: delivery.payload.as_deref(),
         }
     }
 }
@@ -642,7 +641,6 @@ pub fn release_quarantined(
     delivery_id: i64,
     understood: &Postback,
     warnings: &[String],
-    payload: Option<&str>,
     is_test: bool,
 ) -> Result<Option<Outcome>, StorageError> {
     conn.transaction(|conn| {
@@ -673,7 +671,6 @@ pub fn release_quarantined(
             None,
             subject_id.as_deref(),
             warnings.as_deref(),
-            payload,
         )?;
         Ok(Some(outcome))
     })

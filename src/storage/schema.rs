@@ -112,7 +112,6 @@ diesel::table! {
         reason -> Nullable<Text>,
         warnings -> Nullable<Text>,
         subject_id -> Nullable<Text>,
-        payload -> Nullable<Text>,
         pruned_at -> Nullable<Timestamp>,
     }
 }

@@ -403,7 +403,7 @@ on_both_backends! {
         assert!(stdout(&output).contains("raw payloads pruned from 2 delivery(ies)"), "{}", stdout(&output));
         for id in &old_ids[..2] {
             let row = delivery(&app.db.url, *id);
-            assert_eq!((row.query.as_str(), row.body.as_deref(), row.payload.as_deref()), ("", None, None), "raw data of {id} gone");
+            assert_eq!((row.query.as_str(), row.body.as_deref()), ("", None), "raw data of {id} gone");
             assert!(row.pruned_at.is_some());
             assert_eq!(row.subject_id.as_deref(), Some("PR1"), "metadata kept");
             assert_eq!(row.source, "actions");
@@ -411,7 +411,7 @@ on_both_backends! {
         let kept = delivery(&app.db.url, old_ids[2]);
         assert!(kept.body.is_some() && kept.pruned_at.is_none(), "a quarantined delivery keeps its raw request for reprocess");
         let fresh = delivery(&app.db.url, recent.delivery_id.unwrap());
-        assert!(fresh.payload.is_some() && fresh.pruned_at.is_none() && !fresh.query.is_empty());
+        assert!(fresh.body.is_some() && fresh.pruned_at.is_none() && !fresh.query.is_empty());
         let after = app.action("PR1").await.unwrap();
         assert_eq!(after["entries"], before["entries"], "entries untouched");
         assert_eq!(after["payout"], "4.00");

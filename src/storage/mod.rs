@@ -171,12 +171,15 @@ impl ManageConnection for Manager {
             )?)),
             Backend::Sqlite => {
                 let mut conn = SqliteConnection::establish(&self.target.address)?;
-                // busy_timeout first: switching to WAL can itself meet a lock.
+                // busy_timeout first: switching to WAL can itself meet a lock. Statement
+                // journals (a multi-row statement inside the writer's transaction) stay in
+                // memory: as temporary files they were created and deleted on every batch.
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 5000;
                      PRAGMA journal_mode = WAL;
                      PRAGMA synchronous = FULL;
-                     PRAGMA foreign_keys = ON;",
+                     PRAGMA foreign_keys = ON;
+                     PRAGMA temp_store = MEMORY;",
                 )?;
                 Ok(AnyConnection::Sqlite(conn))
             }

@@ -2,6 +2,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// See Cargo.toml: glibc's malloc was a quarter of the request handlers' CPU.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     postback_ledger::cli::run(postback_ledger::cli::Cli::parse())
 }

@@ -24,7 +24,13 @@ pub async fn receive(
     };
     let now = state.clock.now();
     let query = request.query_string();
-    let query_pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+    // Only the secret parameter is checked: a GET postback's seventy other fields are decoded
+    // once, by `understand`.
+    let secret_param = receiver.policy.secret_query_param();
+    let query_pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .filter(|(name, _)| Some(name.as_ref()) == secret_param)
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+        .collect();
     let headers: Vec<(String, Vec<u8>)> = request
         .headers()
         .iter()
@@ -71,7 +77,7 @@ pub async fn receive(
             return error_response(&state, StatusCode::UNAUTHORIZED);
         }
     };
-    let stored_query = match receiver.policy.secret_query_param() {
+    let stored_query = match secret_param {
         Some(param) => strip_query_param(query, param),
         None => query.to_owned(),
     };

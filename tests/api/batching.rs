@@ -181,3 +181,59 @@ on_both_backends! {
         );
     }
 }
+
+on_both_backends! {
+    async fn the_events_of_a_batch_s_actions_are_read_by_action_in_arrival_order(backend: Backend) {
+        // 600 actions with three events each: enough rows that reading them all for every batch
+        // would show in the plan below.
+        let requests: Vec<(String, String)> = (0..600)
+            .flat_map(|n| {
+                [
+                    format!("ActionId=E{n}&Payout=10.00&DeltaPayout=10.00&Status=PENDING"),
+                    format!("ActionId=E{n}&Payout=7.00&DeltaPayout=-3.00&Status=MODIFIED"),
+                    format!("ActionId=E{n}&Payout=0.00&DeltaPayout=-7.00&Status=REVERSED"),
+                ]
+            })
+            .map(|query| ("GET".to_owned(), query))
+            .collect();
+        let requests: Vec<(&str, &str)> = requests.iter().map(|(m, q)| (m.as_str(), q.as_str())).collect();
+        let db = TestDatabase::new(backend);
+        let database = migrated(&db);
+        let mut conn = database.conn().unwrap();
+        for chunk in deliveries_of(&requests).chunks(300) {
+            for result in ingest::apply_batch(&mut conn, database.backend(), chunk).unwrap() {
+                result.unwrap();
+            }
+        }
+
+        let rows = action_events::of_actions(&mut conn, &["E7".to_owned(), "E3".to_owned(), "nope".to_owned()]).unwrap();
+        let read: Vec<(String, Option<i64>)> = rows.iter().map(|row| (row.action_id.clone(), row.payout)).collect();
+        let expected: Vec<(String, Option<i64>)> = ["E3", "E7"]
+            .iter()
+            .flat_map(|id| [100_000, 70_000, 0].map(|payout| (id.to_string(), Some(payout))))
+            .collect();
+        assert_eq!(read, expected);
+        assert!(rows.windows(2).all(|pair| pair[0].action_id < pair[1].action_id
+            || (pair[0].action_id == pair[1].action_id && pair[0].delivery_id < pair[1].delivery_id)));
+
+        if backend == Backend::Postgres {
+            // A new ledger has no statistics yet: the plan must still look each id up by index
+            // rather than read every event (as `action_id = ANY($1)` did, for every batch).
+            use diesel::RunQueryDsl;
+            #[derive(diesel::QueryableByName)]
+            struct Line {
+                #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
+                text: String,
+            }
+            let ids: Vec<String> = (0..100).map(|n| format!("E{n}")).collect();
+            let postback_ledger::storage::AnyConnection::Postgresql(pg) = &mut *conn else { unreachable!() };
+            let plan: Vec<Line> = diesel::sql_query(format!("EXPLAIN {}", action_events::OF_ACTIONS_ON_POSTGRES))
+                .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&ids)
+                .load(pg)
+                .unwrap();
+            let plan: Vec<String> = plan.into_iter().map(|line| line.text).collect();
+            assert!(plan.iter().any(|line| line.contains("Index")), "{plan:#?}");
+            assert!(!plan.iter().any(|line| line.contains("Seq Scan on action_events")), "{plan:#?}");
+        }
+    }
+}

@@ -129,25 +129,35 @@ impl ActionMapping {
 
 /// The fields of one postback, looked up case-insensitively, remembering which were used.
 pub(crate) struct Lookup<'a> {
-    by_key: HashMap<String, (&'a str, &'a Value)>,
-    used: std::collections::HashSet<String>,
+    /// The fields as sent, in order.
+    fields: Vec<(&'a str, &'a Value)>,
+    /// Lowercase key → the last field with that key (whatever its case).
+    by_key: HashMap<String, usize>,
+    /// Per field: some lookup took it.
+    used: Vec<bool>,
 }
 
 impl<'a> Lookup<'a> {
     pub(crate) fn new(fields: &'a Fields) -> Self {
+        let fields: Vec<(&'a str, &'a Value)> = fields
+            .iter()
+            .map(|(key, value)| (key.as_str(), value))
+            .collect();
         Lookup {
             by_key: fields
                 .iter()
-                .map(|(key, value)| (key.to_ascii_lowercase(), (key.as_str(), value)))
+                .enumerate()
+                .map(|(index, (key, _))| (key.to_ascii_lowercase(), index))
                 .collect(),
-            used: Default::default(),
+            used: vec![false; fields.len()],
+            fields,
         }
     }
 
     pub(crate) fn value(&mut self, key: &str) -> Option<&'a Value> {
-        let (_, value) = self.by_key.get(key)?;
-        self.used.insert(key.to_owned());
-        Some(value)
+        let index = *self.by_key.get(key)?;
+        self.used[index] = true;
+        Some(self.fields[index].1)
     }
 
     /// The value as text, or None when it means "absent": missing, null, empty, or a
@@ -168,7 +178,7 @@ impl<'a> Lookup<'a> {
             .by_key
             .iter()
             .filter(|(lower, _)| lower.starts_with(prefix))
-            .map(|(lower, (key, _))| (lower.clone(), key.to_string()))
+            .map(|(lower, index)| (lower.clone(), self.fields[*index].0.to_owned()))
             .collect();
         keys.sort();
         keys.into_iter()
@@ -181,9 +191,10 @@ impl<'a> Lookup<'a> {
 
     pub(crate) fn unused(&self) -> BTreeMap<String, String> {
         self.by_key
-            .iter()
-            .filter(|(lower, _)| !self.used.contains(*lower))
-            .map(|(_, (key, value))| {
+            .values()
+            .filter(|index| !self.used[**index])
+            .map(|index| {
+                let (key, value) = self.fields[*index];
                 let text = match field_text(value) {
                     Some(text) => text.to_owned(),
                     None if value.is_null() => String::new(),
@@ -551,5 +562,20 @@ mod tests {
             Some("social_post_01")
         );
         assert!(extra.contains_key("Note"));
+    }
+
+    #[test]
+    fn of_keys_differing_only_in_case_the_last_is_read_and_the_rest_are_not_kept() {
+        let (event, _) = map(json!({
+            "ActionId": "A", "payout": "1.00", "Payout": "2.00", "Tag": "a", "TAG": "b"
+        }));
+        let event = event.unwrap();
+        assert_eq!(event.payout, Some("2.00".parse().unwrap()));
+        let extra: Vec<(&str, &str)> = event
+            .extra
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_str()))
+            .collect();
+        assert_eq!(extra, [("TAG", "b")]);
     }
 }

@@ -163,14 +163,20 @@ mod tests {
     #[test]
     fn installing_the_recorder_starts_its_upkeep_thread() {
         install();
-        let names: Vec<String> = std::fs::read_dir("/proc/self/task")
-            .expect("a Linux /proc")
-            .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
-            .map(|name| name.trim().to_owned())
-            .collect();
-        assert!(
-            names.iter().any(|name| name == UPKEEP_THREAD),
-            "threads: {names:?}"
-        );
+        let names = || -> Vec<String> {
+            std::fs::read_dir("/proc/self/task")
+                .expect("a Linux /proc")
+                .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+                .map(|name| name.trim().to_owned())
+                .collect()
+        };
+        // A new thread names itself once it first runs: give it a moment.
+        for _ in 0..100 {
+            if names().iter().any(|name| name == UPKEEP_THREAD) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("no {UPKEEP_THREAD} thread among {:?}", names());
     }
 }

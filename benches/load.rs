@@ -105,6 +105,9 @@ struct Level {
     p99_ms: f64,
     healthz_per_s: f64,
     refused_503: u64,
+    /// The server's CPU time per stored postback, in µs: its writer threads, the rest.
+    writer_us: f64,
+    handlers_us: f64,
 }
 
 struct Run {
@@ -161,9 +164,9 @@ fn main() -> ExitCode {
     println!();
     println!("medians of {} run(s), {backend}:", runs.len());
     println!(
-        "| concurrency | postbacks/s | p50 ms | p99 ms | /healthz req/s | postbacks / healthz | peak RSS MiB |"
+        "| concurrency | postbacks/s | p50 ms | p99 ms | /healthz req/s | postbacks / healthz | writer CPU µs/postback | handlers CPU µs/postback | peak RSS MiB |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let rss = median(runs.iter().map(|run| run.peak_rss_mib).collect());
     for n in 0..runs[0].levels.len() {
         let level = runs[0].levels[n].concurrency;
@@ -175,11 +178,13 @@ fn main() -> ExitCode {
                 .collect(),
         );
         println!(
-            "| {level} | {:.0} | {:.1} | {:.1} | {:.0} | {ratio:.2} | {rss:.0} |",
+            "| {level} | {:.0} | {:.1} | {:.1} | {:.0} | {ratio:.2} | {:.0} | {:.0} | {rss:.0} |",
             of(|l| l.postbacks_per_s),
             of(|l| l.p50_ms),
             of(|l| l.p99_ms),
             of(|l| l.healthz_per_s),
+            of(|l| l.writer_us),
+            of(|l| l.handlers_us),
         );
     }
     let problems: Vec<&String> = runs.iter().flat_map(|run| &run.problems).collect();
@@ -257,6 +262,7 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
             (run * 1_000 + concurrency) as u64,
         )));
         let started = Instant::now();
+        let cpu_before = server.cpu_ns();
         let tally = runtime.block_on(drive_postbacks(
             &client,
             &server.base,
@@ -265,6 +271,10 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
             seconds,
         ));
         let elapsed = started.elapsed().as_secs_f64();
+        let cpu_after = server.cpu_ns();
+        let per_postback = |before: u64, after: u64| {
+            (after - before) as f64 / 1e3 / tally.acknowledged.max(1) as f64
+        };
         let healthz_per_s = runtime.block_on(drive_healthz(
             &client,
             &server.base,
@@ -280,14 +290,18 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
             p99_ms: percentile(&latencies, 0.99),
             healthz_per_s,
             refused_503: tally.refused_503,
+            writer_us: per_postback(cpu_before.0, cpu_after.0),
+            handlers_us: per_postback(cpu_before.1, cpu_after.1),
         };
         println!(
-            "run {run} c={concurrency:<4} {:>8.0} postbacks/s  p50 {:>5.1} ms  p99 {:>5.1} ms  /healthz {:>8.0} req/s  ratio {:.2}  ({} answered 503 and retried)",
+            "run {run} c={concurrency:<4} {:>8.0} postbacks/s  p50 {:>5.1} ms  p99 {:>5.1} ms  /healthz {:>8.0} req/s  ratio {:.2}  server CPU/postback: writer {:.0} µs, handlers {:.0} µs  ({} answered 503 and retried)",
             level.postbacks_per_s,
             level.p50_ms,
             level.p99_ms,
             level.healthz_per_s,
             level.postbacks_per_s / level.healthz_per_s,
+            level.writer_us,
+            level.handlers_us,
             level.refused_503
         );
         if options.soak_seconds > 0.0 {

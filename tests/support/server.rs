@@ -129,6 +129,32 @@ impl Server {
             .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
     }
 
+    /// CPU time the server's threads have had so far, in nanoseconds: the writer threads' and
+    /// all the others' (request handlers, mostly). Differences of two readings over a run,
+    /// divided by the postbacks stored, say what each postback costs whatever else the machine
+    /// is doing, which throughput on a shared machine does not.
+    pub fn cpu_ns(&self) -> (u64, u64) {
+        let (mut writer, mut rest) = (0, 0);
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.pid()));
+        for task in tasks.into_iter().flatten().flatten() {
+            let read = |name: &str| std::fs::read_to_string(task.path().join(name));
+            let (Ok(comm), Ok(schedstat)) = (read("comm"), read("schedstat")) else {
+                continue;
+            };
+            let ran: u64 = schedstat
+                .split_whitespace()
+                .next()
+                .and_then(|ns| ns.parse().ok())
+                .unwrap_or(0);
+            if comm.starts_with("ledger-writer") {
+                writer += ran;
+            } else {
+                rest += ran;
+            }
+        }
+        (writer, rest)
+    }
+
     /// SIGKILL: the crash no code of ours sees coming.
     pub fn kill(mut self) {
         self.child.kill().expect("SIGKILL sent");

@@ -57,7 +57,7 @@ pub fn install() -> PrometheusHandle {
             let _ = metrics::set_global_recorder(recorder);
             describe();
             // The recorder keeps every histogram sample until something drains it: a receiver
-            // that nobody scrapes grew by about 160 bytes per postback (a 10-minute soak went past
+            // that nobody scrapes grew by about 160 bytes per request (a 10-minute soak went past
             // 100 MiB). The exporter's own upkeep task comes only with its HTTP listener.
             let upkept = handle.clone();
             std::thread::Builder::new()

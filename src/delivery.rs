@@ -87,9 +87,8 @@ pub fn understand(source: &Source, request: RawRequest<'_>) -> IncomingDelivery 
     let Reading {
         understood,
         warnings,
-        payload,
+        dedup_key,
     } = read(source, request.query, request.content_type, request.body);
-    let dedup_key = dedup_key(&source.name, payload.as_deref(), &request);
     IncomingDelivery {
         source: source.name.clone(),
         kind: source.kind,
@@ -111,9 +110,9 @@ pub fn understand(source: &Source, request: RawRequest<'_>) -> IncomingDelivery 
 pub struct Reading {
     pub understood: Result<Postback, Quarantine>,
     pub warnings: Vec<String>,
-    /// The decoded fields as canonical JSON, what the dedup key hashes; None when the body
-    /// could not be decoded.
-    pub payload: Option<String>,
+    /// SHA-256 over the source and the canonical payload (the raw query and body when they
+    /// cannot be decoded).
+    pub dedup_key: String,
 }
 
 pub fn read(source: &Source, query: &str, content_type: Option<&str>, body: &[u8]) -> Reading {
@@ -121,16 +120,17 @@ pub fn read(source: &Source, query: &str, content_type: Option<&str>, body: &[u8
         Ok(decoded) => {
             let mut warnings = decoded.warnings;
             let understood = interpret(source, &decoded.fields, &mut warnings);
+            let payload = canonical_json(&decoded.fields);
             Reading {
                 understood,
                 warnings,
-                payload: Some(canonical_json(&decoded.fields)),
+                dedup_key: dedup_key(&source.name, Some(&payload), query, body),
             }
         }
         Err(error) => Reading {
             understood: Err(Quarantine::UnparseableBody(error.to_string())),
             warnings: Vec::new(),
-            payload: None,
+            dedup_key: dedup_key(&source.name, None, query, body),
         },
     }
 }
@@ -200,7 +200,7 @@ fn canonical_json(fields: &Fields) -> String {
     String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
-fn dedup_key(source: &str, payload: Option<&str>, request: &RawRequest<'_>) -> String {
+fn dedup_key(source: &str, payload: Option<&str>, query: &str, body: &[u8]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(source.as_bytes());
     hasher.update([0]);
@@ -208,9 +208,9 @@ fn dedup_key(source: &str, payload: Option<&str>, request: &RawRequest<'_>) -> S
         Some(payload) => hasher.update(payload.as_bytes()),
         // Not decodable: the raw bytes are all there is to compare.
         None => {
-            hasher.update(request.query.as_bytes());
+            hasher.update(query.as_bytes());
             hasher.update([0]);
-            hasher.update(request.body);
+            hasher.update(body);
         }
     }
     hex::encode(hasher.finalize())

@@ -190,11 +190,11 @@ pub fn count(conn: &mut AnyConnection) -> QueryResult<i64> {
     deliveries::table.count().get_result(conn)
 }
 
-/// Retention: forgets the raw request (query and body) of up to `limit`
-/// deliveries first received before `cutoff`, keeping the row's metadata (source, times,
-/// outcome, dedup key, subject) so the ledger's entries still point at a delivery and a late
-/// retry is still recognised as a duplicate. Quarantined deliveries keep their raw request: it is
-/// the only copy of an event `reprocess` may still apply. Returns how many were pruned.
+/// Retention: forgets the raw request (query and body) of up to `limit` deliveries first
+/// received before `cutoff`, keeping the row's metadata (source, times, outcome, dedup key,
+/// subject) so the ledger's entries still point at a delivery and a late retry is still
+/// recognised as a duplicate. Quarantined deliveries keep their raw request: it is the only copy
+/// of an event `reprocess` may still apply. Returns how many were pruned.
 pub fn prune_raw(
     conn: &mut AnyConnection,
     cutoff: NaiveDateTime,

@@ -3,12 +3,11 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::prepared::{self, RowsStatement, bind_row};
 use super::schema::action_events;
 use super::{AnyConnection, per_backend};
 
-// NULL rather than DEFAULT for None: SQLite has no DEFAULT in a multi-row VALUES.
-#[derive(Debug, Insertable)]
-#[diesel(table_name = action_events, treat_none_as_default_value = false)]
+#[derive(Debug)]
 pub struct NewActionEvent<'a> {
     pub delivery_id: i64,
     pub action_id: &'a str,
@@ -35,21 +34,28 @@ pub struct ActionEventRow {
     pub received_at: NaiveDateTime,
 }
 
-pub fn insert(conn: &mut AnyConnection, new: &NewActionEvent<'_>) -> QueryResult<usize> {
-    diesel::insert_into(action_events::table)
-        .values(new)
-        .execute(conn)
-}
-
 /// Inserts many events in a few statements (the write path's batch).
 pub fn insert_all(conn: &mut AnyConnection, rows: &[NewActionEvent<'_>]) -> QueryResult<()> {
-    for rows in rows.chunks(super::MAX_ROWS_PER_STATEMENT) {
-        per_backend!(&mut *conn, c => diesel::insert_into(action_events::table)
-            .values(rows)
-            .execute(c))?;
+    const HEAD: &str = "INSERT INTO action_events (delivery_id, action_id, status, status_raw, \
+        payout, delta_payout, amount, delta_amount, received_at) VALUES ";
+    for rows in prepared::in_sizes(rows) {
+        let statement = RowsStatement::<_>::new(HEAD, rows, "");
+        per_backend!(&mut *conn, c => statement.execute(c))?;
     }
     Ok(())
 }
+
+bind_row!(NewActionEvent {
+    delivery_id: BigInt,
+    action_id: Text,
+    status: Text,
+    status_raw: Nullable<Text>,
+    payout: Nullable<BigInt>,
+    delta_payout: Nullable<BigInt>,
+    amount: Nullable<BigInt>,
+    delta_amount: Nullable<BigInt>,
+    received_at: Timestamp,
+});
 
 /// Every event of an action in arrival order.
 pub fn of_action(conn: &mut AnyConnection, action_id: &str) -> QueryResult<Vec<ActionEventRow>> {
@@ -81,13 +87,27 @@ pub fn of_actions(
         AnyConnection::Postgresql(c) => diesel::sql_query(OF_ACTIONS_ON_POSTGRES)
             .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(action_ids)
             .load(c),
-        AnyConnection::Sqlite(_) => action_events::table
-            .filter(action_events::action_id.eq_any(action_ids))
-            .order((
-                action_events::action_id.asc(),
-                action_events::delivery_id.asc(),
-            ))
-            .select(ActionEventRow::as_select())
-            .load(conn),
+        AnyConnection::Sqlite(c) => {
+            use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+            type Columns = (
+                BigInt,
+                Text,
+                Text,
+                Nullable<Text>,
+                Nullable<BigInt>,
+                Nullable<BigInt>,
+                Nullable<BigInt>,
+                Nullable<BigInt>,
+                Timestamp,
+            );
+            const HEAD: &str = "SELECT delivery_id, action_id, status, status_raw, payout, \
+                delta_payout, amount, delta_amount, received_at FROM action_events \
+                WHERE action_id IN (";
+            const TAIL: &str = ") ORDER BY action_id, delivery_id";
+            let ids: Vec<&str> = action_ids.iter().map(String::as_str).collect();
+            prepared::load_in(&ids, |ids| {
+                RowsStatement::<_, Columns>::new(HEAD, ids, TAIL).load::<ActionEventRow>(c)
+            })
+        }
     }
 }

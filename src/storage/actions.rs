@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::prepared::{self, RowsStatement, bind_row};
 use super::schema::actions;
 use super::{AnyConnection, Backend, per_backend};
 use crate::dashboard::filter::{ActionFilter, Bucket, DateField, SortKey, SortValue};
@@ -155,27 +156,46 @@ pub fn states_of(
     conn: &mut AnyConnection,
     action_ids: &[&str],
 ) -> QueryResult<Vec<(String, String, StoredState)>> {
-    let mut found = Vec::with_capacity(action_ids.len());
-    for ids in action_ids.chunks(super::MAX_ROWS_PER_STATEMENT) {
-        found.extend(
-            actions::table
-                .filter(actions::action_id.eq_any(ids))
-                .select((
-                    actions::action_id,
-                    actions::source,
-                    StoredState::as_select(),
-                ))
-                .load::<(String, String, StoredState)>(conn)?,
-        );
-    }
-    Ok(found)
+    use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+    type Row = (
+        String,
+        String,
+        String,
+        i64,
+        i64,
+        String,
+        Option<NaiveDateTime>,
+    );
+    const HEAD: &str = "SELECT action_id, source, status, payout, amount, flags, locking_date \
+        FROM actions WHERE action_id IN (";
+    let rows = prepared::load_in(action_ids, |ids| {
+        let statement = RowsStatement::<
+            _,
+            (Text, Text, Text, BigInt, BigInt, Text, Nullable<Timestamp>),
+        >::new(HEAD, ids, ")");
+        per_backend!(&mut *conn, c => statement.load::<Row>(c))
+    })?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, source, status, payout, amount, flags, locking_date)| {
+                let state = StoredState {
+                    status,
+                    payout,
+                    amount,
+                    flags,
+                    locking_date,
+                };
+                (id, source, state)
+            },
+        )
+        .collect())
 }
 
 /// A whole action row as the write path writes it: its state, the descriptive fields its events
 /// gave (None: none of them gave it) and whether any was a test. `ledger_date` and
 /// `reviewed_at` are not the write path's and are left alone.
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = actions, treat_none_as_default_value = false)]
+#[derive(Debug, Clone)]
 pub struct ActionRow<'a> {
     pub action_id: &'a str,
     pub source: String,
@@ -209,68 +229,80 @@ pub struct ActionRow<'a> {
     pub is_test: bool,
 }
 
-/// Writes each row in one statement per few hundred actions: a new action is inserted; a stored
-/// one gets the new state and source, keeps its `first_seen_at`, keeps every descriptive field
-/// the row does not give (COALESCE: a later event never blanks what an earlier one gave) and
-/// stays a test once it was one. Each action id at most once per call.
+/// Writes each row in a few statements per batch: a new action is inserted; a stored one gets
+/// the new state and source, keeps its `first_seen_at`, keeps every descriptive field the row
+/// does not give (COALESCE: a later event never blanks what an earlier one gave) and stays a
+/// test once it was one. Each action id at most once per call.
 pub fn upsert_all(conn: &mut AnyConnection, rows: &[ActionRow<'_>]) -> QueryResult<()> {
-    use diesel::dsl::sql;
-    use diesel::sql_types::{Bool, Nullable, Text, Timestamp};
-    use diesel::upsert::excluded;
-    macro_rules! given_or_kept {
-        ($column:ident, $type:ty) => {
-            actions::$column.eq(sql::<$type>(concat!(
-                "COALESCE(excluded.",
-                stringify!($column),
-                ", actions.",
-                stringify!($column),
-                ")"
-            )))
-        };
-    }
-    for rows in rows.chunks(super::MAX_ROWS_PER_STATEMENT) {
-        per_backend!(&mut *conn, c => diesel::insert_into(actions::table)
-            .values(rows)
-            .on_conflict(actions::action_id)
-            .do_update()
-            .set((
-                (
-                    actions::source.eq(excluded(actions::source)),
-                    actions::status.eq(excluded(actions::status)),
-                    actions::payout.eq(excluded(actions::payout)),
-                    actions::amount.eq(excluded(actions::amount)),
-                    actions::flags.eq(excluded(actions::flags)),
-                    actions::last_seen_at.eq(excluded(actions::last_seen_at)),
-                    actions::is_test.eq(sql::<Bool>("excluded.is_test OR actions.is_test")),
-                    given_or_kept!(status_raw, Nullable<Text>),
-                    given_or_kept!(payout_currency, Nullable<Text>),
-                    given_or_kept!(amount_currency, Nullable<Text>),
-                    given_or_kept!(campaign_id, Nullable<Text>),
-                    given_or_kept!(campaign_name, Nullable<Text>),
-                    given_or_kept!(action_tracker_id, Nullable<Text>),
-                    given_or_kept!(action_tracker_name, Nullable<Text>),
-                    given_or_kept!(media_partner_id, Nullable<Text>),
-                ),
-                (
-                    given_or_kept!(order_id, Nullable<Text>),
-                    given_or_kept!(shared_id, Nullable<Text>),
-                    given_or_kept!(sub_id1, Nullable<Text>),
-                    given_or_kept!(sub_id2, Nullable<Text>),
-                    given_or_kept!(sub_id3, Nullable<Text>),
-                    given_or_kept!(click_id, Nullable<Text>),
-                    given_or_kept!(promo_code, Nullable<Text>),
-                    given_or_kept!(event_date, Nullable<Timestamp>),
-                    given_or_kept!(creation_date, Nullable<Timestamp>),
-                    given_or_kept!(locking_date, Nullable<Timestamp>),
-                    given_or_kept!(cleared_date, Nullable<Timestamp>),
-                    given_or_kept!(items, Nullable<Text>),
-                    given_or_kept!(extra, Nullable<Text>),
-                ),
-            ))
-            .execute(c))?;
+    const HEAD: &str = "INSERT INTO actions (action_id, source, status, payout, amount, flags, \
+        first_seen_at, last_seen_at, status_raw, payout_currency, amount_currency, campaign_id, \
+        campaign_name, action_tracker_id, action_tracker_name, media_partner_id, order_id, \
+        shared_id, sub_id1, sub_id2, sub_id3, click_id, promo_code, event_date, creation_date, \
+        locking_date, cleared_date, items, extra, is_test) VALUES ";
+    const TAIL: &str = " ON CONFLICT (action_id) DO UPDATE SET \
+        source = excluded.source, status = excluded.status, payout = excluded.payout, \
+        amount = excluded.amount, flags = excluded.flags, last_seen_at = excluded.last_seen_at, \
+        is_test = excluded.is_test OR actions.is_test, \
+        status_raw = COALESCE(excluded.status_raw, actions.status_raw), \
+        payout_currency = COALESCE(excluded.payout_currency, actions.payout_currency), \
+        amount_currency = COALESCE(excluded.amount_currency, actions.amount_currency), \
+        campaign_id = COALESCE(excluded.campaign_id, actions.campaign_id), \
+        campaign_name = COALESCE(excluded.campaign_name, actions.campaign_name), \
+        action_tracker_id = COALESCE(excluded.action_tracker_id, actions.action_tracker_id), \
+        action_tracker_name = COALESCE(excluded.action_tracker_name, actions.action_tracker_name), \
+        media_partner_id = COALESCE(excluded.media_partner_id, actions.media_partner_id), \
+        order_id = COALESCE(excluded.order_id, actions.order_id), \
+        shared_id = COALESCE(excluded.shared_id, actions.shared_id), \
+        sub_id1 = COALESCE(excluded.sub_id1, actions.sub_id1), \
+        sub_id2 = COALESCE(excluded.sub_id2, actions.sub_id2), \
+        sub_id3 = COALESCE(excluded.sub_id3, actions.sub_id3), \
+        click_id = COALESCE(excluded.click_id, actions.click_id), \
+        promo_code = COALESCE(excluded.promo_code, actions.promo_code), \
+        event_date = COALESCE(excluded.event_date, actions.event_date), \
+        creation_date = COALESCE(excluded.creation_date, actions.creation_date), \
+        locking_date = COALESCE(excluded.locking_date, actions.locking_date), \
+        cleared_date = COALESCE(excluded.cleared_date, actions.cleared_date), \
+        items = COALESCE(excluded.items, actions.items), \
+        extra = COALESCE(excluded.extra, actions.extra)";
+    for rows in prepared::in_sizes(rows) {
+        let statement = RowsStatement::<_>::new(HEAD, rows, TAIL);
+        per_backend!(&mut *conn, c => statement.execute(c))?;
     }
     Ok(())
 }
+
+bind_row!(ActionRow {
+    action_id: Text,
+    source: Text,
+    status: Text,
+    payout: BigInt,
+    amount: BigInt,
+    flags: Text,
+    first_seen_at: Timestamp,
+    last_seen_at: Timestamp,
+    status_raw: Nullable<Text>,
+    payout_currency: Nullable<Text>,
+    amount_currency: Nullable<Text>,
+    campaign_id: Nullable<Text>,
+    campaign_name: Nullable<Text>,
+    action_tracker_id: Nullable<Text>,
+    action_tracker_name: Nullable<Text>,
+    media_partner_id: Nullable<Text>,
+    order_id: Nullable<Text>,
+    shared_id: Nullable<Text>,
+    sub_id1: Nullable<Text>,
+    sub_id2: Nullable<Text>,
+    sub_id3: Nullable<Text>,
+    click_id: Nullable<Text>,
+    promo_code: Nullable<Text>,
+    event_date: Nullable<Timestamp>,
+    creation_date: Nullable<Timestamp>,
+    locking_date: Nullable<Timestamp>,
+    cleared_date: Nullable<Timestamp>,
+    items: Nullable<Text>,
+    extra: Nullable<Text>,
+    is_test: Bool,
+});
 
 pub fn insert(
     conn: &mut AnyConnection,

@@ -4,8 +4,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::AnyConnection;
+use super::prepared::{self, RowsStatement};
 use super::schema::clearings;
+use super::{AnyConnection, per_backend};
 
 /// What a cleared id matched.
 pub const MATCHED_ACTION: &str = "cleared";
@@ -56,17 +57,11 @@ pub fn of_action(conn: &mut AnyConnection, action_id: &str) -> QueryResult<Vec<C
 
 /// Which of `action_ids` some clearing names (`exists_for` for a whole batch).
 pub fn named_among(conn: &mut AnyConnection, action_ids: &[&str]) -> QueryResult<Vec<String>> {
-    let mut named = Vec::new();
-    for ids in action_ids.chunks(super::MAX_ROWS_PER_STATEMENT) {
-        named.extend(
-            clearings::table
-                .filter(clearings::action_id.eq_any(ids))
-                .select(clearings::action_id.assume_not_null())
-                .distinct()
-                .load::<String>(conn)?,
-        );
-    }
-    Ok(named)
+    const HEAD: &str = "SELECT DISTINCT action_id FROM clearings WHERE action_id IN (";
+    prepared::load_in(action_ids, |ids| {
+        let statement = RowsStatement::<_, diesel::sql_types::Text>::new(HEAD, ids, ")");
+        per_backend!(&mut *conn, c => statement.load::<String>(c))
+    })
 }
 
 /// Does any clearing name this action? (A placeholder's only evidence.)

@@ -4,6 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
+use super::prepared::{self, RowsStatement, bind_row};
 use super::schema::deliveries;
 use super::{AnyConnection, per_backend};
 
@@ -73,19 +74,36 @@ pub fn insert_all_unless_repeat(
     conn: &mut AnyConnection,
     rows: &[NewDelivery<'_>],
 ) -> QueryResult<Vec<(i64, String)>> {
+    use diesel::sql_types::{BigInt, Text};
+    const HEAD: &str = "INSERT INTO deliveries (source, kind, dedup_key, received_at, \
+        last_received_at, times_received, method, content_type, query, body, client_addr, \
+        outcome, reason, warnings, subject_id) VALUES ";
+    const TAIL: &str = " ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key";
     let mut inserted = Vec::with_capacity(rows.len());
-    for rows in rows.chunks(super::MAX_ROWS_PER_STATEMENT) {
-        inserted.extend(
-            per_backend!(&mut *conn, c => diesel::insert_into(deliveries::table)
-            .values(rows)
-            .on_conflict(deliveries::dedup_key)
-            .do_nothing()
-            .returning((deliveries::id, deliveries::dedup_key))
-            .get_results::<(i64, String)>(c))?,
-        );
+    for rows in prepared::in_sizes(rows) {
+        let statement = RowsStatement::<_, (BigInt, Text)>::new(HEAD, rows, TAIL);
+        inserted.extend(per_backend!(&mut *conn, c => statement.load::<(i64, String)>(c))?);
     }
     Ok(inserted)
 }
+
+bind_row!(NewDelivery {
+    source: Text,
+    kind: Text,
+    dedup_key: Text,
+    received_at: Timestamp,
+    last_received_at: Timestamp,
+    times_received: Integer,
+    method: Text,
+    content_type: Nullable<Text>,
+    query: Text,
+    body: Nullable<Binary>,
+    client_addr: Nullable<Text>,
+    outcome: Text,
+    reason: Nullable<Text>,
+    warnings: Nullable<Text>,
+    subject_id: Nullable<Text>,
+});
 
 /// Counts `times` repeats on the delivery with this key, the last received at `at`.
 pub fn count_repeats(
@@ -104,22 +122,18 @@ pub fn count_repeats(
 
 /// (id, dedup key) of the stored deliveries with these keys.
 pub fn ids_of_keys(conn: &mut AnyConnection, keys: &[&str]) -> QueryResult<Vec<(i64, String)>> {
-    let mut found = Vec::with_capacity(keys.len());
-    for keys in keys.chunks(super::MAX_ROWS_PER_STATEMENT) {
-        found.extend(
-            deliveries::table
-                .filter(deliveries::dedup_key.eq_any(keys))
-                .select((deliveries::id, deliveries::dedup_key))
-                .load::<(i64, String)>(conn)?,
-        );
-    }
-    Ok(found)
+    use diesel::sql_types::{BigInt, Text};
+    const HEAD: &str = "SELECT id, dedup_key FROM deliveries WHERE dedup_key IN (";
+    prepared::load_in(keys, |keys| {
+        let statement = RowsStatement::<_, (BigInt, Text)>::new(HEAD, keys, ")");
+        per_backend!(&mut *conn, c => statement.load::<(i64, String)>(c))
+    })
 }
 
 /// Sets one outcome on many deliveries.
 pub fn set_outcome_of(conn: &mut AnyConnection, ids: &[i64], outcome: &str) -> QueryResult<usize> {
     let mut changed = 0;
-    for ids in ids.chunks(super::MAX_ROWS_PER_STATEMENT) {
+    for ids in ids.chunks(prepared::MAX_ROWS) {
         changed += diesel::update(deliveries::table.filter(deliveries::id.eq_any(ids)))
             .set(deliveries::outcome.eq(outcome))
             .execute(conn)?;

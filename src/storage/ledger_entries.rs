@@ -6,11 +6,11 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use serde::Serialize;
 
+use super::prepared::{self, RowsStatement, bind_row};
 use super::schema::ledger_entries;
 use super::{AnyConnection, per_backend};
 
-#[derive(Debug, Insertable)]
-#[diesel(table_name = ledger_entries)]
+#[derive(Debug)]
 pub struct NewLedgerEntry<'a> {
     pub action_id: &'a str,
     pub delivery_id: i64,
@@ -32,21 +32,25 @@ pub struct LedgerEntry {
     pub recorded_at: NaiveDateTime,
 }
 
-pub fn insert(conn: &mut AnyConnection, new: &NewLedgerEntry<'_>) -> QueryResult<usize> {
-    diesel::insert_into(ledger_entries::table)
-        .values(new)
-        .execute(conn)
-}
-
 /// Appends many entries in a few statements, in the order given (their ids follow it).
 pub fn insert_all(conn: &mut AnyConnection, rows: &[NewLedgerEntry<'_>]) -> QueryResult<()> {
-    for rows in rows.chunks(super::MAX_ROWS_PER_STATEMENT) {
-        per_backend!(&mut *conn, c => diesel::insert_into(ledger_entries::table)
-            .values(rows)
-            .execute(c))?;
+    const HEAD: &str = "INSERT INTO ledger_entries (action_id, delivery_id, kind, payout_delta, \
+        amount_delta, recorded_at) VALUES ";
+    for rows in prepared::in_sizes(rows) {
+        let statement = RowsStatement::<_>::new(HEAD, rows, "");
+        per_backend!(&mut *conn, c => statement.execute(c))?;
     }
     Ok(())
 }
+
+bind_row!(NewLedgerEntry {
+    action_id: Text,
+    delivery_id: BigInt,
+    kind: Text,
+    payout_delta: BigInt,
+    amount_delta: BigInt,
+    recorded_at: Timestamp,
+});
 
 pub fn of_action(conn: &mut AnyConnection, action_id: &str) -> QueryResult<Vec<LedgerEntry>> {
     ledger_entries::table

@@ -15,6 +15,7 @@ pub mod kinds;
 pub mod ledger_entries;
 pub mod ledger_export;
 pub mod overview;
+pub mod prepared;
 pub mod schema;
 pub mod settings;
 pub mod statement;
@@ -31,10 +32,6 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
-
-/// Rows per multi-row statement of the write path: within SQLite's 32,766 and PostgreSQL's 65,535
-/// bind parameters at the widest row (an action, 30 columns).
-pub const MAX_ROWS_PER_STATEMENT: usize = 500;
 
 /// One connection to whichever backend the URL named. Queries written once run on both.
 #[derive(diesel::MultiConnection)]

@@ -237,3 +237,60 @@ on_both_backends! {
         }
     }
 }
+
+on_both_backends! {
+    async fn the_write_path_prepares_its_statements_once_per_connection(backend: Backend) {
+        use diesel::Connection;
+        use diesel::connection::InstrumentationEvent;
+        use std::sync::{Arc, Mutex};
+
+        let db = TestDatabase::new(backend);
+        let database = migrated(&db);
+        let mut conn = database.conn().unwrap();
+        let cached: Arc<Mutex<Vec<String>>> = Arc::default();
+        let seen = cached.clone();
+        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            if let InstrumentationEvent::CacheQuery { sql, .. } = event {
+                seen.lock().unwrap().push(sql.to_owned());
+            }
+        });
+        // Two batches of the same shape: 20 new actions, one event and one entry each.
+        let batch = |first: usize| {
+            let requests: Vec<String> = (first..first + 20)
+                .map(|n| format!("ActionId=P{n}&Payout=1.00&Status=PENDING"))
+                .collect();
+            let requests: Vec<(&str, &str)> = requests.iter().map(|q| ("GET", q.as_str())).collect();
+            deliveries_of(&requests)
+        };
+        let mut apply = |deliveries: &[IncomingDelivery]| {
+            for result in ingest::apply_batch(&mut conn, database.backend(), deliveries).unwrap() {
+                assert_eq!(result.unwrap().outcome.as_str(), "applied");
+            }
+        };
+
+        apply(&batch(0));
+        let first: Vec<String> = cached.lock().unwrap().drain(..).collect();
+        for table in ["INSERT INTO deliveries", "INSERT INTO actions", "INSERT INTO action_events", "INSERT INTO ledger_entries"] {
+            assert!(first.iter().any(|sql| sql.starts_with(table)), "{table} not kept prepared: {first:#?}");
+        }
+        apply(&batch(20));
+        assert_eq!(cached.lock().unwrap().len(), 0, "prepared again: {:#?}", cached.lock().unwrap());
+
+        // Batches of every size from 1 to 100 prepare each statement in a few sizes only.
+        let mut next = 40;
+        for size in 1..=100 {
+            let requests: Vec<String> = (next..next + size)
+                .map(|n| format!("ActionId=P{n}&Payout=1.00&Status=PENDING"))
+                .collect();
+            next += size;
+            let requests: Vec<(&str, &str)> = requests.iter().map(|q| ("GET", q.as_str())).collect();
+            apply(&deliveries_of(&requests));
+        }
+        let inserts = |table: &str| {
+            first.iter().chain(cached.lock().unwrap().iter()).filter(|sql| sql.starts_with(table)).count()
+        };
+        // 1, 2, 4, …, 64 rows.
+        assert_eq!(inserts("INSERT INTO actions"), 7);
+        assert_eq!(inserts("INSERT INTO deliveries"), 7);
+    }
+}

@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 use tokio::sync::oneshot;
 
 use crate::delivery::{IncomingDelivery, Stored};
-use crate::storage::{Database, ingest};
+use crate::storage::{Database, PooledConn, StorageError, ingest};
 
 /// How many deliveries may wait for the writer before new ones are refused with 503.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 4_096;
@@ -115,6 +115,9 @@ fn next_batch(queue: &Mutex<Receiver<Job>>, max_batch: usize) -> Option<Vec<Job>
 }
 
 fn run(db: Database, queue: Arc<Mutex<Receiver<Job>>>, max_batch: usize, depth: Arc<AtomicUsize>) {
+    // The writer keeps its connection, and with it the statements it keeps prepared, until a
+    // batch fails (the connection may be what failed: the next batch takes a new one).
+    let mut kept: Option<PooledConn> = None;
     // Ends when every Writer is dropped and the queue is drained: nothing accepted is abandoned.
     while let Some(batch) = next_batch(&queue, max_batch) {
         let waiting = depth
@@ -126,10 +129,7 @@ fn run(db: Database, queue: Arc<Mutex<Receiver<Job>>>, max_batch: usize, depth: 
             .map(|job| (job.delivery, job.reply))
             .unzip();
         let started = std::time::Instant::now();
-        let results = db
-            .conn()
-            .and_then(|mut conn| ingest::apply_batch(&mut conn, db.backend(), &deliveries));
-        match results {
+        match store_batch(&db, &mut kept, &deliveries) {
             Ok(results) => {
                 crate::metrics::batch(deliveries.len(), started.elapsed());
                 tracing::debug!(
@@ -154,4 +154,29 @@ fn run(db: Database, queue: Arc<Mutex<Receiver<Job>>>, max_batch: usize, depth: 
             }
         }
     }
+}
+
+/// Applies the batch on the kept connection; if that fails, once more on a new one (the kept
+/// one may have been broken by a database restart: the batch was rolled back, and a commit that
+/// did go through is found again by the dedup keys). Keeps the connection that worked.
+fn store_batch(
+    db: &Database,
+    kept: &mut Option<PooledConn>,
+    deliveries: &[IncomingDelivery],
+) -> Result<Vec<Result<Stored, StorageError>>, StorageError> {
+    if let Some(mut conn) = kept.take() {
+        match ingest::apply_batch(&mut conn, db.backend(), deliveries) {
+            Ok(results) => {
+                *kept = Some(conn);
+                return Ok(results);
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, "a batch failed; trying it on a new connection")
+            }
+        }
+    }
+    let mut conn = db.conn()?;
+    let results = ingest::apply_batch(&mut conn, db.backend(), deliveries)?;
+    *kept = Some(conn);
+    Ok(results)
 }

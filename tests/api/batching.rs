@@ -294,3 +294,50 @@ on_both_backends! {
         assert_eq!(inserts("INSERT INTO deliveries"), 7);
     }
 }
+
+on_both_backends! {
+    async fn a_delivery_the_database_refuses_gets_its_own_error_and_the_rest_of_its_batch_commits(backend: Backend) {
+        let db = TestDatabase::new(backend);
+        let database = migrated(&db);
+        // A refusal no input could cause: a trigger that fails one action's insert.
+        match backend {
+            Backend::Sqlite => db.execute(
+                "CREATE TRIGGER refuse BEFORE INSERT ON actions WHEN NEW.action_id = 'R2'
+                 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+            ),
+            Backend::Postgres => {
+                db.execute(
+                    "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN
+                       RAISE EXCEPTION 'refused by the test'; END $$ LANGUAGE plpgsql",
+                );
+                db.execute(
+                    "CREATE TRIGGER refuse BEFORE INSERT ON actions FOR EACH ROW
+                     WHEN (NEW.action_id = 'R2') EXECUTE FUNCTION refuse()",
+                );
+            }
+        }
+        let batch = deliveries_of(&[
+            ("GET", "ActionId=R1&Payout=1.00&Status=PENDING"),
+            ("GET", "ActionId=R2&Payout=2.00&Status=PENDING"),
+            ("JSON", "{\"ActionId\": tru"),
+            ("GET", "ActionId=R3&Payout=3.00&Status=PENDING"),
+        ]);
+        let mut conn = database.conn().unwrap();
+        let results = ingest::apply_batch(&mut conn, database.backend(), &batch).unwrap();
+        let outcomes: Vec<String> = results
+            .iter()
+            .map(|result| match result {
+                Ok(stored) => stored.outcome.as_str().to_owned(),
+                Err(error) => format!("error: {error}"),
+            })
+            .collect();
+        assert_eq!(outcomes[0], "applied");
+        assert!(outcomes[1].contains("refused by the test"), "{outcomes:?}");
+        assert_eq!(outcomes[2..], ["quarantined", "applied"]);
+        for (id, stored) in [("R1", true), ("R2", false), ("R3", true)] {
+            assert_eq!(actions::find(&mut conn, id).unwrap().is_some(), stored, "{id}");
+        }
+        // The refused delivery left nothing behind, not even its inbox row: a retry can store it.
+        assert_eq!(deliveries::count(&mut conn).unwrap(), 3);
+    }
+}

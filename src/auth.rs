@@ -899,7 +899,12 @@ pub fn strip_query_param(query: &str, param: &str) -> String {
         .split('&')
         .filter(|pair| {
             let name = pair.split_once('=').map_or(*pair, |(name, _)| name);
-            !form_decode(name).eq_ignore_ascii_case(param)
+            // Decoded only when encoded: a GET postback has seventy names to look at.
+            if name.contains(['%', '+']) {
+                !form_decode(name).eq_ignore_ascii_case(param)
+            } else {
+                !name.eq_ignore_ascii_case(param)
+            }
         })
         .collect::<Vec<_>>()
         .join("&")

@@ -152,7 +152,12 @@ pub fn decode(
         .map_err(|reason| DecodeError::InvalidQuery { reason })?;
     let (body_fields, format) = decode_body(content_type, body, limits, &mut warnings)?;
 
-    let mut fields = body_fields;
+    // A postback's fields usually come in one place; then that map is the result as it is.
+    let (mut fields, query_fields) = if body_fields.is_empty() {
+        (query_fields, Fields::new())
+    } else {
+        (body_fields, query_fields)
+    };
     for (key, value) in query_fields {
         if fields.contains_key(&key) {
             warnings.push(format!(
@@ -288,7 +293,8 @@ fn collect_last_wins(
     warning: impl Fn(&str) -> String,
     warnings: &mut Warnings,
 ) -> Fields {
-    let mut fields = Fields::new();
+    let pairs = pairs.into_iter();
+    let mut fields = Fields::with_capacity(pairs.size_hint().0);
     let mut repeated = HashSet::new();
     for (key, value) in pairs {
         if fields.contains_key(&key) && repeated.insert(key.clone()) {

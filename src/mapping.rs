@@ -131,8 +131,8 @@ impl ActionMapping {
 pub(crate) struct Lookup<'a> {
     /// The fields as sent, in order.
     fields: Vec<(&'a str, &'a Value)>,
-    /// Lowercase key → the last field with that key (whatever its case).
-    by_key: HashMap<String, usize>,
+    /// Key in any case → the last field with that key.
+    by_key: HashMap<Caseless<'a>, usize, foldhash::fast::RandomState>,
     /// Per field: some lookup took it.
     used: Vec<bool>,
 }
@@ -143,19 +143,22 @@ impl<'a> Lookup<'a> {
             .iter()
             .map(|(key, value)| (key.as_str(), value))
             .collect();
-        Lookup {
-            by_key: fields
+        let mut by_key = HashMap::with_capacity_and_hasher(fields.len(), Default::default());
+        by_key.extend(
+            fields
                 .iter()
                 .enumerate()
-                .map(|(index, (key, _))| (key.to_ascii_lowercase(), index))
-                .collect(),
+                .map(|(index, (key, _))| (Caseless(key), index)),
+        );
+        Lookup {
+            by_key,
             used: vec![false; fields.len()],
             fields,
         }
     }
 
     pub(crate) fn value(&mut self, key: &str) -> Option<&'a Value> {
-        let index = *self.by_key.get(key)?;
+        let index = *self.by_key.get(&Caseless(key))?;
         self.used[index] = true;
         Some(self.fields[index].1)
     }
@@ -177,8 +180,12 @@ impl<'a> Lookup<'a> {
         let mut keys: Vec<(String, String)> = self
             .by_key
             .iter()
-            .filter(|(lower, _)| lower.starts_with(prefix))
-            .map(|(lower, index)| (lower.clone(), self.fields[*index].0.to_owned()))
+            .filter(|(key, _)| {
+                let key = key.0.as_bytes();
+                key.len() >= prefix.len()
+                    && key[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+            })
+            .map(|(key, index)| (key.0.to_ascii_lowercase(), self.fields[*index].0.to_owned()))
             .collect();
         keys.sort();
         keys.into_iter()
@@ -203,6 +210,32 @@ impl<'a> Lookup<'a> {
                 (key.to_string(), text)
             })
             .collect()
+    }
+}
+
+/// A field key compared and hashed without regard to ASCII case, so a postback's keys are
+/// looked up without a lowercase copy of each.
+#[derive(Debug, Clone, Copy)]
+struct Caseless<'a>(&'a str);
+
+impl PartialEq for Caseless<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.eq_ignore_ascii_case(other.0)
+    }
+}
+
+impl Eq for Caseless<'_> {}
+
+impl std::hash::Hash for Caseless<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let mut lower = [0u8; 32];
+        for chunk in self.0.as_bytes().chunks(lower.len()) {
+            let lower = &mut lower[..chunk.len()];
+            lower.copy_from_slice(chunk);
+            lower.make_ascii_lowercase();
+            state.write(lower);
+        }
+        state.write_u8(0xff);
     }
 }
 
@@ -577,5 +610,27 @@ mod tests {
             .map(|(key, value)| (key.as_str(), value.as_str()))
             .collect();
         assert_eq!(extra, [("TAG", "b")]);
+    }
+
+    #[test]
+    fn caseless_keys_equal_and_hash_alike_in_any_case_and_length() {
+        use std::hash::BuildHasher;
+        let state = foldhash::fast::RandomState::default();
+        let long = "Custom_Field_Name_Longer_Than_Thirty_Two_Bytes";
+        for (a, b, same) in [
+            ("ActionId", "actionid", true),
+            (long, &long.to_ascii_uppercase(), true),
+            ("ActionId", "ActionIds", false),
+            ("a", "", false),
+        ] {
+            assert_eq!(Caseless(a) == Caseless(b), same, "{a} {b}");
+            if same {
+                assert_eq!(
+                    state.hash_one(Caseless(a)),
+                    state.hash_one(Caseless(b)),
+                    "{a}"
+                );
+            }
+        }
     }
 }

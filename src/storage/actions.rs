@@ -150,45 +150,72 @@ pub fn find_state(conn: &mut AnyConnection, action_id: &str) -> QueryResult<Opti
         .optional()
 }
 
-/// The reconciled state and source of each of `action_ids` that is stored: one query for a
-/// whole batch of the write path instead of one per delivery.
-pub fn states_of(
-    conn: &mut AnyConnection,
-    action_ids: &[&str],
-) -> QueryResult<Vec<(String, String, StoredState)>> {
+/// What the write path reads of a stored action: its source, its reconciled state, and the
+/// indexed fields, to tell whether a new event changes any of them.
+pub struct StoredAction {
+    pub action_id: String,
+    pub source: String,
+    pub state: StoredState,
+    pub indexed: IndexedFields,
+}
+
+/// The descriptive fields some index covers (`locking_date` is in `StoredState`). An update
+/// that leaves them as stored need not rewrite their indexes: see `upsert_all`.
+#[derive(Debug, Clone, Queryable)]
+pub struct IndexedFields {
+    pub campaign_id: Option<String>,
+    pub campaign_name: Option<String>,
+    pub action_tracker_id: Option<String>,
+    pub action_tracker_name: Option<String>,
+    pub order_id: Option<String>,
+    pub shared_id: Option<String>,
+    pub sub_id1: Option<String>,
+    pub sub_id2: Option<String>,
+    pub sub_id3: Option<String>,
+    pub click_id: Option<String>,
+    pub event_date: Option<NaiveDateTime>,
+    pub cleared_date: Option<NaiveDateTime>,
+}
+
+/// Each of `action_ids` that is stored: one query for a whole batch of the write path instead
+/// of one per delivery.
+pub fn states_of(conn: &mut AnyConnection, action_ids: &[&str]) -> QueryResult<Vec<StoredAction>> {
     use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
-    type Row = (
-        String,
-        String,
-        String,
-        i64,
-        i64,
-        String,
-        Option<NaiveDateTime>,
+    type Columns = (
+        (Text, Text),
+        (Text, BigInt, BigInt, Text, Nullable<Timestamp>),
+        (
+            Nullable<Text>,
+            Nullable<Text>,
+            Nullable<Text>,
+            Nullable<Text>,
+            Nullable<Text>,
+            Nullable<Text>,
+            Nullable<Text>,
+            Nullable<Text>,
+            Nullable<Text>,
+            Nullable<Text>,
+            Nullable<Timestamp>,
+            Nullable<Timestamp>,
+        ),
     );
-    const HEAD: &str = "SELECT action_id, source, status, payout, amount, flags, locking_date \
+    const HEAD: &str = "SELECT action_id, source, status, payout, amount, flags, locking_date, \
+        campaign_id, campaign_name, action_tracker_id, action_tracker_name, order_id, \
+        shared_id, sub_id1, sub_id2, sub_id3, click_id, event_date, cleared_date \
         FROM actions WHERE action_id IN (";
     let rows = prepared::load_in(action_ids, |ids| {
-        let statement = RowsStatement::<
-            _,
-            (Text, Text, Text, BigInt, BigInt, Text, Nullable<Timestamp>),
-        >::new(HEAD, ids, ")");
-        per_backend!(&mut *conn, c => statement.load::<Row>(c))
+        let statement = RowsStatement::<_, Columns>::new(HEAD, ids, ")");
+        per_backend!(&mut *conn, c => statement
+            .load::<((String, String), StoredState, IndexedFields)>(c))
     })?;
     Ok(rows
         .into_iter()
-        .map(
-            |(id, source, status, payout, amount, flags, locking_date)| {
-                let state = StoredState {
-                    status,
-                    payout,
-                    amount,
-                    flags,
-                    locking_date,
-                };
-                (id, source, state)
-            },
-        )
+        .map(|((action_id, source), state, indexed)| StoredAction {
+            action_id,
+            source,
+            state,
+            indexed,
+        })
         .collect())
 }
 
@@ -232,43 +259,89 @@ pub struct ActionRow<'a> {
 /// Writes each row in a few statements per batch: a new action is inserted; a stored one gets
 /// the new state and source, keeps its `first_seen_at`, keeps every descriptive field the row
 /// does not give (COALESCE: a later event never blanks what an earlier one gave) and stays a
-/// test once it was one. Each action id at most once per call.
-pub fn upsert_all(conn: &mut AnyConnection, rows: &[ActionRow<'_>]) -> QueryResult<()> {
+/// test once it was one. `unchanged_indexes` are rows of stored actions that give no indexed
+/// field other than the stored value: their statement leaves those columns out of its SET, so
+/// the database does not rewrite their indexes (SQLite rewrites an index whenever a column it
+/// covers is SET, even to the same value). Each action id at most once per call.
+pub fn upsert_all(
+    conn: &mut AnyConnection,
+    rows: &[ActionRow<'_>],
+    unchanged_indexes: &[ActionRow<'_>],
+) -> QueryResult<()> {
     const HEAD: &str = "INSERT INTO actions (action_id, source, status, payout, amount, flags, \
         first_seen_at, last_seen_at, status_raw, payout_currency, amount_currency, campaign_id, \
         campaign_name, action_tracker_id, action_tracker_name, media_partner_id, order_id, \
         shared_id, sub_id1, sub_id2, sub_id3, click_id, promo_code, event_date, creation_date, \
         locking_date, cleared_date, items, extra, is_test) VALUES ";
-    const TAIL: &str = " ON CONFLICT (action_id) DO UPDATE SET \
-        source = excluded.source, status = excluded.status, payout = excluded.payout, \
-        amount = excluded.amount, flags = excluded.flags, last_seen_at = excluded.last_seen_at, \
-        is_test = excluded.is_test OR actions.is_test, \
-        status_raw = COALESCE(excluded.status_raw, actions.status_raw), \
-        payout_currency = COALESCE(excluded.payout_currency, actions.payout_currency), \
-        amount_currency = COALESCE(excluded.amount_currency, actions.amount_currency), \
-        campaign_id = COALESCE(excluded.campaign_id, actions.campaign_id), \
+    /// The columns no index covers, and the state.
+    macro_rules! unindexed_set {
+        () => {
+            " ON CONFLICT (action_id) DO UPDATE SET \
+            source = excluded.source, status = excluded.status, payout = excluded.payout, \
+            amount = excluded.amount, flags = excluded.flags, last_seen_at = excluded.last_seen_at, \
+            is_test = excluded.is_test OR actions.is_test, \
+            status_raw = COALESCE(excluded.status_raw, actions.status_raw), \
+            payout_currency = COALESCE(excluded.payout_currency, actions.payout_currency), \
+            amount_currency = COALESCE(excluded.amount_currency, actions.amount_currency), \
+            media_partner_id = COALESCE(excluded.media_partner_id, actions.media_partner_id), \
+            promo_code = COALESCE(excluded.promo_code, actions.promo_code), \
+            creation_date = COALESCE(excluded.creation_date, actions.creation_date), \
+            items = COALESCE(excluded.items, actions.items), \
+            extra = COALESCE(excluded.extra, actions.extra)"
+        };
+    }
+    const ALL_FIELDS: &str = concat!(
+        unindexed_set!(),
+        ", campaign_id = COALESCE(excluded.campaign_id, actions.campaign_id), \
         campaign_name = COALESCE(excluded.campaign_name, actions.campaign_name), \
         action_tracker_id = COALESCE(excluded.action_tracker_id, actions.action_tracker_id), \
         action_tracker_name = COALESCE(excluded.action_tracker_name, actions.action_tracker_name), \
-        media_partner_id = COALESCE(excluded.media_partner_id, actions.media_partner_id), \
         order_id = COALESCE(excluded.order_id, actions.order_id), \
         shared_id = COALESCE(excluded.shared_id, actions.shared_id), \
         sub_id1 = COALESCE(excluded.sub_id1, actions.sub_id1), \
         sub_id2 = COALESCE(excluded.sub_id2, actions.sub_id2), \
         sub_id3 = COALESCE(excluded.sub_id3, actions.sub_id3), \
         click_id = COALESCE(excluded.click_id, actions.click_id), \
-        promo_code = COALESCE(excluded.promo_code, actions.promo_code), \
         event_date = COALESCE(excluded.event_date, actions.event_date), \
-        creation_date = COALESCE(excluded.creation_date, actions.creation_date), \
         locking_date = COALESCE(excluded.locking_date, actions.locking_date), \
-        cleared_date = COALESCE(excluded.cleared_date, actions.cleared_date), \
-        items = COALESCE(excluded.items, actions.items), \
-        extra = COALESCE(excluded.extra, actions.extra)";
-    for rows in prepared::in_sizes(rows) {
-        let statement = RowsStatement::<_>::new(HEAD, rows, TAIL);
-        per_backend!(&mut *conn, c => statement.execute(c))?;
+        cleared_date = COALESCE(excluded.cleared_date, actions.cleared_date)"
+    );
+    for (rows, tail) in [(rows, ALL_FIELDS), (unchanged_indexes, unindexed_set!())] {
+        for rows in prepared::in_sizes(rows) {
+            let statement = RowsStatement::<_>::new(HEAD, rows, tail);
+            per_backend!(&mut *conn, c => statement.execute(c))?;
+        }
     }
     Ok(())
+}
+
+impl ActionRow<'_> {
+    /// Gives no indexed field other than the one stored: its upsert can leave them out.
+    pub fn keeps_indexed_fields(
+        &self,
+        stored: &IndexedFields,
+        stored_locking_date: Option<NaiveDateTime>,
+    ) -> bool {
+        fn kept<T: PartialEq + ?Sized>(given: Option<&T>, stored: Option<&T>) -> bool {
+            given.is_none() || given == stored
+        }
+        kept(self.campaign_id, stored.campaign_id.as_deref())
+            && kept(self.campaign_name, stored.campaign_name.as_deref())
+            && kept(self.action_tracker_id, stored.action_tracker_id.as_deref())
+            && kept(
+                self.action_tracker_name,
+                stored.action_tracker_name.as_deref(),
+            )
+            && kept(self.order_id, stored.order_id.as_deref())
+            && kept(self.shared_id, stored.shared_id.as_deref())
+            && kept(self.sub_id1, stored.sub_id1.as_deref())
+            && kept(self.sub_id2, stored.sub_id2.as_deref())
+            && kept(self.sub_id3, stored.sub_id3.as_deref())
+            && kept(self.click_id, stored.click_id.as_deref())
+            && kept(self.event_date.as_ref(), stored.event_date.as_ref())
+            && kept(self.cleared_date.as_ref(), stored.cleared_date.as_ref())
+            && kept(self.locking_date.as_ref(), stored_locking_date.as_ref())
+    }
 }
 
 bind_row!(ActionRow {

@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::Connection;
 
 use super::action_events::{self, ActionEventRow, NewActionEvent};
-use super::actions::{self, ActionRow, StoredState};
+use super::actions::{self, ActionRow, IndexedFields, StoredState};
 use super::deliveries::{self, NewDelivery};
 use super::ledger_entries::{self, NewLedgerEntry};
 use super::{AnyConnection, Backend, StorageError, from_db_time, to_db_time};
@@ -409,6 +409,9 @@ struct Memo<'a> {
     named_by_clearing: bool,
     /// The row to write once every event is applied; None: no event touched it.
     row: Option<ActionRow<'a>>,
+    /// The indexed fields and locking date as the database had them before this batch; None:
+    /// no row yet.
+    indexed: Option<(IndexedFields, Option<NaiveDateTime>)>,
 }
 
 /// The actions of a run: read once, reconciled in memory event by event, written once.
@@ -424,10 +427,11 @@ impl<'a> Ledger<'a> {
             action_ids.iter().map(|id| (*id, Memo::default())).collect();
         let mut stored_ids = Vec::new();
         if !action_ids.is_empty() {
-            for (id, source, state) in actions::states_of(conn, action_ids)? {
-                if let Some(memo) = memos.get_mut(id.as_str()) {
-                    memo.stored = Some((source, state));
-                    stored_ids.push(id);
+            for stored in actions::states_of(conn, action_ids)? {
+                if let Some(memo) = memos.get_mut(stored.action_id.as_str()) {
+                    memo.indexed = Some((stored.indexed, stored.state.locking_date));
+                    memo.stored = Some((stored.source, stored.state));
+                    stored_ids.push(stored.action_id);
                 }
             }
             for id in clearings::named_among(conn, action_ids)? {
@@ -623,16 +627,24 @@ impl<'a> Ledger<'a> {
         Ok(reconciled.effect)
     }
 
-    /// Actions first (events and entries reference them), in id order so concurrent writers
-    /// meet their rows in one order.
+    /// Actions first (events and entries reference them), each statement's rows in id order.
     fn write(self, conn: &mut AnyConnection) -> Result<(), StorageError> {
-        let mut rows: Vec<ActionRow<'a>> = self
-            .memos
-            .into_values()
-            .filter_map(|memo| memo.row)
-            .collect();
-        rows.sort_unstable_by(|a, b| a.action_id.cmp(b.action_id));
-        actions::upsert_all(conn, &rows)?;
+        let (mut changed, mut unchanged): (Vec<ActionRow<'a>>, Vec<ActionRow<'a>>) =
+            (Vec::new(), Vec::new());
+        for memo in self.memos.into_values() {
+            let Some(row) = memo.row else { continue };
+            match &memo.indexed {
+                Some((indexed, locking_date))
+                    if row.keeps_indexed_fields(indexed, *locking_date) =>
+                {
+                    unchanged.push(row)
+                }
+                _ => changed.push(row),
+            }
+        }
+        changed.sort_unstable_by(|a, b| a.action_id.cmp(b.action_id));
+        unchanged.sort_unstable_by(|a, b| a.action_id.cmp(b.action_id));
+        actions::upsert_all(conn, &changed, &unchanged)?;
         action_events::insert_all(conn, &self.events)?;
         ledger_entries::insert_all(conn, &self.entries)?;
         Ok(())

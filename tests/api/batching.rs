@@ -341,3 +341,49 @@ on_both_backends! {
         assert_eq!(deliveries::count(&mut conn).unwrap(), 3);
     }
 }
+
+on_both_backends! {
+    async fn a_later_event_changes_indexed_fields_it_gives_and_keeps_those_it_leaves_out(backend: Backend) {
+        use diesel::Connection;
+        use diesel::connection::InstrumentationEvent;
+        use std::sync::{Arc, Mutex};
+
+        let db = TestDatabase::new(backend);
+        let database = migrated(&db);
+        let mut conn = database.conn().unwrap();
+        let upserts: Arc<Mutex<Vec<String>>> = Arc::default();
+        let seen = upserts.clone();
+        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            if let InstrumentationEvent::StartQuery { query, .. } = event {
+                let sql = query.to_string();
+                if sql.starts_with("INSERT INTO actions") {
+                    seen.lock().unwrap().push(sql);
+                }
+            }
+        });
+        // Each its own batch, so every update meets a stored row (the write path's lean
+        // statement is for rows whose indexed fields stay as stored).
+        for (query, payout, sub_id1, promo_code, order_id, lean) in [
+            ("Payout=10.00&Status=PENDING&SubId1=s1&Oid=O-1&PromoCode=P1", 1_000, "s1", "P1", "O-1", false),
+            ("Payout=8.00&Status=MODIFIED&PromoCode=P2", 800, "s1", "P2", "O-1", true),
+            ("Payout=8.00&Status=APPROVED&SubId1=s1&Oid=O-1", 800, "s1", "P2", "O-1", true),
+            ("Payout=6.00&Status=MODIFIED&SubId1=s9", 600, "s9", "P2", "O-1", false),
+            ("Payout=5.00&Status=MODIFIED&Oid=O-2", 500, "s9", "P2", "O-2", false),
+        ] {
+            let request = format!("ActionId=L1&{query}");
+            let batch = deliveries_of(&[("GET", request.as_str())]);
+            for result in ingest::apply_batch(&mut conn, database.backend(), &batch).unwrap() {
+                result.unwrap();
+            }
+            let statements: Vec<String> = upserts.lock().unwrap().drain(..).collect();
+            assert_eq!(statements.len(), 1, "{statements:#?}");
+            assert_eq!(!statements[0].contains("sub_id1 = COALESCE"), lean, "{query}");
+            let action = actions::find(&mut conn, "L1").unwrap().unwrap();
+            assert_eq!(action.payout, payout * 100, "{query}");
+            assert_eq!(action.sub_id1.as_deref(), Some(sub_id1), "{query}");
+            assert_eq!(action.promo_code.as_deref(), Some(promo_code), "{query}");
+            assert_eq!(action.order_id.as_deref(), Some(order_id), "{query}");
+            assert_eq!(actions::by_order(&mut conn, None, order_id).unwrap().len(), 1, "{query}");
+        }
+    }
+}

@@ -1,11 +1,15 @@
 //! Group commit applies a run of deliveries with a few multi-row statements; the ledger it leaves
 //! must be the one the same deliveries leave applied one at a time, outcomes included.
 
+use std::sync::{Arc, Mutex};
+
 use chrono::{Duration, TimeZone, Utc};
+use diesel::Connection;
+use diesel::connection::InstrumentationEvent;
 use postback_ledger::config::{FileConfig, resolve};
 use postback_ledger::delivery::{IncomingDelivery, RawRequest, Stored, understand};
 use postback_ledger::storage::{
-    Database, action_events, actions, deliveries, ingest, ledger_entries,
+    AnyConnection, Database, action_events, actions, deliveries, ingest, ledger_entries,
 };
 
 use crate::helpers::*;
@@ -117,6 +121,21 @@ fn ledger(url: &str, stored: &[Stored]) -> Vec<String> {
         ));
     }
     seen
+}
+
+/// The SQL texts `pick` takes from what `conn` does from now on.
+fn record_sql(
+    conn: &mut AnyConnection,
+    pick: fn(&InstrumentationEvent<'_>) -> Option<String>,
+) -> Arc<Mutex<Vec<String>>> {
+    let recorded: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = recorded.clone();
+    conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+        if let Some(sql) = pick(&event) {
+            sink.lock().unwrap().push(sql);
+        }
+    });
+    recorded
 }
 
 fn migrated(db: &TestDatabase) -> Database {
@@ -240,19 +259,12 @@ on_both_backends! {
 
 on_both_backends! {
     async fn the_write_path_prepares_its_statements_once_per_connection(backend: Backend) {
-        use diesel::Connection;
-        use diesel::connection::InstrumentationEvent;
-        use std::sync::{Arc, Mutex};
-
         let db = TestDatabase::new(backend);
         let database = migrated(&db);
         let mut conn = database.conn().unwrap();
-        let cached: Arc<Mutex<Vec<String>>> = Arc::default();
-        let seen = cached.clone();
-        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
-            if let InstrumentationEvent::CacheQuery { sql, .. } = event {
-                seen.lock().unwrap().push(sql.to_owned());
-            }
+        let cached = record_sql(&mut conn, |event| match event {
+            InstrumentationEvent::CacheQuery { sql, .. } => Some(sql.to_string()),
+            _ => None,
         });
         // Two batches of the same shape: 20 new actions, one event and one entry each.
         let batch = |first: usize| {
@@ -344,22 +356,14 @@ on_both_backends! {
 
 on_both_backends! {
     async fn a_later_event_changes_indexed_fields_it_gives_and_keeps_those_it_leaves_out(backend: Backend) {
-        use diesel::Connection;
-        use diesel::connection::InstrumentationEvent;
-        use std::sync::{Arc, Mutex};
-
         let db = TestDatabase::new(backend);
         let database = migrated(&db);
         let mut conn = database.conn().unwrap();
-        let upserts: Arc<Mutex<Vec<String>>> = Arc::default();
-        let seen = upserts.clone();
-        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
-            if let InstrumentationEvent::StartQuery { query, .. } = event {
-                let sql = query.to_string();
-                if sql.starts_with("INSERT INTO actions") {
-                    seen.lock().unwrap().push(sql);
-                }
+        let upserts = record_sql(&mut conn, |event| match event {
+            InstrumentationEvent::StartQuery { query, .. } => {
+                Some(query.to_string()).filter(|sql| sql.starts_with("INSERT INTO actions"))
             }
+            _ => None,
         });
         // Each its own batch, so every update meets a stored row (the write path's lean
         // statement is for rows whose indexed fields stay as stored).

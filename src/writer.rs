@@ -1,7 +1,7 @@
 //! Group commit: request handlers hand deliveries to the writer threads (one on SQLite), each of
 //! which stores as many as are waiting in one transaction and answers each with its own outcome.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 use tokio::sync::oneshot;
 
 use crate::delivery::{IncomingDelivery, Stored};
-use crate::storage::{Database, PooledConn, StorageError, ingest};
+use crate::storage::{Backend, Database, PooledConn, StorageError, checkpoint, ingest};
 
 /// How many deliveries may wait for the writer before new ones are refused with 503.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 4_096;
@@ -63,6 +63,14 @@ impl Writer {
                     .expect("spawning a writer thread")
             })
             .collect();
+        let stop = Arc::new(AtomicBool::new(false));
+        let checkpointer = (db.backend() == Backend::Sqlite).then(|| {
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("wal-checkpoint".into())
+                .spawn(move || checkpoint::run_until(&db, &stop))
+                .expect("spawning the checkpointer")
+        });
         let handle = std::thread::Builder::new()
             .name("ledger-writers".into())
             .spawn(move || {
@@ -70,6 +78,10 @@ impl Writer {
                     if writer.join().is_err() {
                         panic!("a writer thread panicked");
                     }
+                }
+                stop.store(true, Ordering::Relaxed);
+                if let Some(checkpointer) = checkpointer {
+                    let _ = checkpointer.join();
                 }
             })
             .expect("spawning the writers' joiner");

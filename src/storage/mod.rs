@@ -5,6 +5,7 @@ pub mod actions;
 pub mod auth_failures;
 pub mod catalog_items;
 pub mod check;
+pub mod checkpoint;
 pub mod clearings;
 pub mod deliveries;
 pub mod ingest;
@@ -178,6 +179,10 @@ impl ManageConnection for Manager {
                      PRAGMA foreign_keys = ON;
                      PRAGMA temp_store = MEMORY;",
                 )?;
+                conn.batch_execute(&format!(
+                    "PRAGMA wal_autocheckpoint = {};",
+                    checkpoint::WRITER_CHECKPOINT_PAGES
+                ))?;
                 Ok(AnyConnection::Sqlite(conn))
             }
         }

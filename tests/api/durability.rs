@@ -319,3 +319,31 @@ async fn two_receivers_on_one_postgres_database_given_the_same_postbacks_keep_on
     assert_eq!(twice, ledger_of(&reference.db.url));
     assert_check_passes(&one.db.url);
 }
+
+#[actix_web::test]
+async fn on_sqlite_the_checkpointer_copies_the_log_into_the_database_while_postbacks_arrive() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let path = std::path::PathBuf::from(app.db.url.trim_start_matches("sqlite://"));
+    let size = || std::fs::metadata(&path).unwrap().len();
+    let before = size();
+    // A few hundred log pages: far below the 10,000 at which the writer would checkpoint
+    // itself, so only the checkpointer thread can grow the database file (new pages live in
+    // the log until a checkpoint copies them).
+    for n in 0..200 {
+        let answer = app
+            .get_postback(
+                "actions",
+                &format!("ActionId=W{n}&Payout=1.00&Status=PENDING"),
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{answer:?}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while size() <= before {
+        assert!(
+            Instant::now() < deadline,
+            "the database file is still {before} bytes: nothing was checkpointed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -409,7 +409,7 @@ struct Memo<'a> {
     named_by_clearing: bool,
     /// The row to write once every event is applied; None: no event touched it.
     row: Option<ActionRow<'a>>,
-    /// The indexed fields and locking date as the database had them before this batch; None:
+    /// The indexed fields and locking date as the database had them before this run; None:
     /// no row yet.
     indexed: Option<(IndexedFields, Option<NaiveDateTime>)>,
 }

@@ -57,7 +57,8 @@ where
     }
 
     // The text depends on the number of rows only, and `in_sizes` / `padded` keep that to a
-    // few values, so caching by text stays small.
+    // few values, so caching by text stays small. (Diesel hides this method from its docs
+    // unless a backend-author feature is on; overriding it is how a query opts in.)
     fn is_safe_to_cache_prepared(&self, _backend: &DB) -> QueryResult<bool> {
         Ok(true)
     }

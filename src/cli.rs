@@ -78,10 +78,7 @@ pub enum TokenAction {
 
 /// Exit codes: 0 fine, 1 the command found a problem (check), 2 bad configuration, 3 failure.
 pub fn run(cli: Cli) -> ExitCode {
-    // OpenSSL (through libpq) otherwise frees its state in an atexit handler while a connection
-    // pool thread may still be using TLS: about one `check` in ten on PostgreSQL with TLS died
-    // with SIGSEGV after printing its result. The process exiting frees the memory anyway.
-    openssl_sys::init();
+    crate::storage::init_tls();
     telemetry::init(cli.log_format);
     if let Command::HashPassword = cli.command {
         return hash_password();

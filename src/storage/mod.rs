@@ -206,9 +206,20 @@ pub struct Database {
     backend: Backend,
 }
 
+/// Initialises OpenSSL (which libpq uses for TLS) without its exit handler; call it before
+/// anything opens a PostgreSQL connection (`Database::connect` does). With the handler, OpenSSL
+/// frees its state when `main` returns while other threads may still use it or run its
+/// per-thread cleanup: about one `check` in ten on PostgreSQL with TLS died with SIGSEGV after
+/// printing its result, and the test binary now and then after its last test. The process
+/// exiting frees the memory anyway.
+pub fn init_tls() {
+    openssl_sys::init();
+}
+
 impl Database {
     /// Connects once directly, so a bad URL or a server that is down reports its real error.
     pub fn connect(url: &str) -> Result<Database, StorageError> {
+        init_tls();
         let target = target_of(url)?;
         let backend = target.backend;
         let manager = Manager { target };

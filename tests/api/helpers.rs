@@ -16,8 +16,10 @@ pub enum Backend {
     Postgres,
 }
 
-/// Where the PostgreSQL half of the suite connects to create its databases.
+/// Where the PostgreSQL half of the suite connects to create its databases. Every PostgreSQL
+/// connection of the suite starts here, so OpenSSL is initialised here, before libpq uses it.
 pub fn admin_url() -> String {
+    postback_ledger::storage::init_tls();
     std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }

@@ -14,6 +14,7 @@ pub struct FreshPostgres {
 impl FreshPostgres {
     pub fn create(admin: &str, run: usize) -> FreshPostgres {
         let name = format!("pl_bench_{}_{run}", std::process::id());
+        postback_ledger::storage::init_tls();
         let mut conn = PgConnection::establish(admin).expect("PostgreSQL answers at --postgres");
         conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .and_then(|_| conn.batch_execute(&format!("CREATE DATABASE {name}")))

@@ -8,7 +8,7 @@ use super::prepared::{self, RowsStatement, bind_row};
 use super::schema::deliveries;
 use super::{AnyConnection, per_backend};
 
-// NULL rather than DEFAULT for None: SQLite has no DEFAULT in a multi-row VALUES.
+// None is NULL, not DEFAULT: the same row as the batch insert (`insert_all_unless_repeat`) writes.
 #[derive(Debug, Insertable)]
 #[diesel(table_name = deliveries, treat_none_as_default_value = false)]
 pub struct NewDelivery<'a> {

@@ -36,16 +36,14 @@ pub struct ActionEventRow {
 
 /// Inserts many events in a few statements (the write path's batch).
 pub fn insert_all(conn: &mut AnyConnection, rows: &[NewActionEvent<'_>]) -> QueryResult<()> {
-    const HEAD: &str = "INSERT INTO action_events (delivery_id, action_id, status, status_raw, \
-        payout, delta_payout, amount, delta_amount, received_at) VALUES ";
     for rows in prepared::in_sizes(rows) {
-        let statement = RowsStatement::<_>::new(HEAD, rows, "");
+        let statement = RowsStatement::<_>::new(NewActionEvent::INSERT, rows, "");
         per_backend!(&mut *conn, c => statement.execute(c))?;
     }
     Ok(())
 }
 
-bind_row!(NewActionEvent {
+bind_row!(NewActionEvent into action_events {
     delivery_id: BigInt,
     action_id: Text,
     status: Text,

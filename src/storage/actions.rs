@@ -268,47 +268,58 @@ pub fn upsert_all(
     rows: &[ActionRow<'_>],
     unchanged_indexes: &[ActionRow<'_>],
 ) -> QueryResult<()> {
-    const HEAD: &str = "INSERT INTO actions (action_id, source, status, payout, amount, flags, \
-        first_seen_at, last_seen_at, status_raw, payout_currency, amount_currency, campaign_id, \
-        campaign_name, action_tracker_id, action_tracker_name, media_partner_id, order_id, \
-        shared_id, sub_id1, sub_id2, sub_id3, click_id, promo_code, event_date, creation_date, \
-        locking_date, cleared_date, items, extra, is_test) VALUES ";
-    /// The columns no index covers, and the state.
+    /// `, column = COALESCE(excluded.column, actions.column)` for each column: the row's value
+    /// if it gives one, else the stored one.
+    macro_rules! given_or_kept {
+        ($($column:ident),*) => {
+            concat!($(
+                ", ", stringify!($column), " = COALESCE(excluded.", stringify!($column),
+                ", actions.", stringify!($column), ")"
+            ),*)
+        };
+    }
+    /// The state, and the columns no index covers.
     macro_rules! unindexed_set {
         () => {
-            " ON CONFLICT (action_id) DO UPDATE SET \
-            source = excluded.source, status = excluded.status, payout = excluded.payout, \
-            amount = excluded.amount, flags = excluded.flags, last_seen_at = excluded.last_seen_at, \
-            is_test = excluded.is_test OR actions.is_test, \
-            status_raw = COALESCE(excluded.status_raw, actions.status_raw), \
-            payout_currency = COALESCE(excluded.payout_currency, actions.payout_currency), \
-            amount_currency = COALESCE(excluded.amount_currency, actions.amount_currency), \
-            media_partner_id = COALESCE(excluded.media_partner_id, actions.media_partner_id), \
-            promo_code = COALESCE(excluded.promo_code, actions.promo_code), \
-            creation_date = COALESCE(excluded.creation_date, actions.creation_date), \
-            items = COALESCE(excluded.items, actions.items), \
-            extra = COALESCE(excluded.extra, actions.extra)"
+            concat!(
+                " ON CONFLICT (action_id) DO UPDATE SET source = excluded.source, \
+                status = excluded.status, payout = excluded.payout, amount = excluded.amount, \
+                flags = excluded.flags, last_seen_at = excluded.last_seen_at, \
+                is_test = excluded.is_test OR actions.is_test",
+                given_or_kept!(
+                    status_raw,
+                    payout_currency,
+                    amount_currency,
+                    media_partner_id,
+                    promo_code,
+                    creation_date,
+                    items,
+                    extra
+                )
+            )
         };
     }
     const ALL_FIELDS: &str = concat!(
         unindexed_set!(),
-        ", campaign_id = COALESCE(excluded.campaign_id, actions.campaign_id), \
-        campaign_name = COALESCE(excluded.campaign_name, actions.campaign_name), \
-        action_tracker_id = COALESCE(excluded.action_tracker_id, actions.action_tracker_id), \
-        action_tracker_name = COALESCE(excluded.action_tracker_name, actions.action_tracker_name), \
-        order_id = COALESCE(excluded.order_id, actions.order_id), \
-        shared_id = COALESCE(excluded.shared_id, actions.shared_id), \
-        sub_id1 = COALESCE(excluded.sub_id1, actions.sub_id1), \
-        sub_id2 = COALESCE(excluded.sub_id2, actions.sub_id2), \
-        sub_id3 = COALESCE(excluded.sub_id3, actions.sub_id3), \
-        click_id = COALESCE(excluded.click_id, actions.click_id), \
-        event_date = COALESCE(excluded.event_date, actions.event_date), \
-        locking_date = COALESCE(excluded.locking_date, actions.locking_date), \
-        cleared_date = COALESCE(excluded.cleared_date, actions.cleared_date)"
+        given_or_kept!(
+            campaign_id,
+            campaign_name,
+            action_tracker_id,
+            action_tracker_name,
+            order_id,
+            shared_id,
+            sub_id1,
+            sub_id2,
+            sub_id3,
+            click_id,
+            event_date,
+            locking_date,
+            cleared_date
+        )
     );
     for (rows, tail) in [(rows, ALL_FIELDS), (unchanged_indexes, unindexed_set!())] {
         for rows in prepared::in_sizes(rows) {
-            let statement = RowsStatement::<_>::new(HEAD, rows, tail);
+            let statement = RowsStatement::<_>::new(ActionRow::INSERT, rows, tail);
             per_backend!(&mut *conn, c => statement.execute(c))?;
         }
     }
@@ -344,7 +355,7 @@ impl ActionRow<'_> {
     }
 }
 
-bind_row!(ActionRow {
+bind_row!(ActionRow into actions {
     action_id: Text,
     source: Text,
     status: Text,

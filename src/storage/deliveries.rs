@@ -75,19 +75,16 @@ pub fn insert_all_unless_repeat(
     rows: &[NewDelivery<'_>],
 ) -> QueryResult<Vec<(i64, String)>> {
     use diesel::sql_types::{BigInt, Text};
-    const HEAD: &str = "INSERT INTO deliveries (source, kind, dedup_key, received_at, \
-        last_received_at, times_received, method, content_type, query, body, client_addr, \
-        outcome, reason, warnings, subject_id) VALUES ";
     const TAIL: &str = " ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key";
     let mut inserted = Vec::with_capacity(rows.len());
     for rows in prepared::in_sizes(rows) {
-        let statement = RowsStatement::<_, (BigInt, Text)>::new(HEAD, rows, TAIL);
+        let statement = RowsStatement::<_, (BigInt, Text)>::new(NewDelivery::INSERT, rows, TAIL);
         inserted.extend(per_backend!(&mut *conn, c => statement.load::<(i64, String)>(c))?);
     }
     Ok(inserted)
 }
 
-bind_row!(NewDelivery {
+bind_row!(NewDelivery into deliveries {
     source: Text,
     kind: Text,
     dedup_key: Text,

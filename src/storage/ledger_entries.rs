@@ -34,16 +34,14 @@ pub struct LedgerEntry {
 
 /// Appends many entries in a few statements, in the order given (their ids follow it).
 pub fn insert_all(conn: &mut AnyConnection, rows: &[NewLedgerEntry<'_>]) -> QueryResult<()> {
-    const HEAD: &str = "INSERT INTO ledger_entries (action_id, delivery_id, kind, payout_delta, \
-        amount_delta, recorded_at) VALUES ";
     for rows in prepared::in_sizes(rows) {
-        let statement = RowsStatement::<_>::new(HEAD, rows, "");
+        let statement = RowsStatement::<_>::new(NewLedgerEntry::INSERT, rows, "");
         per_backend!(&mut *conn, c => statement.execute(c))?;
     }
     Ok(())
 }
 
-bind_row!(NewLedgerEntry {
+bind_row!(NewLedgerEntry into ledger_entries {
     action_id: Text,
     delivery_id: BigInt,
     kind: Text,

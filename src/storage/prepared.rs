@@ -130,9 +130,21 @@ pub fn load_in<T>(
 }
 
 /// Implements `BindRow` on both backends for a struct whose fields bind in the order listed,
-/// each with its SQL type.
+/// each with its SQL type, and gives it `INSERT`, the head of its multi-row insert into `$table`
+/// with the columns in that same order (one list, so the two cannot drift apart).
 macro_rules! bind_row {
-    ($row:ident { $first:ident: $first_type:ty $(, $field:ident: $type:ty)* $(,)? }) => {
+    ($row:ident into $table:ident { $first:ident: $first_type:ty $(, $field:ident: $type:ty)* $(,)? }) => {
+        impl $row<'_> {
+            /// `INSERT INTO <table> (<columns in bind order>) VALUES `, for `RowsStatement`.
+            pub const INSERT: &'static str = concat!(
+                "INSERT INTO ",
+                stringify!($table),
+                " (",
+                stringify!($first),
+                $(", ", stringify!($field),)*
+                ") VALUES "
+            );
+        }
         $crate::storage::prepared::bind_row!(@on diesel::sqlite::Sqlite, $row, $first: $first_type $(, $field: $type)*);
         $crate::storage::prepared::bind_row!(@on diesel::pg::Pg, $row, $first: $first_type $(, $field: $type)*);
     };

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use fresh_postgres::FreshPostgres;
-use server::{SECRET, Server};
+use server::{SECRET, Server, threads_cpu_ns};
 use workload::{ActionHistory, Workload, send};
 
 const USAGE: &str = "usage: cargo bench --bench load -- [--postgres URL] [--runs N] [--seconds S] [--concurrency 16,64] [--client-threads N]
@@ -110,6 +110,8 @@ struct Level {
     writer_us: f64,
     checkpointer_us: f64,
     handlers_us: f64,
+    /// This process's CPU time per stored postback: the load generator shares the cores.
+    client_us: f64,
 }
 
 struct Run {
@@ -166,9 +168,9 @@ fn main() -> ExitCode {
     println!();
     println!("medians of {} run(s), {backend}:", runs.len());
     println!(
-        "| concurrency | postbacks/s | p50 ms | p99 ms | /healthz req/s | postbacks / healthz | writer CPU µs/postback | checkpointer CPU µs/postback | handlers CPU µs/postback | peak RSS MiB |"
+        "| concurrency | postbacks/s | p50 ms | p99 ms | /healthz req/s | postbacks / healthz | writer CPU µs/postback | checkpointer CPU µs/postback | handlers CPU µs/postback | load generator CPU µs/postback | peak RSS MiB |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let rss = median(runs.iter().map(|run| run.peak_rss_mib).collect());
     for n in 0..runs[0].levels.len() {
         let level = runs[0].levels[n].concurrency;
@@ -180,7 +182,7 @@ fn main() -> ExitCode {
                 .collect(),
         );
         println!(
-            "| {level} | {:.0} | {:.1} | {:.1} | {:.0} | {ratio:.2} | {:.0} | {:.0} | {:.0} | {rss:.0} |",
+            "| {level} | {:.0} | {:.1} | {:.1} | {:.0} | {ratio:.2} | {:.0} | {:.0} | {:.0} | {:.0} | {rss:.0} |",
             of(|l| l.postbacks_per_s),
             of(|l| l.p50_ms),
             of(|l| l.p99_ms),
@@ -188,6 +190,7 @@ fn main() -> ExitCode {
             of(|l| l.writer_us),
             of(|l| l.checkpointer_us),
             of(|l| l.handlers_us),
+            of(|l| l.client_us),
         );
     }
     let problems: Vec<&String> = runs.iter().flat_map(|run| &run.problems).collect();
@@ -266,6 +269,7 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
         )));
         let started = Instant::now();
         let cpu_before = server.cpu_ns();
+        let client_before = client_cpu_ns();
         let tally = runtime.block_on(drive_postbacks(
             &client,
             &server.base,
@@ -275,6 +279,7 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
         ));
         let elapsed = started.elapsed().as_secs_f64();
         let cpu_after = server.cpu_ns();
+        let client_after = client_cpu_ns();
         let per_postback = |before: u64, after: u64| {
             (after - before) as f64 / 1e3 / tally.acknowledged.max(1) as f64
         };
@@ -296,9 +301,10 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
             writer_us: per_postback(cpu_before[0], cpu_after[0]),
             checkpointer_us: per_postback(cpu_before[1], cpu_after[1]),
             handlers_us: per_postback(cpu_before[2], cpu_after[2]),
+            client_us: per_postback(client_before, client_after),
         };
         println!(
-            "run {run} c={concurrency:<4} {:>8.0} postbacks/s  p50 {:>5.1} ms  p99 {:>5.1} ms  /healthz {:>8.0} req/s  ratio {:.2}  server CPU/postback: writer {:.0} µs, checkpointer {:.0} µs, handlers {:.0} µs  ({} answered 503 and retried)",
+            "run {run} c={concurrency:<4} {:>8.0} postbacks/s  p50 {:>5.1} ms  p99 {:>5.1} ms  /healthz {:>8.0} req/s  ratio {:.2}  server CPU/postback: writer {:.0} µs, checkpointer {:.0} µs, handlers {:.0} µs; load generator {:.0} µs  ({} answered 503 and retried)",
             level.postbacks_per_s,
             level.p50_ms,
             level.p99_ms,
@@ -307,6 +313,7 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
             level.writer_us,
             level.checkpointer_us,
             level.handlers_us,
+            level.client_us,
             level.refused_503
         );
         if options.soak_seconds > 0.0 {
@@ -520,6 +527,11 @@ fn percentile(sorted: &[u32], q: f64) -> f64 {
     }
     let index = ((sorted.len() - 1) as f64 * q).round() as usize;
     sorted[index] as f64 / 1000.0
+}
+
+/// The CPU time this process's threads (the load generator's runtime among them) have run.
+fn client_cpu_ns() -> u64 {
+    threads_cpu_ns("self").iter().map(|(_, ns)| ns).sum()
 }
 
 fn median(mut values: Vec<f64>) -> f64 {

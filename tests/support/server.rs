@@ -135,18 +135,8 @@ impl Server {
     /// whatever else the machine is doing, which throughput on a shared machine does not.
     pub fn cpu_ns(&self) -> [u64; 3] {
         let mut ns = [0; 3];
-        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.pid()));
-        for task in tasks.into_iter().flatten().flatten() {
-            let read = |name: &str| std::fs::read_to_string(task.path().join(name));
-            let (Ok(comm), Ok(schedstat)) = (read("comm"), read("schedstat")) else {
-                continue;
-            };
-            let ran: u64 = schedstat
-                .split_whitespace()
-                .next()
-                .and_then(|ns| ns.parse().ok())
-                .unwrap_or(0);
-            let group = match comm.trim_end() {
+        for (name, ran) in threads_cpu_ns(&self.pid().to_string()) {
+            let group = match name.as_str() {
                 writer if writer.starts_with("ledger-writer") => 0,
                 "wal-checkpoint" => 1,
                 _ => 2,
@@ -198,4 +188,23 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Each live thread of process `pid` ("self" for this one) with the CPU time it has run, in ns.
+pub fn threads_cpu_ns(pid: &str) -> Vec<(String, u64)> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"));
+    let mut threads = Vec::new();
+    for task in tasks.into_iter().flatten().flatten() {
+        let read = |name: &str| std::fs::read_to_string(task.path().join(name));
+        let (Ok(comm), Ok(schedstat)) = (read("comm"), read("schedstat")) else {
+            continue;
+        };
+        let ran = schedstat
+            .split_whitespace()
+            .next()
+            .and_then(|ns| ns.parse().ok())
+            .unwrap_or(0);
+        threads.push((comm.trim_end().to_owned(), ran));
+    }
+    threads
 }

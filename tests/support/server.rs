@@ -131,8 +131,9 @@ impl Server {
 
     /// CPU time the server's threads have had so far, in nanoseconds: the writer threads', the
     /// SQLite checkpointer's, and all the others' (request handlers, mostly). Differences of two
-    /// readings over a run, divided by the postbacks stored, say what each postback costs
-    /// whatever else the machine is doing, which throughput on a shared machine does not.
+    /// readings over a run, divided by the postbacks stored, say what each postback costs; on a
+    /// shared machine they move less than throughput does (a busier host still slows every
+    /// instruction: up to a third between runs of one build).
     pub fn cpu_ns(&self) -> [u64; 3] {
         let mut ns = [0; 3];
         for (name, ran) in threads_cpu_ns(&self.pid().to_string()) {

@@ -1,6 +1,6 @@
 //! Realistic postback traffic, shared by the benchmark (`benches/load.rs`) and the durability
 //! tests (`tests/api/durability.rs`) so both send the same shapes: the impact.com seed payload
-//! (`tests/fixtures/action_modified.form`, all ~70 fields) with its ids and money replaced, sent
+//! (`tests/fixtures/action_modified.form`, all ~70 fields) with its ids, money and dates replaced, sent
 //! half as a GET query string and half as a POST JSON body; per action a tracked, modified and
 //! reversed history with `DeltaPayout`; and one request in twenty an exact repeat of an earlier
 //! one, as impact.com's retries produce.
@@ -39,7 +39,7 @@ const REPEAT_EVERY: u64 = 20;
 /// Repeats are drawn from this many recent requests.
 const RECENT: usize = 256;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Method {
     Get,
     PostJson,
@@ -78,7 +78,10 @@ impl ActionHistory {
 /// same seed).
 pub struct Workload {
     prefix: String,
-    seed_fields: Vec<(String, String)>,
+    /// The seed with its dates moved to the present (fixed for the workload's life, so that a
+    /// request rendered again is byte for byte the same), encoded both ways.
+    query_template: Template,
+    json_template: Template,
     rng: u64,
     pub actions: Vec<ActionHistory>,
     pending: VecDeque<Arc<Request>>,
@@ -89,10 +92,21 @@ pub struct Workload {
 impl Workload {
     /// `prefix` keeps the action ids of different workloads on one database apart.
     pub fn new(prefix: &str, seed: u64) -> Workload {
+        let dates = present_dates(chrono::Utc::now());
+        let seed_fields: Vec<(String, String)> =
+            serde_urlencoded::from_str::<Vec<(String, String)>>(SEED_FORM.trim())
+                .expect("the seed form fixture parses")
+                .into_iter()
+                .map(|(key, value)| {
+                    let date = dates.iter().find(|(name, _)| *name == key);
+                    let value = date.map_or(value, |(_, date)| date.clone());
+                    (key, value)
+                })
+                .collect();
         Workload {
             prefix: prefix.to_owned(),
-            seed_fields: serde_urlencoded::from_str(SEED_FORM.trim())
-                .expect("the seed form fixture parses"),
+            query_template: Template::of(&seed_fields, false),
+            json_template: Template::of(&seed_fields, true),
             rng: seed,
             actions: Vec::new(),
             pending: VecDeque::new(),
@@ -184,33 +198,38 @@ impl Workload {
             (_, 0) => "REVERSED",
             _ => "MODIFIED",
         };
-        let replaced = |key: &str| -> Option<String> {
-            Some(match key {
-                "ActionId" => action.action_id.clone(),
-                "Status" => status.to_owned(),
-                "Payout" | "IntendedPayout" => money(payout),
-                "DeltaPayout" => money(payout - previous),
-                "Amount" | "IntendedAmount" | "OriginalAmount" => money(payout * 10),
-                "DeltaAmount" => money((payout - previous) * 10),
-                "Oid" => format!("ORD-{}", action.action_id),
-                _ => return None,
-            })
+        let value = |slot: Slot| -> String {
+            match slot {
+                Slot::ActionId => action.action_id.clone(),
+                Slot::Status => status.to_owned(),
+                Slot::Payout => money(payout),
+                Slot::DeltaPayout => money(payout - previous),
+                Slot::Amount => money(payout * 10),
+                Slot::DeltaAmount => money((payout - previous) * 10),
+                Slot::Oid => format!("ORD-{}", action.action_id),
+            }
         };
-        let fields: Vec<(&str, String)> = self
-            .seed_fields
-            .iter()
-            .map(|(key, value)| (key.as_str(), replaced(key).unwrap_or_else(|| value.clone())))
-            .collect();
         // Half and half, fixed per event so a repeat has the same form as its original.
         let method = if (index + phase).is_multiple_of(2) {
             Method::Get
         } else {
             Method::PostJson
         };
-        let payload = match method {
-            Method::Get => serde_urlencoded::to_string(&fields).expect("fields encode"),
-            Method::PostJson => json_object(&fields),
+        let template = match method {
+            Method::Get => &self.query_template,
+            Method::PostJson => &self.json_template,
         };
+        let mut payload = String::with_capacity(template.length + 256);
+        for (literal, slot) in &template.parts {
+            payload.push_str(literal);
+            if let Some((slot, key)) = slot {
+                let value = value(*slot);
+                match method {
+                    Method::Get => form_encode(&value, &mut payload),
+                    Method::PostJson => payload.push_str(&json_value(key, &value)),
+                }
+            }
+        }
         Request {
             action: index,
             method,
@@ -220,32 +239,118 @@ impl Workload {
     }
 }
 
+/// The seed's fields an event changes, filled in per request.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    ActionId,
+    Status,
+    Payout,
+    DeltaPayout,
+    Amount,
+    DeltaAmount,
+    Oid,
+}
+
+impl Slot {
+    fn of(key: &str) -> Option<Slot> {
+        Some(match key {
+            "ActionId" => Slot::ActionId,
+            "Status" => Slot::Status,
+            "Payout" | "IntendedPayout" => Slot::Payout,
+            "DeltaPayout" => Slot::DeltaPayout,
+            "Amount" | "IntendedAmount" | "OriginalAmount" => Slot::Amount,
+            "DeltaAmount" => Slot::DeltaAmount,
+            "Oid" => Slot::Oid,
+            _ => return None,
+        })
+    }
+}
+
+/// A payload encoded once with holes for the slots, so that a request costs the load generator
+/// a few copies rather than seventy fields encoded anew (it shares the cores with the server).
+/// Each part is encoded text followed by the slot, with its field's key, to fill in after it.
+struct Template {
+    parts: Vec<(String, Option<(Slot, String)>)>,
+    length: usize,
+}
+
+impl Template {
+    /// The fields as a query string (`json` false) or as the seed's JSON example writes them.
+    fn of(fields: &[(String, String)], json: bool) -> Template {
+        let mut parts = Vec::new();
+        let mut literal = String::from(if json { "{" } else { "" });
+        for (n, (key, value)) in fields.iter().enumerate() {
+            if n > 0 {
+                literal.push(if json { ',' } else { '&' });
+            }
+            let slot = Slot::of(key);
+            if json {
+                literal.push_str(&serde_json::to_string(key).expect("a string encodes"));
+                literal.push(':');
+            } else {
+                form_encode(key, &mut literal);
+                literal.push('=');
+            }
+            match slot {
+                Some(slot) => parts.push((std::mem::take(&mut literal), Some((slot, key.clone())))),
+                None if json => literal.push_str(&json_value(key, value)),
+                None => form_encode(value, &mut literal),
+            }
+        }
+        if json {
+            literal.push('}');
+        }
+        parts.push((literal, None));
+        let length = parts.iter().map(|(literal, _)| literal.len()).sum();
+        Template { parts, length }
+    }
+}
+
+/// `application/x-www-form-urlencoded` byte serialization (the WHATWG URL standard's, as
+/// `serde_urlencoded` writes it).
+fn form_encode(text: &str, out: &mut String) {
+    for byte in text.bytes() {
+        match byte {
+            b'*' | b'-' | b'.' | b'_' | b'0'..=b'9' | b'A'..=b'Z' | b'a'..=b'z' => {
+                out.push(byte as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+}
+
+/// A field's value as the seed's JSON example writes it: numbers bare, `items` as an array,
+/// empty values as null.
+fn json_value(key: &str, value: &str) -> String {
+    if value.is_empty() {
+        "null".to_owned()
+    } else if NUMERIC_KEYS.contains(&key) || key == "items" {
+        value.to_owned()
+    } else {
+        serde_json::to_string(value).expect("a string encodes")
+    }
+}
+
+/// The seed's dates as a burst after a maintenance window has them: events of the last hour,
+/// locking a month after them, not cleared yet. (The seed's own dates are in the past now, which
+/// would make every modification and reversal a change after locking, flagged and counted again.)
+fn present_dates(now: chrono::DateTime<chrono::Utc>) -> Vec<(&'static str, String)> {
+    let event = now - chrono::Duration::hours(1);
+    let format = |at: chrono::DateTime<chrono::Utc>| at.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    vec![
+        ("EventDate", format(event)),
+        ("CreationDate", format(event + chrono::Duration::minutes(5))),
+        ("LockingDate", format(event + chrono::Duration::days(30))),
+        ("ClearedDate", String::new()),
+        ("Date1", event.format("%Y-%m-%d").to_string()),
+    ]
+}
+
 /// Minor units as a decimal string with two places, the way impact.com writes money.
 pub fn money(minor: i64) -> String {
     let sign = if minor < 0 { "-" } else { "" };
     format!("{sign}{}.{:02}", minor.abs() / 100, minor.abs() % 100)
-}
-
-/// The fields as the seed's JSON example writes them: numbers bare, `items` as an array, empty
-/// values as null.
-fn json_object(fields: &[(&str, String)]) -> String {
-    let mut out = String::from("{");
-    for (n, (key, value)) in fields.iter().enumerate() {
-        if n > 0 {
-            out.push(',');
-        }
-        out.push_str(&serde_json::to_string(key).expect("a string encodes"));
-        out.push(':');
-        if value.is_empty() {
-            out.push_str("null");
-        } else if NUMERIC_KEYS.contains(key) || *key == "items" {
-            out.push_str(value);
-        } else {
-            out.push_str(&serde_json::to_string(value).expect("a string encodes"));
-        }
-    }
-    out.push('}');
-    out
 }
 
 /// What the receiver answered.
@@ -360,4 +465,67 @@ pub fn verify_ledger(
         }
     }
     problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fields of a payload, decoded the way the receiver reads either form.
+    fn fields_of(request: &Request) -> Vec<(String, String)> {
+        match request.method {
+            Method::Get => serde_urlencoded::from_str(&request.payload).expect("a query string"),
+            Method::PostJson => {
+                let object: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_str(&request.payload).expect("a JSON object");
+                object
+                    .into_iter()
+                    .map(|(key, value)| {
+                        let text = match value {
+                            serde_json::Value::Null => String::new(),
+                            serde_json::Value::String(text) => text,
+                            other => other.to_string(),
+                        };
+                        (key, text)
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    #[test]
+    fn a_rendered_request_is_the_seed_with_its_events_values_and_present_dates() {
+        let mut workload = Workload::new("w", 7);
+        let seed: Vec<(String, String)> =
+            serde_urlencoded::from_str(SEED_FORM.trim()).expect("the seed parses");
+        let mut methods = std::collections::HashSet::new();
+        for _ in 0..200 {
+            let request = workload.next_request();
+            methods.insert(request.method);
+            let action = &workload.actions[request.action];
+            let fields: std::collections::HashMap<String, String> =
+                fields_of(&request).into_iter().collect();
+            assert_eq!(fields.len(), seed.len(), "every seed field, once");
+            assert_eq!(fields["ActionId"], action.action_id);
+            assert_eq!(fields["Oid"], format!("ORD-{}", action.action_id));
+            assert!(action.payouts.iter().any(|p| money(*p) == fields["Payout"]));
+            assert_eq!(fields["IntendedPayout"], fields["Payout"]);
+            assert_eq!(fields["ClearedDate"], "");
+            assert!(fields["LockingDate"] > fields["EventDate"]);
+            for (key, value) in &seed {
+                if Slot::of(key).is_none() && !key.ends_with("Date") && key != "Date1" {
+                    assert_eq!(&fields[key], value, "{key} is the seed's");
+                }
+            }
+        }
+        assert_eq!(methods.len(), 2, "both forms are sent");
+    }
+
+    #[test]
+    fn form_encoding_matches_serde_urlencoded() {
+        let text = "a b&c=d/é*-._~:+%";
+        let mut ours = String::from("k=");
+        form_encode(text, &mut ours);
+        assert_eq!(ours, serde_urlencoded::to_string([("k", text)]).unwrap());
+    }
 }

@@ -5,6 +5,8 @@
 //! the same run, then proves that every acknowledged postback is in the ledger and that
 //! `postback-ledger check` passes. Repeats the whole run and prints the medians.
 
+#[path = "support/client.rs"]
+mod client;
 #[path = "../tests/support/fresh_postgres.rs"]
 mod fresh_postgres;
 #[path = "../tests/support/server.rs"]
@@ -12,15 +14,16 @@ mod server;
 #[path = "../tests/support/workload.rs"]
 mod workload;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use client::Connection;
 use fresh_postgres::FreshPostgres;
 use server::{SECRET, Server, threads_cpu_ns};
-use workload::{ActionHistory, Workload, send};
+use workload::{ActionHistory, Workload};
 
 const USAGE: &str = "usage: cargo bench --bench load -- [--postgres URL] [--runs N] [--seconds S] [--concurrency 16,64] [--client-threads N]
 
@@ -129,6 +132,8 @@ struct Tally {
     /// Actions with an event that never got a 200.
     uncertain: HashSet<usize>,
     refused_503: u64,
+    /// Acknowledged postbacks by the outcome the server named (`x-delivery-outcome`).
+    outcomes: BTreeMap<String, u64>,
     errors: Vec<String>,
 }
 
@@ -232,11 +237,6 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
     .enable_all()
     .build()
     .expect("a tokio runtime");
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(1024)
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("an HTTP client");
     let seconds = Duration::from_secs_f64(options.seconds);
     let mut levels = Vec::new();
     let mut acknowledged_ids = Vec::new();
@@ -271,7 +271,6 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
         let cpu_before = server.cpu_ns();
         let client_before = client_cpu_ns();
         let tally = runtime.block_on(drive_postbacks(
-            &client,
             &server.base,
             workload.clone(),
             concurrency,
@@ -283,12 +282,7 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
         let per_postback = |before: u64, after: u64| {
             (after - before) as f64 / 1e3 / tally.acknowledged.max(1) as f64
         };
-        let healthz_per_s = runtime.block_on(drive_healthz(
-            &client,
-            &server.base,
-            concurrency,
-            seconds / 2,
-        ));
+        let healthz_per_s = runtime.block_on(drive_healthz(&server.base, concurrency, seconds / 2));
         let mut latencies = tally.latencies_us;
         latencies.sort_unstable();
         let level = Level {
@@ -316,6 +310,12 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
             level.client_us,
             level.refused_503
         );
+        let outcomes: Vec<String> = tally
+            .outcomes
+            .iter()
+            .map(|(outcome, count)| format!("{outcome} {count}"))
+            .collect();
+        println!("      outcomes: {}", outcomes.join(", "));
         if options.soak_seconds > 0.0 {
             // SQLite's write-ahead log must stay bounded too (checkpoints restart it).
             let log = std::fs::metadata(dir.path().join("ledger.db-wal"))
@@ -378,7 +378,6 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
 /// `concurrency` senders take requests from the workload until the time is up. A 503 is retried
 /// after a pause, as impact.com would; every attempt's latency is recorded.
 async fn drive_postbacks(
-    client: &reqwest::Client,
     base: &str,
     workload: Arc<Mutex<Workload>>,
     concurrency: usize,
@@ -387,7 +386,7 @@ async fn drive_postbacks(
     let deadline = Instant::now() + duration;
     let mut senders = Vec::new();
     for _ in 0..concurrency {
-        let (client, base, workload) = (client.clone(), base.to_owned(), workload.clone());
+        let (mut connection, workload) = (Connection::new(base), workload.clone());
         senders.push(tokio::spawn(async move {
             let mut tally = Tally::default();
             while Instant::now() < deadline {
@@ -395,7 +394,7 @@ async fn drive_postbacks(
                 let mut stored = false;
                 for _ in 0..200 {
                     let sent = Instant::now();
-                    let answer = send(&client, &base, SECRET, &request).await;
+                    let answer = connection.postback(SECRET, &request).await;
                     tally
                         .latencies_us
                         .push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
@@ -403,6 +402,10 @@ async fn drive_postbacks(
                         Ok(answer) if answer.status == 200 => {
                             tally.acknowledged += 1;
                             tally.delivery_ids.extend(answer.delivery_id);
+                            *tally
+                                .outcomes
+                                .entry(answer.outcome.unwrap_or_default())
+                                .or_default() += 1;
                             stored = true;
                             break;
                         }
@@ -437,31 +440,25 @@ async fn drive_postbacks(
         total.delivery_ids.extend(tally.delivery_ids);
         total.uncertain.extend(tally.uncertain);
         total.refused_503 += tally.refused_503;
+        for (outcome, count) in tally.outcomes {
+            *total.outcomes.entry(outcome).or_default() += count;
+        }
         total.errors.extend(tally.errors);
     }
     total
 }
 
 /// Requests per second the same server answers on `/healthz` at the same concurrency.
-async fn drive_healthz(
-    client: &reqwest::Client,
-    base: &str,
-    concurrency: usize,
-    duration: Duration,
-) -> f64 {
+async fn drive_healthz(base: &str, concurrency: usize, duration: Duration) -> f64 {
     let started = Instant::now();
     let deadline = started + duration;
-    let url = format!("{base}/healthz");
     let mut senders = Vec::new();
     for _ in 0..concurrency {
-        let (client, url) = (client.clone(), url.clone());
+        let mut connection = Connection::new(base);
         senders.push(tokio::spawn(async move {
             let mut answered = 0u64;
             while Instant::now() < deadline {
-                if let Ok(response) = client.get(&url).send().await
-                    && response.status().is_success()
-                    && response.bytes().await.is_ok()
-                {
+                if connection.get("/healthz").await == Ok(200) {
                     answered += 1;
                 }
             }

@@ -30,8 +30,12 @@ pub enum WriteError {
 
 struct Job {
     delivery: IncomingDelivery,
-    reply: oneshot::Sender<Result<Stored, WriteError>>,
+    reply: oneshot::Sender<Reply>,
 }
+
+/// The outcome, with the delivery handed back: freeing its many small allocations is left to
+/// the request handler, off the one thread every write waits for.
+type Reply = (Result<Stored, WriteError>, IncomingDelivery);
 
 /// The handle request handlers hold. Dropping every clone lets the writer finish and stop.
 #[derive(Clone)]
@@ -101,7 +105,9 @@ impl Writer {
                 TrySendError::Disconnected(_) => WriteError::Stopped,
             });
         }
-        answer.await.unwrap_or(Err(WriteError::Stopped))
+        answer
+            .await
+            .map_or(Err(WriteError::Stopped), |(result, _delivery)| result)
     }
 
     /// Deliveries waiting for the writer now.
@@ -149,19 +155,21 @@ fn run(db: Database, queue: Arc<Mutex<Receiver<Job>>>, max_batch: usize, depth: 
                     elapsed_ms = started.elapsed().as_millis() as u64,
                     "batch committed"
                 );
-                for (reply, result) in replies.into_iter().zip(results) {
-                    let _ = reply.send(result.map_err(|error| {
+                for ((reply, result), delivery) in replies.into_iter().zip(results).zip(deliveries)
+                {
+                    let result = result.map_err(|error| {
                         crate::metrics::database_error("store_delivery");
                         tracing::error!(error = %error, "a delivery was not stored");
                         WriteError::NotStored(error.to_string())
-                    }));
+                    });
+                    let _ = reply.send((result, delivery));
                 }
             }
             Err(error) => {
                 crate::metrics::database_error("store_batch");
                 tracing::error!(error = %error, batch = deliveries.len(), "a batch was not stored");
-                for reply in replies {
-                    let _ = reply.send(Err(WriteError::NotStored(error.to_string())));
+                for (reply, delivery) in replies.into_iter().zip(deliveries) {
+                    let _ = reply.send((Err(WriteError::NotStored(error.to_string())), delivery));
                 }
             }
         }

@@ -115,6 +115,10 @@ struct Level {
     handlers_us: f64,
     /// This process's CPU time per stored postback: the load generator shares the cores.
     client_us: f64,
+    /// The writer's transactions: how many deliveries each stored on average, and how long each
+    /// took from start to commit, in ms (from the server's `/metrics`).
+    mean_batch: f64,
+    mean_batch_ms: f64,
 }
 
 struct Run {
@@ -268,6 +272,7 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
             (run * 1_000 + concurrency) as u64,
         )));
         let started = Instant::now();
+        let batches_before = runtime.block_on(batch_totals(&server.base));
         let cpu_before = server.cpu_ns();
         let client_before = client_cpu_ns();
         let tally = runtime.block_on(drive_postbacks(
@@ -278,6 +283,8 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
         ));
         let elapsed = started.elapsed().as_secs_f64();
         let cpu_after = server.cpu_ns();
+        let batches_after = runtime.block_on(batch_totals(&server.base));
+        let batches = batches_after.since(&batches_before);
         let client_after = client_cpu_ns();
         let per_postback = |before: u64, after: u64| {
             (after - before) as f64 / 1e3 / tally.acknowledged.max(1) as f64
@@ -296,6 +303,8 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
             checkpointer_us: per_postback(cpu_before[1], cpu_after[1]),
             handlers_us: per_postback(cpu_before[2], cpu_after[2]),
             client_us: per_postback(client_before, client_after),
+            mean_batch: batches.deliveries / batches.count.max(1.0),
+            mean_batch_ms: batches.seconds * 1e3 / batches.count.max(1.0),
         };
         println!(
             "run {run} c={concurrency:<4} {:>8.0} postbacks/s  p50 {:>5.1} ms  p99 {:>5.1} ms  /healthz {:>8.0} req/s  ratio {:.2}  server CPU/postback: writer {:.0} µs, checkpointer {:.0} µs, handlers {:.0} µs; load generator {:.0} µs  ({} answered 503 and retried)",
@@ -315,7 +324,12 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
             .iter()
             .map(|(outcome, count)| format!("{outcome} {count}"))
             .collect();
-        println!("      outcomes: {}", outcomes.join(", "));
+        println!(
+            "      writer batches: {:.1} deliveries each, {:.2} ms from start to commit; outcomes: {}",
+            level.mean_batch,
+            level.mean_batch_ms,
+            outcomes.join(", ")
+        );
         if options.soak_seconds > 0.0 {
             // SQLite's write-ahead log must stay bounded too (checkpoints restart it).
             let log = std::fs::metadata(dir.path().join("ledger.db-wal"))
@@ -448,6 +462,41 @@ async fn drive_postbacks(
     total
 }
 
+/// The writer's batch histograms' totals, as `/metrics` shows them.
+#[derive(Debug, Default)]
+struct BatchTotals {
+    count: f64,
+    deliveries: f64,
+    seconds: f64,
+}
+
+impl BatchTotals {
+    fn since(&self, before: &BatchTotals) -> BatchTotals {
+        BatchTotals {
+            count: self.count - before.count,
+            deliveries: self.deliveries - before.deliveries,
+            seconds: self.seconds - before.seconds,
+        }
+    }
+}
+
+async fn batch_totals(base: &str) -> BatchTotals {
+    let Ok((200, text)) = Connection::new(base).get("/metrics").await else {
+        return BatchTotals::default();
+    };
+    let value = |name: &str| {
+        String::from_utf8_lossy(&text)
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0.0)
+    };
+    BatchTotals {
+        count: value("postback_ledger_write_batch_size_count"),
+        deliveries: value("postback_ledger_write_batch_size_sum"),
+        seconds: value("postback_ledger_write_commit_duration_seconds_sum"),
+    }
+}
+
 /// Requests per second the same server answers on `/healthz` at the same concurrency.
 async fn drive_healthz(base: &str, concurrency: usize, duration: Duration) -> f64 {
     let started = Instant::now();
@@ -458,7 +507,7 @@ async fn drive_healthz(base: &str, concurrency: usize, duration: Duration) -> f6
         senders.push(tokio::spawn(async move {
             let mut answered = 0u64;
             while Instant::now() < deadline {
-                if connection.get("/healthz").await == Ok(200) {
+                if matches!(connection.get("/healthz").await, Ok((200, _))) {
                     answered += 1;
                 }
             }

@@ -48,20 +48,24 @@ impl Connection {
                 .body(Full::new(Bytes::from(request.payload.clone()))),
         }
         .map_err(|error| format!("building a request: {error}"))?;
-        self.send(request).await
+        Ok(self.send(request).await?.0)
     }
 
-    /// GET `path`; the answer's status.
-    pub async fn get(&mut self, path: &str) -> Result<u16, String> {
+    /// GET `path`: the answer's status and body.
+    pub async fn get(&mut self, path: &str) -> Result<(u16, Bytes), String> {
         let request = hyper::Request::builder()
             .header(HOST, self.authority.as_str())
             .uri(path)
             .body(Full::default())
             .map_err(|error| format!("building a request: {error}"))?;
-        Ok(self.send(request).await?.status)
+        let (answer, body) = self.send(request).await?;
+        Ok((answer.status, body))
     }
 
-    async fn send(&mut self, request: hyper::Request<Full<Bytes>>) -> Result<Answer, String> {
+    async fn send(
+        &mut self,
+        request: hyper::Request<Full<Bytes>>,
+    ) -> Result<(Answer, Bytes), String> {
         let usable = match &mut self.sender {
             Some(sender) => sender.ready().await.is_ok(),
             None => false,
@@ -94,11 +98,13 @@ impl Connection {
             outcome: header("x-delivery-outcome"),
         };
         // Read the body to the end, so the connection can carry the next request.
-        if let Err(error) = response.into_body().collect().await {
-            self.sender = None;
-            return Err(format!("reading the answer: {error}"));
+        match response.into_body().collect().await {
+            Ok(body) => Ok((answer, body.to_bytes())),
+            Err(error) => {
+                self.sender = None;
+                Err(format!("reading the answer: {error}"))
+            }
         }
-        Ok(answer)
     }
 }
 

@@ -119,6 +119,9 @@ struct Level {
     /// took from start to commit, in ms (from the server's `/metrics`).
     mean_batch: f64,
     mean_batch_ms: f64,
+    /// What the writer wrote per batch, in write-ahead log frames (a 4 KiB page and its 24-byte
+    /// header; SQLite only).
+    pages_per_batch: f64,
 }
 
 struct Run {
@@ -273,6 +276,7 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
         )));
         let started = Instant::now();
         let batches_before = runtime.block_on(batch_totals(&server.base));
+        let written_before = server.writer_bytes_written();
         let cpu_before = server.cpu_ns();
         let client_before = client_cpu_ns();
         let tally = runtime.block_on(drive_postbacks(
@@ -283,6 +287,7 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
         ));
         let elapsed = started.elapsed().as_secs_f64();
         let cpu_after = server.cpu_ns();
+        let written_after = server.writer_bytes_written();
         let batches_after = runtime.block_on(batch_totals(&server.base));
         let batches = batches_after.since(&batches_before);
         let client_after = client_cpu_ns();
@@ -305,6 +310,9 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
             client_us: per_postback(client_before, client_after),
             mean_batch: batches.deliveries / batches.count.max(1.0),
             mean_batch_ms: batches.seconds * 1e3 / batches.count.max(1.0),
+            pages_per_batch: (written_after - written_before) as f64
+                / 4120.0
+                / batches.count.max(1.0),
         };
         println!(
             "run {run} c={concurrency:<4} {:>8.0} postbacks/s  p50 {:>5.1} ms  p99 {:>5.1} ms  /healthz {:>8.0} req/s  ratio {:.2}  server CPU/postback: writer {:.0} µs, checkpointer {:.0} µs, handlers {:.0} µs; load generator {:.0} µs  ({} answered 503 and retried)",
@@ -325,9 +333,10 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
             .map(|(outcome, count)| format!("{outcome} {count}"))
             .collect();
         println!(
-            "      writer batches: {:.1} deliveries each, {:.2} ms from start to commit; outcomes: {}",
+            "      writer batches: {:.1} deliveries each, {:.2} ms from start to commit, {:.0} log frames written; outcomes: {}",
             level.mean_batch,
             level.mean_batch_ms,
+            level.pages_per_batch,
             outcomes.join(", ")
         );
         if options.soak_seconds > 0.0 {

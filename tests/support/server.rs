@@ -147,6 +147,26 @@ impl Server {
         ns
     }
 
+    /// Bytes the writer threads have handed to write calls so far (`wchar`): on SQLite, the
+    /// pages of its write-ahead log.
+    pub fn writer_bytes_written(&self) -> u64 {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.pid()));
+        let mut written = 0;
+        for task in tasks.into_iter().flatten().flatten() {
+            let read = |name: &str| std::fs::read_to_string(task.path().join(name));
+            let (Ok(comm), Ok(io)) = (read("comm"), read("io")) else {
+                continue;
+            };
+            if comm.starts_with("ledger-writer") {
+                written += io
+                    .lines()
+                    .find_map(|line| line.strip_prefix("wchar: ")?.parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+        }
+        written
+    }
+
     /// SIGKILL: the crash no code of ours sees coming.
     pub fn kill(mut self) {
         self.child.kill().expect("SIGKILL sent");

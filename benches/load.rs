@@ -332,11 +332,15 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
             .iter()
             .map(|(outcome, count)| format!("{outcome} {count}"))
             .collect();
+        // On PostgreSQL the writer's writes are its messages to the server: nothing to show.
+        let frames = match options.postgres {
+            None => format!(", {:.0} log frames written", level.pages_per_batch),
+            Some(_) => String::new(),
+        };
         println!(
-            "      writer batches: {:.1} deliveries each, {:.2} ms from start to commit, {:.0} log frames written; outcomes: {}",
+            "      writer batches: {:.1} deliveries each, {:.2} ms from start to commit{frames}; outcomes: {}",
             level.mean_batch,
             level.mean_batch_ms,
-            level.pages_per_batch,
             outcomes.join(", ")
         );
         if options.soak_seconds > 0.0 {

@@ -121,7 +121,7 @@ struct Level {
     mean_batch_ms: f64,
     /// What the writer wrote per batch, in write-ahead log frames (a 4 KiB page and its 24-byte
     /// header; SQLite only).
-    pages_per_batch: f64,
+    log_frames_per_batch: f64,
 }
 
 struct Run {
@@ -274,9 +274,9 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
             &format!("{run}000.{concurrency}.{slice}"),
             (run * 1_000 + concurrency) as u64,
         )));
-        let started = Instant::now();
         let batches_before = runtime.block_on(batch_totals(&server.base));
         let written_before = server.writer_bytes_written();
+        let started = Instant::now();
         let cpu_before = server.cpu_ns();
         let client_before = client_cpu_ns();
         let tally = runtime.block_on(drive_postbacks(
@@ -310,7 +310,7 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
             client_us: per_postback(client_before, client_after),
             mean_batch: batches.deliveries / batches.count.max(1.0),
             mean_batch_ms: batches.seconds * 1e3 / batches.count.max(1.0),
-            pages_per_batch: (written_after - written_before) as f64
+            log_frames_per_batch: (written_after - written_before) as f64
                 / 4120.0
                 / batches.count.max(1.0),
         };
@@ -334,7 +334,7 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
             .collect();
         // On PostgreSQL the writer's writes are its messages to the server: nothing to show.
         let frames = match options.postgres {
-            None => format!(", {:.0} log frames written", level.pages_per_batch),
+            None => format!(", {:.0} log frames written", level.log_frames_per_batch),
             Some(_) => String::new(),
         };
         println!(

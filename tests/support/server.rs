@@ -150,21 +150,14 @@ impl Server {
     /// Bytes the writer threads have handed to write calls so far (`wchar`): on SQLite, the
     /// pages of its write-ahead log.
     pub fn writer_bytes_written(&self) -> u64 {
-        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.pid()));
-        let mut written = 0;
-        for task in tasks.into_iter().flatten().flatten() {
-            let read = |name: &str| std::fs::read_to_string(task.path().join(name));
-            let (Ok(comm), Ok(io)) = (read("comm"), read("io")) else {
-                continue;
-            };
-            if comm.starts_with("ledger-writer") {
-                written += io
-                    .lines()
+        threads_file(&self.pid().to_string(), "io")
+            .into_iter()
+            .filter(|(name, _)| name.starts_with("ledger-writer"))
+            .filter_map(|(_, io)| {
+                io.lines()
                     .find_map(|line| line.strip_prefix("wchar: ")?.parse::<u64>().ok())
-                    .unwrap_or(0);
-            }
-        }
-        written
+            })
+            .sum()
     }
 
     /// SIGKILL: the crash no code of ours sees coming.
@@ -213,19 +206,28 @@ impl Drop for Server {
 
 /// Each live thread of process `pid` ("self" for this one) with the CPU time it has run, in ns.
 pub fn threads_cpu_ns(pid: &str) -> Vec<(String, u64)> {
+    threads_file(pid, "schedstat")
+        .into_iter()
+        .map(|(name, schedstat)| {
+            let ran = schedstat
+                .split_whitespace()
+                .next()
+                .and_then(|ns| ns.parse().ok())
+                .unwrap_or(0);
+            (name, ran)
+        })
+        .collect()
+}
+
+/// Each live thread of process `pid` with its name and the text of its `/proc` file `file`.
+fn threads_file(pid: &str, file: &str) -> Vec<(String, String)> {
     let tasks = std::fs::read_dir(format!("/proc/{pid}/task"));
     let mut threads = Vec::new();
     for task in tasks.into_iter().flatten().flatten() {
         let read = |name: &str| std::fs::read_to_string(task.path().join(name));
-        let (Ok(comm), Ok(schedstat)) = (read("comm"), read("schedstat")) else {
-            continue;
-        };
-        let ran = schedstat
-            .split_whitespace()
-            .next()
-            .and_then(|ns| ns.parse().ok())
-            .unwrap_or(0);
-        threads.push((comm.trim_end().to_owned(), ran));
+        if let (Ok(comm), Ok(text)) = (read("comm"), read(file)) {
+            threads.push((comm.trim_end().to_owned(), text));
+        }
     }
     threads
 }

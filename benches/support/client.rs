@@ -85,18 +85,7 @@ impl Connection {
                 return Err(format!("no answer within {TIMEOUT:?}"));
             }
         };
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|value| value.to_str().ok())
-                .map(str::to_owned)
-        };
-        let answer = Answer {
-            status: response.status().as_u16(),
-            delivery_id: header("x-delivery-id").and_then(|id| id.parse().ok()),
-            outcome: header("x-delivery-outcome"),
-        };
+        let answer = Answer::of(response.status().as_u16(), response.headers());
         // Read the body to the end, so the connection can carry the next request.
         match response.into_body().collect().await {
             Ok(body) => Ok((answer, body.to_bytes())),

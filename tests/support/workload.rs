@@ -361,6 +361,23 @@ pub struct Answer {
     pub outcome: Option<String>,
 }
 
+impl Answer {
+    /// The status and the delivery headers the receiver sets.
+    pub fn of(status: u16, headers: &reqwest::header::HeaderMap) -> Answer {
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        };
+        Answer {
+            status,
+            delivery_id: header("x-delivery-id").and_then(|id| id.parse().ok()),
+            outcome: header("x-delivery-outcome"),
+        }
+    }
+}
+
 /// Sends one request to `/postbacks/actions` with the query secret.
 pub async fn send(
     client: &reqwest::Client,
@@ -387,18 +404,7 @@ pub async fn send(
                 .await?
         }
     };
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned)
-    };
-    let answer = Answer {
-        status: response.status().as_u16(),
-        delivery_id: header("x-delivery-id").and_then(|id| id.parse().ok()),
-        outcome: header("x-delivery-outcome"),
-    };
+    let answer = Answer::of(response.status().as_u16(), response.headers());
     // Read the body so the connection goes back to the pool.
     response.bytes().await?;
     Ok(answer)

@@ -1,9 +1,9 @@
 //! Realistic postback traffic, shared by the benchmark (`benches/load.rs`) and the durability
 //! tests (`tests/api/durability.rs`) so both send the same shapes: the impact.com seed payload
-//! (`tests/fixtures/action_modified.form`, all ~70 fields) with its ids, money and dates replaced, sent
-//! half as a GET query string and half as a POST JSON body; per action a tracked, modified and
-//! reversed history with `DeltaPayout`; and one request in twenty an exact repeat of an earlier
-//! one, as impact.com's retries produce.
+//! (`tests/fixtures/action_modified.form`, all ~70 fields) with its ids, money and dates
+//! replaced, sent half as a GET query string and half as a POST JSON body; per action a tracked,
+//! modified and reversed history with `DeltaPayout`; and one request in twenty an exact repeat of
+//! an earlier one, as impact.com's retries produce.
 //!
 //! Each user of this file needs part of it only.
 #![allow(dead_code)]

@@ -494,19 +494,20 @@ impl BatchTotals {
 }
 
 async fn batch_totals(base: &str) -> BatchTotals {
-    let Ok((200, text)) = Connection::new(base).get("/metrics").await else {
+    use postback_ledger::metrics::{COMMIT_DURATION, WRITE_BATCH_SIZE};
+    let Ok((200, body)) = Connection::new(base).get("/metrics").await else {
         return BatchTotals::default();
     };
-    let value = |name: &str| {
-        String::from_utf8_lossy(&text)
-            .lines()
-            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    let text = String::from_utf8_lossy(&body);
+    let value = |name: String| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(&name)?.strip_prefix(' ')?.parse().ok())
             .unwrap_or(0.0)
     };
     BatchTotals {
-        count: value("postback_ledger_write_batch_size_count"),
-        deliveries: value("postback_ledger_write_batch_size_sum"),
-        seconds: value("postback_ledger_write_commit_duration_seconds_sum"),
+        count: value(format!("{WRITE_BATCH_SIZE}_count")),
+        deliveries: value(format!("{WRITE_BATCH_SIZE}_sum")),
+        seconds: value(format!("{COMMIT_DURATION}_sum")),
     }
 }
 

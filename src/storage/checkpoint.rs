@@ -28,13 +28,10 @@ struct Progress {
     checkpointed: i32,
 }
 
-/// How long to rest after a pass: long only if the log is the one seen last time and all of it
-/// is copied (nothing is being written). A pass that could not run, because the writer was
-/// checkpointing by itself, answers -1 for both counts: that is a busy server, not a quiet one.
-/// Read as quiet, it put the checkpointer to sleep for 200 ms at every log restart under load;
-/// the log then reached the writer's own threshold, and the writer copied the rest and synced
-/// the database file inside a commit: a 40-70 ms batch every ~200 ms with a million actions
-/// stored (p99 55-70 ms).
+/// How long to rest after a pass: long only when the log is the one seen last time and all of it
+/// is copied. A pass that could not run (another connection, the writer at its own threshold,
+/// held the checkpoint lock) answers -1 for both counts: a busy server, not a quiet one. Read as
+/// quiet, it left the log to the writer, whose checkpoint inside a commit took 40-60 ms.
 fn pause_after(progress: &Progress, last_log: i32) -> Duration {
     let ran = progress.log >= 0;
     let quiet = ran && progress.log == last_log && progress.checkpointed == progress.log;

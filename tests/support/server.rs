@@ -5,10 +5,8 @@
 //! Each user of this file needs part of it only.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 pub const SECRET: &str = "bench-secret";
@@ -39,6 +37,18 @@ impl Server {
     /// Starts `binary serve` on the database and waits until it listens.
     pub fn start(binary: &Path, dir: &Path, database_url: &str) -> Server {
         let config = write_config(dir, database_url);
+        // The log goes to a file, as in a deployment: read from a pipe line by line, it woke a
+        // thread of ours for every request the server logged, a tenth of the load generator's
+        // CPU. $SERVER_LOG_FILE keeps it (with $SERVER_RUST_LOG for what it says).
+        let log_path = std::env::var_os("SERVER_LOG_FILE")
+            .map_or_else(|| dir.join("server.log"), PathBuf::from);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .expect("open the server's log file");
+        // A restart in the same directory appends: its `serving` line is after this offset.
+        let offset = log.metadata().expect("the log file's length").len();
         let mut child = Command::new(binary)
             .args(["--log-format", "json", "--config"])
             .arg(&config)
@@ -50,55 +60,23 @@ impl Server {
             .envs(std::env::var("SERVER_RUST_LOG").map(|filter| ("RUST_LOG", filter)))
             .current_dir(dir)
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(log)
             .spawn()
             .expect("the binary starts");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let (port_tx, port_rx) = mpsc::channel();
-        // $SERVER_LOG_FILE keeps the server's log for a look at what it did (with $SERVER_RUST_LOG).
-        let mut keep = std::env::var_os("SERVER_LOG_FILE").map(|path| {
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .expect("open $SERVER_LOG_FILE")
-        });
-        // Reads every log line (a full pipe would block the server) and reports the port once.
-        std::thread::spawn(move || {
-            let mut port_tx = Some(port_tx);
-            let mut early = Vec::new();
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if let Some(file) = &mut keep {
-                    use std::io::Write;
-                    let _ = writeln!(file, "{line}");
-                }
-                if let Some(tx) = &port_tx {
-                    let parsed: Option<serde_json::Value> = serde_json::from_str(&line).ok();
-                    let port = parsed
-                        .as_ref()
-                        .filter(|value| value["message"] == "serving")
-                        .and_then(|value| value["port"].as_u64());
-                    match port {
-                        Some(port) => {
-                            let _ = tx.send(Ok(port as u16));
-                            port_tx = None;
-                        }
-                        None => early.push(line),
-                    }
-                }
+        let deadline = Instant::now() + PATIENCE;
+        let port = loop {
+            let logged = log_since(&log_path, offset);
+            if let Some(port) = logged.lines().find_map(serving_port) {
+                break port;
             }
-            if let Some(tx) = port_tx {
-                let _ = tx.send(Err(early.join("\n")));
+            if child.try_wait().expect("try_wait").is_some() {
+                panic!("the server exited before serving:\n{logged}");
             }
-        });
-        let port = match port_rx.recv_timeout(PATIENCE) {
-            Ok(Ok(port)) => port,
-            Ok(Err(log)) => panic!("the server exited before serving:\n{log}"),
-            Err(_) => {
+            if Instant::now() > deadline {
                 let _ = child.kill();
-                panic!("the server did not log `serving` within {PATIENCE:?}");
+                panic!("the server did not log `serving` within {PATIENCE:?}:\n{logged}");
             }
+            std::thread::sleep(Duration::from_millis(10));
         };
         Server {
             child,
@@ -202,6 +180,27 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// What the log file holds after `offset` (empty until the server has written).
+fn log_since(path: &Path, offset: u64) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut bytes = Vec::new();
+    if let Ok(mut file) = std::fs::File::open(path)
+        && file.seek(SeekFrom::Start(offset)).is_ok()
+    {
+        let _ = file.read_to_end(&mut bytes);
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The port of a `serving` log line.
+fn serving_port(line: &str) -> Option<u16> {
+    let parsed: serde_json::Value = serde_json::from_str(line).ok()?;
+    if parsed["message"] != "serving" {
+        return None;
+    }
+    parsed["port"].as_u64()?.try_into().ok()
 }
 
 /// Each live thread of process `pid` ("self" for this one) with the CPU time it has run, in ns.

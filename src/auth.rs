@@ -243,6 +243,39 @@ impl AcceptedValues {
     }
 }
 
+/// The bearer tokens that may read `/metrics` from elsewhere than this machine (`[metrics]
+/// bearer_tokens`, plaintext or `sha256:<hex>`), kept as digests only.
+#[derive(Clone)]
+pub struct BearerTokens(AcceptedValues);
+
+impl BearerTokens {
+    pub fn new(tokens: &[String], key: &'static str) -> Result<BearerTokens, AuthConfigError> {
+        Ok(BearerTokens(AcceptedValues {
+            name: "authorization".into(),
+            digests: digests(tokens, key, true)?,
+        }))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.digests.is_empty()
+    }
+
+    /// Whether an `Authorization` value is `Bearer <an accepted token>` (the scheme in any case).
+    pub fn accepts(&self, authorization: &[u8]) -> bool {
+        const SCHEME: &[u8] = b"bearer ";
+        match authorization.split_at_checked(SCHEME.len()) {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case(SCHEME) => self.0.accepts(token),
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Debug for BearerTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BearerTokens({} configured)", self.0.digests.len())
+    }
+}
+
 #[derive(Clone)]
 struct PlainHmac {
     /// Lowercase.
@@ -1090,6 +1123,54 @@ mod tests {
             .header("webhook-timestamp", &timestamp.to_string())
             .header("webhook-signature", signature)
             .body(body)
+    }
+
+    // --- bearer tokens for /metrics --------------------------------------------------------------
+
+    #[test]
+    fn a_bearer_token_passes_plain_or_as_a_digest_and_nothing_else_does() {
+        let tokens = BearerTokens::new(
+            &["scrape-1".to_owned(), sha256_config_value("scrape-2")],
+            "bearer_tokens",
+        )
+        .unwrap();
+        assert!(tokens.accepts(b"Bearer scrape-1"));
+        assert!(tokens.accepts(b"bearer scrape-2"));
+        for refused in [
+            &b"Bearer scrape-3"[..],
+            b"scrape-1",
+            b"Basic scrape-1",
+            b"Bearer  scrape-1",
+            b"Bearer scrape-1 ",
+            b"Bearer ",
+            b"",
+        ] {
+            assert!(
+                !tokens.accepts(refused),
+                "{:?}",
+                String::from_utf8_lossy(refused)
+            );
+        }
+        let none = BearerTokens::new(&[], "bearer_tokens").unwrap();
+        assert!(none.is_empty());
+        assert!(!none.accepts(b"Bearer "));
+    }
+
+    #[test]
+    fn bearer_tokens_are_checked_like_other_header_values_and_never_shown() {
+        let key = "bearer_tokens";
+        let broken = |token: &str| BearerTokens::new(&[token.to_owned()], key).unwrap_err();
+        assert_eq!(broken(""), AuthConfigError::EmptyValue { key, index: 0 });
+        assert_eq!(
+            broken("sha256:abc"),
+            AuthConfigError::InvalidDigest { key, index: 0 }
+        );
+        assert_eq!(
+            broken(" padded"),
+            AuthConfigError::SurroundingWhitespace { key, index: 0 }
+        );
+        let tokens = BearerTokens::new(&["very-secret-token".to_owned()], key).unwrap();
+        assert!(!format!("{tokens:?}").contains("very-secret"));
     }
 
     // --- query secret -------------------------------------------------------------------------

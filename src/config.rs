@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::auth::{AuthConfig, AuthConfigError, AuthPolicy};
+use crate::auth::{AuthConfig, AuthConfigError, AuthPolicy, BearerTokens};
 use crate::event::{ActionEvent, SourceKind};
 use crate::kind_mapping::KindMapping;
 use crate::mapping::ActionMapping;
@@ -35,6 +35,8 @@ pub struct FileConfig {
     pub testing: Testing,
     #[serde(default)]
     pub retention: Retention,
+    #[serde(default)]
+    pub metrics: MetricsAccess,
 }
 
 /// How test conversions are recognised: `send-test` puts `marker_value` into `marker_field` of
@@ -92,6 +94,25 @@ impl Testing {
 pub struct Retention {
     /// `serve` prunes raw payloads of deliveries older than this many days, at start and daily.
     pub raw_days: Option<u32>,
+}
+
+/// Who may scrape `/metrics` from elsewhere than this machine (loopback clients always may).
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsAccess {
+    /// Accepted as `Authorization: Bearer <token>`; plaintext or `sha256:<hex>`.
+    pub bearer_tokens: Vec<String>,
+}
+
+impl std::fmt::Debug for MetricsAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsAccess")
+            .field(
+                "bearer_tokens",
+                &format!("<{} redacted>", self.bearer_tokens.len()),
+            )
+            .finish()
+    }
 }
 
 #[derive(Clone, Deserialize, PartialEq, Eq)]
@@ -188,6 +209,7 @@ pub struct Settings {
     pub dashboard: Option<DashboardLogin>,
     pub testing: Testing,
     pub retention: Retention,
+    pub metrics: MetricsAccess,
     /// The file the settings came from, if any.
     pub file: Option<PathBuf>,
 }
@@ -244,6 +266,8 @@ pub fn resolve(file: FileConfig) -> Result<Settings, ConfigError> {
             ));
         }
     }
+    BearerTokens::new(&file.metrics.bearer_tokens, "bearer_tokens")
+        .map_err(|error| invalid(format!("[metrics]: {error}")))?;
     if !MARKER_FIELDS.contains(&file.testing.marker_field.as_str()) {
         return Err(invalid(format!(
             "[testing] marker_field: `{}` is not one of {}",
@@ -322,6 +346,7 @@ pub fn resolve(file: FileConfig) -> Result<Settings, ConfigError> {
         dashboard: file.dashboard,
         testing: file.testing,
         retention: file.retention,
+        metrics: file.metrics,
         file: None,
     })
 }
@@ -387,6 +412,21 @@ MODIFIED = "pending"
         let message = parse("listen = \"x\"\n\n[responses]\nsucess = \"OK\"\n").unwrap_err();
         assert!(message.contains("sucess"), "{message}");
         assert!(message.contains("line 4"), "{message}");
+    }
+
+    #[test]
+    fn a_metrics_bearer_token_is_checked_at_start_and_never_shown() {
+        let broken = "[metrics]\nbearer_tokens = [\"sha256:0badf00d\"]\n";
+        let error = resolve(parse(broken).unwrap()).unwrap_err().to_string();
+        assert!(
+            error.contains("[metrics]") && error.contains("bearer_tokens[0]"),
+            "{error}"
+        );
+        assert!(!error.contains("0badf00d"), "{error}");
+        let good = "[metrics]\nbearer_tokens = [\"scrape-token-5512\"]\n";
+        let settings = resolve(parse(good).unwrap()).unwrap();
+        assert_eq!(settings.metrics.bearer_tokens, ["scrape-token-5512"]);
+        assert!(!format!("{settings:?}").contains("scrape-token-5512"));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -148,7 +148,10 @@ pub fn pruned(count: usize) {
 }
 
 #[get("/metrics")]
-pub async fn render(state: web::Data<AppState>) -> HttpResponse {
+pub async fn render(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if let Some(refusal) = crate::routes::access::metrics_refusal(&request, &state.access) {
+        return refusal;
+    }
     queue_depth(state.writer.queue_depth());
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

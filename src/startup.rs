@@ -9,7 +9,7 @@ use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
-use crate::auth::{AuthPolicy, generate_secret};
+use crate::auth::{AuthPolicy, BearerTokens, generate_secret};
 use crate::clock::Clock;
 use crate::config::{Responses, Settings, Source, Testing};
 use crate::routes::access::{self, ReaderAccess};
@@ -130,6 +130,8 @@ impl Application {
             access: ReaderAccess {
                 login: settings.dashboard.clone(),
                 key,
+                metrics_tokens: BearerTokens::new(&settings.metrics.bearer_tokens, "bearer_tokens")
+                    .context("[metrics]")?,
             },
             testing: settings.testing.clone(),
             metrics: crate::metrics::install(),

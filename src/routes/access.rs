@@ -1,5 +1,6 @@
-//! Who may read the ledger: loopback clients only until a login is configured, then a signed
-//! session. Also the login and logout forms, the pages' frame and CSRF tokens, the stylesheet.
+//! Who may read the ledger (loopback clients only until a login is configured, then a signed
+//! session) and scrape `/metrics`. Also the login and logout forms, the pages' frame and CSRF
+//! tokens, the stylesheet.
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
@@ -11,6 +12,7 @@ use askama::Template;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
+use crate::auth::BearerTokens;
 use crate::config::DashboardLogin;
 use crate::session::{self, COOKIE, SessionKey};
 use crate::startup::AppState;
@@ -21,6 +23,8 @@ const LOGIN_COOKIE: &str = "postback_ledger_login";
 pub struct ReaderAccess {
     pub login: Option<DashboardLogin>,
     pub key: SessionKey,
+    /// Who may scrape `/metrics` from elsewhere: its counts tell how much a partner earns.
+    pub metrics_tokens: BearerTokens,
 }
 
 fn now_unix() -> i64 {
@@ -44,6 +48,29 @@ fn session_user(request: &HttpRequest, access: &ReaderAccess) -> Option<(String,
     let cookie = request.cookie(COOKIE)?;
     let user = access.key.verify(cookie.value(), now_unix())?;
     Some((user, cookie.value().to_owned()))
+}
+
+/// Why `/metrics` is not for this request, if it is not: loopback clients may read it, others
+/// need a configured bearer token.
+pub fn metrics_refusal(request: &HttpRequest, access: &ReaderAccess) -> Option<HttpResponse> {
+    if is_local(request) {
+        return None;
+    }
+    if access.metrics_tokens.is_empty() {
+        return Some(HttpResponse::Forbidden().content_type("text/plain").body(
+            "the metrics answer only to this machine until a token is configured ([metrics] bearer_tokens)",
+        ));
+    }
+    let presented = request.headers().get(header::AUTHORIZATION);
+    if presented.is_some_and(|value| access.metrics_tokens.accepts(value.as_bytes())) {
+        return None;
+    }
+    Some(
+        HttpResponse::Unauthorized()
+            .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
+            .content_type("text/plain")
+            .body("a bearer token from [metrics] bearer_tokens is needed"),
+    )
 }
 
 /// Guards the dashboard, the JSON API and the exports.

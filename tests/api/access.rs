@@ -96,6 +96,65 @@ async fn without_a_login_the_ledger_answers_only_to_this_machine() {
     assert_eq!(postback.status(), 200);
 }
 
+/// GET /metrics as a visitor behind a proxy (someone else than this machine), with a bearer token.
+async fn scrape_from_elsewhere(app: &TestApp, token: Option<&str>) -> (u16, String) {
+    let mut request = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .header("X-Forwarded-For", "203.0.113.9");
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[actix_web::test]
+async fn the_metrics_answer_elsewhere_only_to_a_configured_bearer_token() {
+    const METRIC: &str = "postback_ledger_deliveries_total";
+    let app = spawn_app(Backend::Sqlite).await;
+    app.get_postback("actions", "ActionId=M1&Payout=1").await;
+    let (status, text) = app.get("/metrics").await;
+    assert_eq!(status, 200, "this machine may always read them");
+    assert!(text.contains(METRIC));
+    let (status, text) = scrape_from_elsewhere(&app, None).await;
+    assert_eq!(status, 403);
+    assert!(
+        !text.contains(METRIC) && text.contains("bearer_tokens"),
+        "{text}"
+    );
+    assert_eq!(scrape_from_elsewhere(&app, Some("anything")).await.0, 403);
+
+    let hashed = format!(
+        "sha256:{}",
+        hex::encode(<Sha256 as sha2::Digest>::digest(b"scraper-two"))
+    );
+    let config = format!(
+        "{}\n[metrics]\nbearer_tokens = [\"scraper-one\", \"{hashed}\"]\n",
+        base_config()
+    );
+    let app = spawn_app_with(Backend::Sqlite, &config).await;
+    app.get_postback("actions", "ActionId=M2&Payout=1").await;
+    for token in ["scraper-one", "scraper-two"] {
+        let (status, text) = scrape_from_elsewhere(&app, Some(token)).await;
+        assert_eq!(status, 200, "{token}");
+        assert!(text.contains(METRIC));
+    }
+    for refused in [None, Some("scraper-three"), Some(hashed.as_str())] {
+        let (status, text) = scrape_from_elsewhere(&app, refused).await;
+        assert_eq!(status, 401, "{refused:?}");
+        assert!(
+            !text.contains(METRIC) && !text.contains("scraper-"),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        app.get("/metrics").await.0,
+        200,
+        "nor does a token shut this machine out"
+    );
+}
+
 fn cookie_of(response: &reqwest::Response, name: &str) -> Option<String> {
     response
         .headers()

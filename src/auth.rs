@@ -249,10 +249,10 @@ impl AcceptedValues {
 pub struct BearerTokens(AcceptedValues);
 
 impl BearerTokens {
-    pub fn new(tokens: &[String], key: &'static str) -> Result<BearerTokens, AuthConfigError> {
+    pub fn new(tokens: &[String]) -> Result<BearerTokens, AuthConfigError> {
         Ok(BearerTokens(AcceptedValues {
             name: "authorization".into(),
-            digests: digests(tokens, key, true)?,
+            digests: digests(tokens, "bearer_tokens", true)?,
         }))
     }
 
@@ -1129,11 +1129,8 @@ mod tests {
 
     #[test]
     fn a_bearer_token_passes_plain_or_as_a_digest_and_nothing_else_does() {
-        let tokens = BearerTokens::new(
-            &["scrape-1".to_owned(), sha256_config_value("scrape-2")],
-            "bearer_tokens",
-        )
-        .unwrap();
+        let tokens =
+            BearerTokens::new(&["scrape-1".to_owned(), sha256_config_value("scrape-2")]).unwrap();
         assert!(tokens.accepts(b"Bearer scrape-1"));
         assert!(tokens.accepts(b"bearer scrape-2"));
         for refused in [
@@ -1151,7 +1148,7 @@ mod tests {
                 String::from_utf8_lossy(refused)
             );
         }
-        let none = BearerTokens::new(&[], "bearer_tokens").unwrap();
+        let none = BearerTokens::new(&[]).unwrap();
         assert!(none.is_empty());
         assert!(!none.accepts(b"Bearer "));
     }
@@ -1159,7 +1156,7 @@ mod tests {
     #[test]
     fn bearer_tokens_are_checked_like_other_header_values_and_never_shown() {
         let key = "bearer_tokens";
-        let broken = |token: &str| BearerTokens::new(&[token.to_owned()], key).unwrap_err();
+        let broken = |token: &str| BearerTokens::new(&[token.to_owned()]).unwrap_err();
         assert_eq!(broken(""), AuthConfigError::EmptyValue { key, index: 0 });
         assert_eq!(
             broken("sha256:abc"),
@@ -1169,7 +1166,7 @@ mod tests {
             broken(" padded"),
             AuthConfigError::SurroundingWhitespace { key, index: 0 }
         );
-        let tokens = BearerTokens::new(&["very-secret-token".to_owned()], key).unwrap();
+        let tokens = BearerTokens::new(&["very-secret-token".to_owned()]).unwrap();
         assert!(!format!("{tokens:?}").contains("very-secret"));
     }
 

@@ -266,7 +266,7 @@ pub fn resolve(file: FileConfig) -> Result<Settings, ConfigError> {
             ));
         }
     }
-    BearerTokens::new(&file.metrics.bearer_tokens, "bearer_tokens")
+    BearerTokens::new(&file.metrics.bearer_tokens)
         .map_err(|error| invalid(format!("[metrics]: {error}")))?;
     if !MARKER_FIELDS.contains(&file.testing.marker_field.as_str()) {
         return Err(invalid(format!(

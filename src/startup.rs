@@ -130,7 +130,7 @@ impl Application {
             access: ReaderAccess {
                 login: settings.dashboard.clone(),
                 key,
-                metrics_tokens: BearerTokens::new(&settings.metrics.bearer_tokens, "bearer_tokens")
+                metrics_tokens: BearerTokens::new(&settings.metrics.bearer_tokens)
                     .context("[metrics]")?,
             },
             testing: settings.testing.clone(),

@@ -70,6 +70,7 @@ impl Server {
                 break port;
             }
             if child.try_wait().expect("try_wait").is_some() {
+                let logged = log_since(&log_path, offset);
                 panic!("the server exited before serving:\n{logged}");
             }
             if Instant::now() > deadline {

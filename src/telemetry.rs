@@ -28,8 +28,9 @@ pub fn init(format: LogFormat) {
     };
 }
 
-/// One log line per request: id, method, path (never the query: it may hold a secret), status
-/// and duration. The id is also returned as `X-Request-Id`.
+/// One log line per request: id, method, path (never the query: it may hold a secret), status,
+/// duration and, for a stored postback, its delivery id and outcome. The id is also returned as
+/// `X-Request-Id`.
 pub async fn log_request(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -48,7 +49,19 @@ pub async fn log_request(
                 .match_pattern()
                 .unwrap_or_else(|| "unmatched".to_owned());
             crate::metrics::request(&method, &route, status, started.elapsed());
-            tracing::info!(request_id, method, path, status, elapsed_ms, "request");
+            // A stored postback's line names its delivery, to be found in the inbox.
+            let header = |name: &str| response.headers().get(name)?.to_str().ok();
+            let (delivery_id, outcome) = (header("x-delivery-id"), header("x-delivery-outcome"));
+            tracing::info!(
+                request_id,
+                method,
+                path,
+                status,
+                elapsed_ms,
+                delivery_id,
+                outcome,
+                "request"
+            );
             if let Ok(value) = HeaderValue::from_str(&request_id) {
                 response
                     .headers_mut()

@@ -253,6 +253,54 @@ on_both_backends! {
     }
 }
 
+#[actix_web::test]
+async fn at_the_default_level_a_stored_postbacks_request_line_names_its_delivery_and_outcome() {
+    let db = TestDatabase::new(Backend::Sqlite);
+    let dir = tempfile::tempdir().unwrap();
+    let server = crate::server::Server::start(
+        env!("CARGO_BIN_EXE_postback-ledger").as_ref(),
+        dir.path(),
+        &db.url,
+    );
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for secret in [crate::server::SECRET, crate::server::SECRET, "wrong-3391"] {
+        let url = format!(
+            "{}/postbacks/actions?secure={secret}&ActionId=LOGLINE1&Payout=2.00",
+            server.base
+        );
+        statuses.push(client.get(url).send().await.unwrap().status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 401]);
+    let log = server.log();
+    assert!(server.terminate().success());
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line["message"] == "request" && line["path"] == "/postbacks/actions")
+        .collect();
+    let named = |line: &serde_json::Value| {
+        (
+            line["status"].clone(),
+            line["delivery_id"].clone(),
+            line["outcome"].clone(),
+        )
+    };
+    assert_eq!(
+        lines.iter().map(named).collect::<Vec<_>>(),
+        [
+            (200.into(), "1".into(), "applied".into()),
+            (200.into(), "1".into(), "duplicate".into()),
+            (401.into(), serde_json::Value::Null, serde_json::Value::Null),
+        ],
+        "{log}"
+    );
+    assert!(
+        !log.contains(crate::server::SECRET) && !log.contains("wrong-3391"),
+        "{log}"
+    );
+}
+
 #[test]
 fn the_logs_of_a_real_serve_at_debug_level_carry_no_secret() {
     const QUERY_SECRET: &str = "qsecret-7c1d0e";

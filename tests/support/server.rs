@@ -18,6 +18,8 @@ pub struct Server {
     child: Child,
     pub port: u16,
     pub base: String,
+    log_path: PathBuf,
+    log_offset: u64,
 }
 
 /// Writes the config file a server runs with: port 0 and a fixed query secret.
@@ -83,7 +85,14 @@ impl Server {
             child,
             port,
             base: format!("http://127.0.0.1:{port}"),
+            log_path,
+            log_offset: offset,
         }
+    }
+
+    /// What this server has logged so far.
+    pub fn log(&self) -> String {
+        log_since(&self.log_path, self.log_offset)
     }
 
     pub fn pid(&self) -> u32 {

@@ -40,8 +40,8 @@ impl Server {
     pub fn start(binary: &Path, dir: &Path, database_url: &str) -> Server {
         let config = write_config(dir, database_url);
         // The log goes to a file, as in a deployment: read from a pipe line by line, it woke a
-        // thread of ours for every request the server logged, a tenth of the load generator's
-        // CPU. $SERVER_LOG_FILE keeps it (with $SERVER_RUST_LOG for what it says).
+        // thread of ours for every request the server logged, a quarter of the load generator's
+        // CPU per postback. $SERVER_LOG_FILE keeps it (with $SERVER_RUST_LOG for what it says).
         let log_path = std::env::var_os("SERVER_LOG_FILE")
             .map_or_else(|| dir.join("server.log"), PathBuf::from);
         let log = std::fs::OpenOptions::new()

@@ -8,6 +8,8 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use tracing_subscriber::EnvFilter;
 
+use crate::routes::postbacks::{DELIVERY_ID_HEADER, OUTCOME_HEADER};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
     Human,
@@ -51,7 +53,7 @@ pub async fn log_request(
             crate::metrics::request(&method, &route, status, started.elapsed());
             // A stored postback's line names its delivery, to be found in the inbox.
             let header = |name: &str| response.headers().get(name)?.to_str().ok();
-            let (delivery_id, outcome) = (header("x-delivery-id"), header("x-delivery-outcome"));
+            let (delivery_id, outcome) = (header(DELIVERY_ID_HEADER), header(OUTCOME_HEADER));
             tracing::info!(
                 request_id,
                 method,

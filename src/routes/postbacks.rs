@@ -11,6 +11,10 @@ use crate::storage::auth_failures::{self, NewAuthFailure};
 use crate::storage::to_db_time;
 use crate::writer::WriteError;
 
+/// The answer's headers naming the stored delivery, read back by the request log and `send-test`.
+pub const DELIVERY_ID_HEADER: &str = "x-delivery-id";
+pub const OUTCOME_HEADER: &str = "x-delivery-outcome";
+
 pub async fn receive(
     request: HttpRequest,
     source: web::Path<String>,
@@ -115,8 +119,8 @@ pub async fn receive(
             tracing::debug!(source = %source, delivery_id = stored.delivery_id, outcome = stored.outcome.as_str(), "postback stored");
             HttpResponse::Ok()
                 .content_type("text/plain")
-                .insert_header(("X-Delivery-Id", stored.delivery_id.to_string()))
-                .insert_header(("X-Delivery-Outcome", stored.outcome.as_str()))
+                .insert_header((DELIVERY_ID_HEADER, stored.delivery_id.to_string()))
+                .insert_header((OUTCOME_HEADER, stored.outcome.as_str()))
                 .body(state.responses.success.clone())
         }
         Err(error) => {

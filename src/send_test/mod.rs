@@ -13,6 +13,7 @@ use reqwest::Url;
 use rust_decimal::Decimal;
 
 use crate::config::Settings;
+use crate::routes::postbacks::{DELIVERY_ID_HEADER, OUTCOME_HEADER};
 use scenarios::{Kind, Step};
 
 /// impact.com's retry schedule (seconds before retries 1 to 15): about 31 hours in all.
@@ -388,8 +389,8 @@ async fn send(client: &reqwest::Client, request: &Request, headers: &[(String, S
                     .and_then(|value| value.to_str().ok())
                     .map(str::to_owned)
             };
-            let outcome = header("x-delivery-outcome");
-            let delivery = header("x-delivery-id");
+            let outcome = header(OUTCOME_HEADER);
+            let delivery = header(DELIVERY_ID_HEADER);
             let body = response.text().await.unwrap_or_default();
             let mut text = body.chars().take(200).collect::<String>();
             if let Some(outcome) = &outcome {

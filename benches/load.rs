@@ -494,7 +494,7 @@ impl BatchTotals {
 }
 
 async fn batch_totals(base: &str) -> BatchTotals {
-    use postback_ledger::metrics::{COMMIT_DURATION, WRITE_BATCH_SIZE};
+    use postback_ledger::telemetry::metrics::{COMMIT_DURATION, WRITE_BATCH_SIZE};
     let Ok((200, body)) = Connection::new(base).get("/metrics").await else {
         return BatchTotals::default();
     };
@@ -539,8 +539,9 @@ async fn drive_healthz(base: &str, concurrency: usize, duration: Duration) -> f6
 /// 512 per transaction, so the run starts on a ledger of that size.
 fn preload(url: &str, count: usize) {
     use postback_ledger::config::{FileConfig, resolve};
-    use postback_ledger::delivery::{RawRequest, understand};
-    use postback_ledger::storage::{Database, ingest};
+    use postback_ledger::intake::delivery::{RawRequest, understand};
+    use postback_ledger::ledger::batch;
+    use postback_ledger::storage::Database;
     let started = Instant::now();
     let source = resolve(FileConfig::default())
         .expect("the default configuration")
@@ -570,7 +571,7 @@ fn preload(url: &str, count: usize) {
                 )
             })
             .collect();
-        for result in ingest::apply_batch(&mut conn, db.backend(), &batch).expect("a preload batch")
+        for result in batch::apply_batch(&mut conn, db.backend(), &batch).expect("a preload batch")
         {
             result.expect("a preloaded action");
         }

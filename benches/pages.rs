@@ -21,8 +21,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use fresh_postgres::FreshPostgres;
-use postback_ledger::dashboard::filter::{Cursor, SortValue};
-use postback_ledger::reconcile::Flag;
+use postback_ledger::domain::reconcile::Flag;
+use postback_ledger::storage::action_query::{Cursor, SortValue};
 use postback_ledger::storage::{Database, to_db_time};
 use server::Server;
 

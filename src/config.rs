@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::auth::{AuthConfig, AuthConfigError, AuthPolicy, BearerTokens};
-use crate::event::{ActionEvent, SourceKind};
-use crate::kind_mapping::KindMapping;
-use crate::mapping::ActionMapping;
+use crate::domain::event::{ActionEvent, SourceKind};
+use crate::intake::auth::{AuthConfig, AuthConfigError, AuthPolicy, BearerTokens};
+use crate::intake::delivery::Source;
+use crate::intake::kind_mapping::KindMapping;
+use crate::intake::mapping::ActionMapping;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://postback-ledger.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -186,17 +187,6 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// One source, ready to serve.
-#[derive(Debug, Clone)]
-pub struct Source {
-    pub name: String,
-    pub kind: SourceKind,
-    pub action_mapping: ActionMapping,
-    /// How sources of the other kinds read their keys (and inquiries their status words).
-    pub kind_mapping: KindMapping,
-    pub auth: AuthConfig,
-}
-
 /// The configuration after defaults and overrides: what the program runs with.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -260,7 +250,7 @@ pub fn resolve(file: FileConfig) -> Result<Settings, ConfigError> {
         if login.username.trim().is_empty() {
             return Err(invalid("[dashboard] username: must not be empty".into()));
         }
-        if !crate::session::is_password_hash(&login.password_hash) {
+        if !crate::intake::auth::is_password_hash(&login.password_hash) {
             return Err(invalid(
                 "[dashboard] password_hash: not an argon2 hash; create one with `postback-ledger hash-password`".into(),
             ));
@@ -437,7 +427,7 @@ MODIFIED = "pending"
             error.contains("password_hash") && !error.contains("hunter2"),
             "{error}"
         );
-        let hash = crate::session::hash_password("hunter2").unwrap();
+        let hash = crate::intake::auth::hash_password("hunter2").unwrap();
         let good = format!("[dashboard]\nusername = \"finance\"\npassword_hash = \"{hash}\"\n");
         let settings = resolve(parse(&good).unwrap()).unwrap();
         assert!(!format!("{settings:?}").contains(&hash));

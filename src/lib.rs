@@ -1,26 +1,27 @@
 //! postback-ledger: receives affiliate-network postbacks and keeps the payout ledger they imply.
+//!
+//! The layers, arrows pointing one way (each depends only on those listed before it):
+//!
+//! - [`domain`]: the rules, pure: money, events, the ledger and inquiry rules, outcomes, buckets.
+//! - [`telemetry`]: logs and the metrics recorder.
+//! - [`intake`]: a request becomes a typed event: authentication, decoding, field mapping.
+//! - [`storage`]: SQL only, one file per table or report, on SQLite or PostgreSQL.
+//! - [`ledger`]: the write path: the writer threads, applying a batch, reprocess, retention.
+//! - [`read`]: what the pages, the API and the exports show, per subject.
+//! - [`config`]: the configuration file and its defaults, resolved into sources and settings.
+//! - [`web`]: the HTTP server: startup, routes, pages, access, sessions.
+//! - [`cli`]: the commands (`serve`, `check`, `send-test`, …).
 
-pub mod auth;
-pub mod cli;
-pub mod clock;
-pub mod config;
-pub mod dashboard;
-pub mod decode;
-pub mod delivery;
-pub mod event;
-pub mod inquiry;
-pub mod kind_mapping;
-pub mod mapping;
-pub mod metrics;
-pub mod money;
-pub mod read_model;
-pub mod reconcile;
-pub mod reprocess;
-pub mod retention;
-pub mod routes;
-pub mod send_test;
-pub mod session;
-pub mod startup;
-pub mod storage;
+pub mod domain;
 pub mod telemetry;
-pub mod writer;
+
+pub mod intake;
+pub mod storage;
+
+pub mod ledger;
+pub mod read;
+
+pub mod config;
+
+pub mod cli;
+pub mod web;

@@ -5,7 +5,10 @@ use diesel::prelude::*;
 
 use super::prepared::{self, RowsStatement, bind_row};
 use super::schema::action_events;
-use super::{AnyConnection, per_backend};
+use super::{AnyConnection, StorageError, per_backend};
+use crate::domain::event::ActionStatus;
+use crate::domain::money::Money;
+use crate::domain::reconcile::RecordedEvent;
 
 #[derive(Debug)]
 pub struct NewActionEvent<'a> {
@@ -108,4 +111,30 @@ pub fn of_actions(
             })
         }
     }
+}
+
+/// An event whose status word the source did not know is stored with this status; it counts as
+/// pending and flags its action.
+pub const UNKNOWN_STATUS: &str = "unknown";
+
+pub fn recorded(row: &ActionEventRow) -> Result<RecordedEvent, StorageError> {
+    let unknown_status = row.status == UNKNOWN_STATUS;
+    Ok(RecordedEvent {
+        seq: row.delivery_id,
+        status: if unknown_status {
+            ActionStatus::Pending
+        } else {
+            parse_status(&row.status)?
+        },
+        unknown_status,
+        payout: row.payout.map(Money::from_minor_units),
+        delta_payout: row.delta_payout.map(Money::from_minor_units),
+        amount: row.amount.map(Money::from_minor_units),
+        delta_amount: row.delta_amount.map(Money::from_minor_units),
+    })
+}
+
+pub fn parse_status(word: &str) -> Result<ActionStatus, StorageError> {
+    ActionStatus::parse(word)
+        .ok_or_else(|| StorageError::Corrupt(format!("unknown stored status `{word}`")))
 }

@@ -6,8 +6,9 @@ use diesel::prelude::*;
 use super::prepared::{self, RowsStatement, bind_row};
 use super::schema::actions;
 use super::{AnyConnection, Backend, per_backend};
-use crate::dashboard::filter::{ActionFilter, Bucket, DateField, SortKey, SortValue};
-use crate::event::ActionStatus;
+use crate::domain::bucket::Bucket;
+use crate::domain::event::ActionStatus;
+use crate::storage::action_query::{ActionFilter, DateField, SortKey, SortValue};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = actions)]

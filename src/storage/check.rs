@@ -2,12 +2,10 @@
 
 use std::collections::HashMap;
 
-use super::{
-    AnyConnection, StorageError, action_events, actions, clearings, ingest, ledger_entries,
-};
-use crate::event::ActionStatus;
-use crate::money::Money;
-use crate::reconcile;
+use super::{AnyConnection, StorageError, action_events, actions, clearings, ledger_entries};
+use crate::domain::event::ActionStatus;
+use crate::domain::money::Money;
+use crate::domain::reconcile;
 
 const PAGE: i64 = 2_000;
 
@@ -33,7 +31,7 @@ pub fn violations(conn: &mut AnyConnection) -> Result<Vec<String>, StorageError>
             events
                 .entry(row.action_id.clone())
                 .or_default()
-                .push(ingest::recorded(&row)?);
+                .push(action_events::recorded(&row)?);
         }
         for action in actions::of_ids(conn, &ids)? {
             let id = &action.action_id;

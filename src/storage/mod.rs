@@ -1,6 +1,8 @@
 //! The database: connections for either backend chosen by URL, migrations, and every SQL query.
+//! SQL only: it depends on `domain` alone, one file per table or report.
 
 pub mod action_events;
+pub mod action_query;
 pub mod actions;
 pub mod auth_failures;
 pub mod catalog_items;
@@ -8,11 +10,9 @@ pub mod check;
 pub mod checkpoint;
 pub mod clearings;
 pub mod deliveries;
-pub mod ingest;
 pub mod inquiries;
 pub mod inquiry_events;
 pub mod jobs;
-pub mod kinds;
 pub mod ledger_entries;
 pub mod ledger_export;
 pub mod overview;
@@ -279,7 +279,7 @@ impl Database {
 
 /// Times are stored as UTC without a zone, to the microsecond both backends keep.
 pub fn to_db_time(instant: DateTime<Utc>) -> NaiveDateTime {
-    crate::mapping::truncate_to_micros(instant).naive_utc()
+    crate::domain::clock::truncate_to_micros(instant).naive_utc()
 }
 
 pub fn from_db_time(stored: NaiveDateTime) -> DateTime<Utc> {

@@ -177,7 +177,7 @@ fn csrf_in(page: &str) -> String {
 
 #[actix_web::test]
 async fn with_a_login_the_api_needs_a_session_and_forms_need_their_csrf_token() {
-    let hash = postback_ledger::session::hash_password("correct horse").unwrap();
+    let hash = postback_ledger::intake::auth::hash_password("correct horse").unwrap();
     let config = format!(
         "{}\n[dashboard]\nusername = \"finance\"\npassword_hash = \"{hash}\"\n",
         base_config()
@@ -301,10 +301,10 @@ fn hash_password_prints_an_argon2_hash_that_verifies() {
     let output = child.wait_with_output().unwrap();
     let hash = String::from_utf8(output.stdout).unwrap();
     assert!(
-        postback_ledger::session::password_matches("s3cret", hash.trim()),
+        postback_ledger::intake::auth::password_matches("s3cret", hash.trim()),
         "{hash}"
     );
-    assert!(!postback_ledger::session::password_matches(
+    assert!(!postback_ledger::intake::auth::password_matches(
         "other",
         hash.trim()
     ));

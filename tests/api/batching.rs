@@ -7,9 +7,11 @@ use chrono::{Duration, TimeZone, Utc};
 use diesel::Connection;
 use diesel::connection::InstrumentationEvent;
 use postback_ledger::config::{FileConfig, resolve};
-use postback_ledger::delivery::{IncomingDelivery, RawRequest, Stored, understand};
+use postback_ledger::domain::outcome::Stored;
+use postback_ledger::intake::delivery::{IncomingDelivery, RawRequest, understand};
+use postback_ledger::ledger::batch;
 use postback_ledger::storage::{
-    AnyConnection, Database, action_events, actions, deliveries, ingest, ledger_entries,
+    AnyConnection, Database, action_events, actions, deliveries, ledger_entries,
 };
 
 use crate::helpers::*;
@@ -153,14 +155,14 @@ on_both_backends! {
         let mut singles = Vec::new();
         for delivery in &batch {
             let mut conn = one.conn().unwrap();
-            let mut answer = ingest::apply_batch(&mut conn, one.backend(), std::slice::from_ref(delivery)).unwrap();
+            let mut answer = batch::apply_batch(&mut conn, one.backend(), std::slice::from_ref(delivery)).unwrap();
             singles.push(answer.remove(0).unwrap());
         }
 
         let all_db = TestDatabase::new(backend);
         let all = migrated(&all_db);
         let mut conn = all.conn().unwrap();
-        let together: Vec<Stored> = ingest::apply_batch(&mut conn, all.backend(), &batch)
+        let together: Vec<Stored> = batch::apply_batch(&mut conn, all.backend(), &batch)
             .unwrap()
             .into_iter()
             .map(Result::unwrap)
@@ -183,10 +185,10 @@ on_both_backends! {
         let mut singles_more = Vec::new();
         for delivery in &more {
             let mut conn = one.conn().unwrap();
-            singles_more.push(ingest::apply_batch(&mut conn, one.backend(), std::slice::from_ref(delivery)).unwrap().remove(0).unwrap());
+            singles_more.push(batch::apply_batch(&mut conn, one.backend(), std::slice::from_ref(delivery)).unwrap().remove(0).unwrap());
         }
         let mut conn = all.conn().unwrap();
-        let together_more: Vec<Stored> = ingest::apply_batch(&mut conn, all.backend(), &more)
+        let together_more: Vec<Stored> = batch::apply_batch(&mut conn, all.backend(), &more)
             .unwrap()
             .into_iter()
             .map(Result::unwrap)
@@ -220,7 +222,7 @@ on_both_backends! {
         let database = migrated(&db);
         let mut conn = database.conn().unwrap();
         for chunk in deliveries_of(&requests).chunks(300) {
-            for result in ingest::apply_batch(&mut conn, database.backend(), chunk).unwrap() {
+            for result in batch::apply_batch(&mut conn, database.backend(), chunk).unwrap() {
                 result.unwrap();
             }
         }
@@ -275,7 +277,7 @@ on_both_backends! {
             deliveries_of(&requests)
         };
         let mut apply = |deliveries: &[IncomingDelivery]| {
-            for result in ingest::apply_batch(&mut conn, database.backend(), deliveries).unwrap() {
+            for result in batch::apply_batch(&mut conn, database.backend(), deliveries).unwrap() {
                 assert_eq!(result.unwrap().outcome.as_str(), "applied");
             }
         };
@@ -335,7 +337,7 @@ on_both_backends! {
             ("GET", "ActionId=R3&Payout=3.00&Status=PENDING"),
         ]);
         let mut conn = database.conn().unwrap();
-        let results = ingest::apply_batch(&mut conn, database.backend(), &batch).unwrap();
+        let results = batch::apply_batch(&mut conn, database.backend(), &batch).unwrap();
         let outcomes: Vec<String> = results
             .iter()
             .map(|result| match result {
@@ -376,7 +378,7 @@ on_both_backends! {
         ] {
             let request = format!("ActionId=L1&{query}");
             let batch = deliveries_of(&[("GET", request.as_str())]);
-            for result in ingest::apply_batch(&mut conn, database.backend(), &batch).unwrap() {
+            for result in batch::apply_batch(&mut conn, database.backend(), &batch).unwrap() {
                 result.unwrap();
             }
             let statements: Vec<String> = upserts.lock().unwrap().drain(..).collect();

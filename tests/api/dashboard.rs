@@ -2,7 +2,7 @@
 //! detail page and marking flags reviewed, on both backends.
 
 use chrono::{TimeZone, Utc};
-use postback_ledger::clock::Clock;
+use postback_ledger::domain::clock::Clock;
 use serde_json::json;
 
 use crate::helpers::*;

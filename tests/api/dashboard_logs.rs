@@ -2,7 +2,7 @@
 //! the reprocess button, and the refused requests beside the log (never their secrets).
 
 use chrono::{TimeZone, Utc};
-use postback_ledger::clock::Clock;
+use postback_ledger::domain::clock::Clock;
 
 use crate::helpers::*;
 use crate::on_both_backends;

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use postback_ledger::startup::Application;
 use postback_ledger::storage::{Database, actions, ledger_entries};
+use postback_ledger::web::startup::Application;
 
 use crate::helpers::*;
 use crate::on_both_backends;

@@ -3,8 +3,8 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{NaiveDate, TimeZone, Utc};
-use postback_ledger::clock::Clock;
-use postback_ledger::money::Money;
+use postback_ledger::domain::clock::Clock;
+use postback_ledger::domain::money::Money;
 use postback_ledger::storage::{Database, statement};
 use serde_json::json;
 

@@ -4,9 +4,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
-use postback_ledger::clock::Clock;
 use postback_ledger::config::{self, Settings};
-use postback_ledger::startup::Application;
+use postback_ledger::domain::clock::Clock;
+use postback_ledger::web::startup::Application;
 
 pub const SECRET: &str = "test-secret";
 

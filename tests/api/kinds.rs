@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, TimeZone, Utc};
-use postback_ledger::clock::Clock;
+use postback_ledger::domain::clock::Clock;
 use serde_json::json;
 
 use crate::helpers::*;

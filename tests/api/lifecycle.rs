@@ -124,7 +124,7 @@ on_both_backends! {
         }
         for (id, payout, status) in expected {
             let view = app.action(&id).await.unwrap();
-            let want = postback_ledger::money::Money::from_minor_units(payout * 100).to_string();
+            let want = postback_ledger::domain::money::Money::from_minor_units(payout * 100).to_string();
             assert_eq!(view["payout"], want.as_str(), "{id}");
             assert_eq!(view["status"], status, "{id}");
             assert_eq!(view["flags"], serde_json::json!([]), "{id}");

@@ -4,8 +4,8 @@ use serde_json::Value;
 
 use crate::helpers::*;
 
-fn seed_day() -> postback_ledger::clock::Clock {
-    postback_ledger::clock::Clock::fixed("2026-04-08T10:00:00Z".parse().unwrap())
+fn seed_day() -> postback_ledger::domain::clock::Clock {
+    postback_ledger::domain::clock::Clock::fixed("2026-04-08T10:00:00Z".parse().unwrap())
 }
 use crate::on_both_backends;
 

@@ -419,7 +419,7 @@ pub fn verify_ledger(
     actions: &[ActionHistory],
     uncertain: &std::collections::HashSet<usize>,
 ) -> Vec<String> {
-    use postback_ledger::money::Money;
+    use postback_ledger::domain::money::Money;
     use postback_ledger::storage::{Database, actions as stored_actions, deliveries};
     let mut problems = Vec::new();
     let db = Database::connect(database_url).expect("the database answers");
@@ -451,10 +451,10 @@ pub fn verify_ledger(
                 .map(|action| (action.action_id, action.payout))
                 .collect();
         for action in group {
-            // The workload counts cents; the ledger keeps postback_ledger::money::SCALE places.
+            // The workload counts cents; the ledger keeps postback_ledger::domain::money::SCALE places.
             let implied = action
                 .implied_payout()
-                .map(|cents| cents * 10i64.pow(postback_ledger::money::SCALE - 2));
+                .map(|cents| cents * 10i64.pow(postback_ledger::domain::money::SCALE - 2));
             match stored.get(&action.action_id) {
                 Some(payout) if Some(*payout) == implied => {}
                 Some(payout) => problems.push(format!(

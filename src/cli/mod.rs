@@ -1,0 +1,265 @@
+//! The command line: what each subcommand does, from parsing arguments to the exit code.
+
+pub mod send_test;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Settings};
+use crate::storage::{Database, check, settings as stored_settings, to_db_time};
+use crate::telemetry::{self, LogFormat};
+use crate::web::startup::{self, Application, PREVIOUS_SECRET_KEY, SECRET_KEY, SECRET_PARAM};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "postback-ledger",
+    version,
+    about = "Receives affiliate-network postbacks (impact.com first) and keeps the payout ledger they imply.",
+    after_help = "Examples:
+  postback-ledger serve                                  # SQLite file postback-ledger.db, port 8080
+  postback-ledger --config /etc/postback-ledger.toml serve
+  POSTBACK_LEDGER_DATABASE_URL=postgres://ledger@db/ledger postback-ledger serve
+  postback-ledger check                                  # verify the ledger's invariants
+  postback-ledger reprocess                              # re-read quarantined deliveries
+  postback-ledger token show
+  echo 's3cret' | postback-ledger hash-password          # for [dashboard] password_hash
+  postback-ledger send-test --to http://127.0.0.1:8080 --scenario lifecycle --secret S
+  postback-ledger prune --raw-older-than 90d             # forget old raw payloads, keep the ledger"
+)]
+pub struct Cli {
+    /// The configuration file (default: $POSTBACK_LEDGER_CONFIG, else ./postback-ledger.toml if present).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "human")]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the receiver, the API and the dashboard (migrates the database first).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Verify the ledger's invariants over the whole database; exits 1 naming every violation.
+    Check,
+    /// Re-run quarantined deliveries through the current configuration and report what changed.
+    Reprocess,
+    /// Read a password on standard input and print its argon2 hash for `[dashboard] password_hash`.
+    HashPassword,
+    /// Show or rotate the generated postback secret.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+    /// Play impact.com against a receiver (test conversions) and check what its ledger shows.
+    SendTest(crate::cli::send_test::SendTestArgs),
+    /// Delete raw payloads of old deliveries; delivery metadata, actions and entries are kept.
+    Prune {
+        /// Age such as 90d, 12h, 30m (default: `[retention] raw_days` of the configuration).
+        #[arg(long, value_name = "AGE")]
+        raw_older_than: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Print the current secret and the postback URL of each source.
+    Show,
+    /// Replace the secret with a new random one.
+    Rotate {
+        /// Keep accepting the old secret too, until the next rotation.
+        #[arg(long)]
+        keep_old: bool,
+    },
+}
+
+/// Exit codes: 0 fine, 1 the command found a problem (check), 2 bad configuration, 3 failure.
+pub fn run(cli: Cli) -> ExitCode {
+    crate::storage::init_tls();
+    telemetry::init(cli.log_format);
+    if let Command::HashPassword = cli.command {
+        return hash_password();
+    }
+    let settings = match config::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Command::Serve => serve(settings),
+        Command::Migrate => migrate(&settings),
+        Command::Check => return check(&settings),
+        Command::Reprocess => reprocess(&settings),
+        Command::Token { action } => token(&settings, action),
+        Command::SendTest(args) => return crate::cli::send_test::run(&settings, args),
+        Command::Prune { raw_older_than } => prune(&settings, raw_older_than.as_deref()),
+        Command::HashPassword => unreachable!("handled before the configuration is read"),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+fn serve(settings: Settings) -> anyhow::Result<()> {
+    let listen = settings.listen.clone();
+    actix_web::rt::System::new().block_on(async move {
+        let (app, credentials) = Application::build(settings)?;
+        let base = format!("http://{}", listen);
+        tracing::info!(listen = %listen, port = app.port(), "serving");
+        if let Some(secret) = &credentials.generated {
+            println!("Generated a postback secret (shown once; `postback-ledger token show` prints it again).");
+            println!("Paste these postback URLs into impact.com:");
+            for source in &credentials.sources {
+                println!("  {source:<16} {base}/postbacks/{source}?{SECRET_PARAM}={secret}");
+            }
+            println!("To send it as a header instead, put this in the configuration file:");
+            println!("  [auth]\n  header = \"Authorization\"\n  header_values = [\"Bearer {secret}\"]");
+        } else if !credentials.sources.is_empty() {
+            println!(
+                "Sources {} use the stored postback secret (`postback-ledger token show`).",
+                credentials.sources.join(", ")
+            );
+        }
+        app.run_until_stopped().await
+    })
+}
+
+fn hash_password() -> ExitCode {
+    let mut password = String::new();
+    if std::io::stdin().read_line(&mut password).is_err() {
+        eprintln!("error: cannot read the password from standard input");
+        return ExitCode::from(3);
+    }
+    let password = password.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        eprintln!("error: the password is empty");
+        return ExitCode::from(2);
+    }
+    match crate::intake::auth::hash_password(password) {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let db = Database::connect(&settings.database_url)?;
+    let applied = db.migrate()?;
+    println!(
+        "{applied} migration(s) applied to the {} database",
+        db.backend().as_str()
+    );
+    Ok(())
+}
+
+fn check(settings: &Settings) -> ExitCode {
+    let result = Database::connect(&settings.database_url).and_then(|db| {
+        db.migrate()?;
+        check::violations(&mut *db.conn()?)
+    });
+    match result {
+        Ok(violations) if violations.is_empty() => {
+            println!("ledger ok: every action's entries sum to its payout");
+            ExitCode::SUCCESS
+        }
+        Ok(violations) => {
+            for violation in &violations {
+                println!("{violation}");
+            }
+            println!("{} violation(s)", violations.len());
+            ExitCode::from(1)
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+fn reprocess(settings: &Settings) -> anyhow::Result<()> {
+    let db = Database::connect(&settings.database_url)?;
+    db.migrate()?;
+    let report = crate::ledger::reprocess::quarantined(&db, settings)?;
+    for line in &report.lines {
+        println!("{line}");
+    }
+    println!(
+        "{} quarantined delivery(ies) re-read: {} now stored, {} still quarantined",
+        report.examined, report.released, report.still_quarantined
+    );
+    Ok(())
+}
+
+fn prune(settings: &Settings, raw_older_than: Option<&str>) -> anyhow::Result<()> {
+    let age = match (raw_older_than, settings.retention.raw_days) {
+        (Some(text), _) => crate::ledger::retention::parse_age(text).map_err(anyhow::Error::msg)?,
+        (None, Some(days)) => chrono::Duration::days(i64::from(days)),
+        (None, None) => anyhow::bail!(
+            "say how old: --raw-older-than 90d, or set [retention] raw_days in the configuration"
+        ),
+    };
+    let db = Database::connect(&settings.database_url)?;
+    db.migrate()?;
+    let cutoff = chrono::Utc::now() - age;
+    let pruned = crate::ledger::retention::prune(&db, cutoff)?;
+    println!(
+        "raw payloads pruned from {pruned} delivery(ies) received before {}; their metadata, actions and ledger entries are kept",
+        cutoff.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    Ok(())
+}
+
+fn token(settings: &Settings, action: TokenAction) -> anyhow::Result<()> {
+    let db = Database::connect(&settings.database_url)?;
+    db.migrate()?;
+    match action {
+        TokenAction::Show => {
+            let (values, _) = startup::stored_secrets(&db)?;
+            println!("secret: {}", values[0]);
+            if let Some(old) = values.get(1) {
+                println!("also accepted (kept at the last rotation): {old}");
+            }
+            for source in settings.sources.keys() {
+                println!(
+                    "  {source:<16} http://{}/postbacks/{source}?{SECRET_PARAM}={}",
+                    settings.listen, values[0]
+                );
+            }
+        }
+        TokenAction::Rotate { keep_old } => {
+            let (values, _) = startup::stored_secrets(&db)?;
+            let fresh = crate::intake::auth::generate_secret();
+            let now = to_db_time(chrono::Utc::now());
+            let mut conn = db.conn()?;
+            let previous = if keep_old { values[0].as_str() } else { "" };
+            stored_settings::put(&mut conn, PREVIOUS_SECRET_KEY, previous, now)?;
+            stored_settings::put(&mut conn, SECRET_KEY, &fresh, now)?;
+            println!("new secret: {fresh}");
+            println!(
+                "{}; restart the receivers to use it.",
+                if keep_old {
+                    "the old secret is still accepted"
+                } else {
+                    "the old secret is no longer accepted"
+                }
+            );
+        }
+    }
+    Ok(())
+}

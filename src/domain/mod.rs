@@ -1,0 +1,9 @@
+//! The rules of the domain, pure: no HTTP, no SQL.
+
+pub mod bucket;
+pub mod clock;
+pub mod event;
+pub mod inquiry;
+pub mod money;
+pub mod outcome;
+pub mod reconcile;

@@ -1,0 +1,7 @@
+//! From a request to a typed event: authentication, decoding, field mapping, the delivery.
+
+pub mod auth;
+pub mod decode;
+pub mod delivery;
+pub mod kind_mapping;
+pub mod mapping;

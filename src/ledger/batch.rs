@@ -1,0 +1,708 @@
+//! The write path: applies a batch of deliveries in one transaction, one outcome each.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::Connection;
+
+use crate::domain::event::{ActionEvent, Postback};
+use crate::domain::money::Money;
+use crate::domain::outcome::{Outcome, Stored};
+use crate::domain::reconcile::{
+    self, Effect, Position, RecordedEvent, flags_from_text, flags_to_text,
+};
+use crate::intake::delivery::IncomingDelivery;
+use crate::ledger::kinds;
+use crate::storage::action_events::{self, NewActionEvent, UNKNOWN_STATUS, parse_status};
+use crate::storage::actions::{self, ActionRow, IndexedFields, StoredState};
+use crate::storage::deliveries::{self, NewDelivery};
+use crate::storage::ledger_entries::{self, NewLedgerEntry};
+use crate::storage::{AnyConnection, Backend, StorageError, from_db_time, to_db_time};
+use crate::storage::{clearings, inquiries};
+
+/// Applies every delivery in one transaction (one fsync for the batch). Action and quarantined
+/// deliveries, nearly all of the traffic, are applied a run at a time: a handful of multi-row
+/// statements per run rather than six to eight per delivery, which was the single SQLite
+/// writer's limit. Other kinds go one by one. The batch is first applied without savepoints
+/// (they copied every page a run touched, a twentieth of the writer's time); if anything fails
+/// it is rolled back and applied again with a savepoint per run, and a run that fails then is
+/// applied again one delivery per savepoint, so one that fails gets its own error and the
+/// others still commit. The outer error means nothing was stored.
+pub fn apply_batch(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    batch: &[IncomingDelivery],
+) -> Result<Vec<Result<Stored, StorageError>>, StorageError> {
+    let all_at_once = conn.transaction(|conn| {
+        lock_actions(conn, backend, batch)?;
+        let mut results = Vec::with_capacity(batch.len());
+        for run in runs(batch) {
+            if applied_in_runs(&run[0]) {
+                results.extend(apply_run(conn, run)?.into_iter().map(Ok));
+            } else {
+                results.push(Ok(apply_one(conn, backend, &run[0])?));
+            }
+        }
+        Ok::<_, StorageError>(results)
+    });
+    match all_at_once {
+        Ok(results) => return Ok(results),
+        Err(error) => {
+            tracing::warn!(error = %error, deliveries = batch.len(), "a batch was not stored at once; storing it with a savepoint per run")
+        }
+    }
+    conn.transaction(|conn| {
+        lock_actions(conn, backend, batch)?;
+        let mut results = Vec::with_capacity(batch.len());
+        for run in runs(batch) {
+            if !applied_in_runs(&run[0]) {
+                results.push(conn.transaction(|conn| apply_one(conn, backend, &run[0])));
+                continue;
+            }
+            match conn.transaction(|conn| apply_run(conn, run)) {
+                Ok(stored) => results.extend(stored.into_iter().map(Ok)),
+                Err(error) if run.len() == 1 => results.push(Err(error)),
+                Err(error) => {
+                    tracing::warn!(error = %error, deliveries = run.len(), "a run was not stored; storing its deliveries one by one");
+                    results.extend(run.iter().map(|delivery| {
+                        conn.transaction(|conn| apply_run(conn, std::slice::from_ref(delivery)))
+                            .map(|mut stored| stored.remove(0))
+                    }));
+                }
+            }
+        }
+        Ok(results)
+    })
+}
+
+/// On PostgreSQL, locks the batch's actions up front, in id order (see `actions::lock_all`).
+fn lock_actions(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    batch: &[IncomingDelivery],
+) -> Result<(), StorageError> {
+    if backend == Backend::Postgres {
+        let action_ids: Vec<&str> = batch
+            .iter()
+            .filter_map(|delivery| match &delivery.understood {
+                Ok(Postback::Action(event)) => Some(event.action_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        actions::lock_all(conn, &action_ids)?;
+    }
+    Ok(())
+}
+
+/// The batch cut into runs of deliveries `apply_run` handles, each other delivery a run of one.
+fn runs(batch: &[IncomingDelivery]) -> impl Iterator<Item = &[IncomingDelivery]> {
+    let mut rest = batch;
+    std::iter::from_fn(move || {
+        let first = rest.first()?;
+        let length = if applied_in_runs(first) {
+            rest.iter().take_while(|d| applied_in_runs(d)).count()
+        } else {
+            1
+        };
+        let (run, after) = rest.split_at(length);
+        rest = after;
+        Some(run)
+    })
+}
+
+/// Action events and quarantined deliveries: what `apply_run` handles. (The other kinds touch
+/// several tables each and are rare; they keep the one-by-one path.)
+fn applied_in_runs(delivery: &IncomingDelivery) -> bool {
+    matches!(&delivery.understood, Ok(Postback::Action(_)) | Err(_))
+}
+
+/// The inbox row's own fields, owned so that a `NewDelivery` can borrow them.
+struct InboxFields {
+    outcome: Outcome,
+    reason: Option<String>,
+    warnings: Option<String>,
+    subject_id: Option<String>,
+    at: NaiveDateTime,
+}
+
+impl InboxFields {
+    fn of(delivery: &IncomingDelivery) -> InboxFields {
+        let (outcome, reason) = match &delivery.understood {
+            Err(quarantine) => (Outcome::Quarantined, Some(quarantine.to_string())),
+            Ok(_) => (Outcome::Applied, None),
+        };
+        InboxFields {
+            outcome,
+            reason,
+            warnings: (!delivery.warnings.is_empty())
+                .then(|| serde_json::to_string(&delivery.warnings).unwrap_or_default()),
+            subject_id: delivery
+                .understood
+                .as_ref()
+                .ok()
+                .and_then(Postback::subject_id),
+            at: to_db_time(delivery.received_at),
+        }
+    }
+
+    fn row<'a>(&'a self, delivery: &'a IncomingDelivery) -> NewDelivery<'a> {
+        NewDelivery {
+            source: &delivery.source,
+            kind: delivery.kind.as_str(),
+            dedup_key: &delivery.dedup_key,
+            received_at: self.at,
+            last_received_at: self.at,
+            times_received: 1,
+            method: &delivery.method,
+            content_type: delivery.content_type.as_deref(),
+            query: &delivery.query,
+            body: Some(&delivery.body),
+            client_addr: delivery.client_addr.as_deref(),
+            outcome: self.outcome.as_str(),
+            reason: self.reason.as_deref(),
+            warnings: self.warnings.as_deref(),
+            subject_id: self.subject_id.as_deref(),
+        }
+    }
+}
+
+/// Applies a run of action and quarantined deliveries with one statement per step for the whole
+/// run: inbox rows (the database's unique key still decides what is a repeat), repeats counted,
+/// the actions' states and events read, every event reconciled in memory in arrival order (the
+/// same rule, the same order, so the same outcomes and entries as one at a time), then actions,
+/// events and entries written and the outcomes that are not `applied` set.
+fn apply_run(
+    conn: &mut AnyConnection,
+    run: &[IncomingDelivery],
+) -> Result<Vec<Stored>, StorageError> {
+    let fields: Vec<InboxFields> = run.iter().map(InboxFields::of).collect();
+    // Each key once: a later copy in the run is a repeat of the first.
+    let mut first_of: HashMap<&str, usize> = HashMap::with_capacity(run.len());
+    let mut rows = Vec::with_capacity(run.len());
+    for (index, delivery) in run.iter().enumerate() {
+        if let Entry::Vacant(slot) = first_of.entry(delivery.dedup_key.as_str()) {
+            slot.insert(index);
+            rows.push(fields[index].row(delivery));
+        }
+    }
+    let mut id_of: HashMap<String, i64> = deliveries::insert_all_unless_repeat(conn, &rows)?
+        .into_iter()
+        .map(|(id, key)| (key, id))
+        .collect();
+    let new: Vec<(usize, i64)> = run
+        .iter()
+        .enumerate()
+        .filter(|(index, delivery)| first_of[delivery.dedup_key.as_str()] == *index)
+        .filter_map(|(index, delivery)| Some((index, *id_of.get(&delivery.dedup_key)?)))
+        .collect();
+
+    // Repeats, counted on the original: (key, how many, the last one's time), in run order.
+    let mut repeats: Vec<(&str, i32, NaiveDateTime)> = Vec::new();
+    let mut repeat_of: HashMap<&str, usize> = HashMap::new();
+    for (index, delivery) in run.iter().enumerate() {
+        let key = delivery.dedup_key.as_str();
+        if first_of[key] == index && id_of.contains_key(key) {
+            continue;
+        }
+        match repeat_of.entry(key) {
+            Entry::Occupied(slot) => {
+                let repeat = &mut repeats[*slot.get()];
+                repeat.1 += 1;
+                repeat.2 = fields[index].at;
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(repeats.len());
+                repeats.push((key, 1, fields[index].at));
+            }
+        }
+    }
+    for (key, times, at) in &repeats {
+        deliveries::count_repeats(conn, key, *times, *at)?;
+    }
+    let stored_before: Vec<&str> = repeats
+        .iter()
+        .map(|(key, _, _)| *key)
+        .filter(|key| !id_of.contains_key(*key))
+        .collect();
+    if !stored_before.is_empty() {
+        id_of.extend(
+            deliveries::ids_of_keys(conn, &stored_before)?
+                .into_iter()
+                .map(|(id, key)| (key, id)),
+        );
+    }
+
+    let mut action_ids: Vec<&str> = new
+        .iter()
+        .filter_map(|(index, _)| match &run[*index].understood {
+            Ok(Postback::Action(event)) => Some(event.action_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    action_ids.sort_unstable();
+    action_ids.dedup();
+    let mut ledger = Ledger::load(conn, &action_ids)?;
+    let mut outcomes: HashMap<usize, Outcome> = HashMap::with_capacity(new.len());
+    for &(index, delivery_id) in &new {
+        let delivery = &run[index];
+        let outcome = match &delivery.understood {
+            Ok(Postback::Action(event)) => outcome_of(ledger.apply(
+                delivery_id,
+                &delivery.source,
+                fields[index].at,
+                event,
+                delivery.is_test,
+            )?),
+            _ => fields[index].outcome,
+        };
+        outcomes.insert(index, outcome);
+    }
+    ledger.write(conn)?;
+    for changed in [Outcome::Stale, Outcome::Flagged] {
+        let ids: Vec<i64> = new
+            .iter()
+            .filter(|(index, _)| outcomes[index] == changed)
+            .map(|(_, id)| *id)
+            .collect();
+        if !ids.is_empty() {
+            deliveries::set_outcome_of(conn, &ids, changed.as_str())?;
+        }
+    }
+
+    run.iter()
+        .enumerate()
+        .map(|(index, delivery)| {
+            let delivery_id = *id_of.get(&delivery.dedup_key).ok_or_else(|| {
+                StorageError::Corrupt(format!(
+                    "delivery key {} neither inserted nor stored",
+                    delivery.dedup_key
+                ))
+            })?;
+            Ok(Stored {
+                delivery_id,
+                outcome: outcomes.get(&index).copied().unwrap_or(Outcome::Duplicate),
+            })
+        })
+        .collect()
+}
+
+/// One delivery of a kind other than an action event, in its own savepoint.
+fn apply_one(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    delivery: &IncomingDelivery,
+) -> Result<Stored, StorageError> {
+    if let Ok(postback) = &delivery.understood {
+        lock_subjects(conn, backend, postback)?;
+    }
+    let fields = InboxFields::of(delivery);
+    let at = fields.at;
+    let Some(delivery_id) = deliveries::insert_unless_repeat(conn, &fields.row(delivery))? else {
+        let (delivery_id, _) = deliveries::count_repeat(conn, &delivery.dedup_key, at)?;
+        return Ok(Stored {
+            delivery_id,
+            outcome: Outcome::Duplicate,
+        });
+    };
+    let outcome = match &delivery.understood {
+        Ok(postback) => {
+            let outcome = outcome_of(apply_postback(
+                conn,
+                backend,
+                delivery_id,
+                &delivery.source,
+                at,
+                postback,
+                delivery.is_test,
+            )?);
+            if outcome != Outcome::Applied {
+                deliveries::set_outcome_of(conn, &[delivery_id], outcome.as_str())?;
+            }
+            outcome
+        }
+        Err(_) => fields.outcome,
+    };
+    Ok(Stored {
+        delivery_id,
+        outcome,
+    })
+}
+
+fn outcome_of(effect: Effect) -> Outcome {
+    match effect {
+        Effect::Applied => Outcome::Applied,
+        Effect::Stale => Outcome::Stale,
+        Effect::Flagged => Outcome::Flagged,
+    }
+}
+
+/// Takes the advisory locks the postback's writes need, always actions before inquiries and
+/// action ids in sorted order, so two instances never wait on each other in a cycle.
+fn lock_subjects(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    postback: &Postback,
+) -> Result<(), StorageError> {
+    match postback {
+        Postback::Action(event) => actions::lock(conn, backend, &event.action_id)?,
+        Postback::Inquiry(event) => inquiries::lock(conn, backend, &event.inquiry_id)?,
+        Postback::Clearing(event) => {
+            let mut ids: Vec<&String> = event.action_ids.iter().collect();
+            ids.sort();
+            for id in ids {
+                actions::lock(conn, backend, id)?;
+            }
+        }
+        Postback::Product(_) | Postback::Job(_) | Postback::TrackingValue(_) => {}
+    }
+    Ok(())
+}
+
+/// Applies an understood postback of any kind, recorded as `delivery_id`.
+fn apply_postback(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    delivery_id: i64,
+    source: &str,
+    at: chrono::NaiveDateTime,
+    postback: &Postback,
+    is_test: bool,
+) -> Result<Effect, StorageError> {
+    match postback {
+        Postback::Action(event) => {
+            apply_action_event(conn, delivery_id, source, at, event, is_test)
+        }
+        Postback::Inquiry(event) => kinds::apply_inquiry(conn, delivery_id, source, at, event),
+        Postback::Clearing(event) => {
+            kinds::apply_clearing(conn, backend, delivery_id, source, at, event)
+        }
+        Postback::Product(event) => kinds::apply_product(conn, delivery_id, source, at, event),
+        Postback::Job(event) => kinds::apply_job(conn, delivery_id, source, at, event),
+        Postback::TrackingValue(event) => {
+            kinds::apply_tracking_value(conn, delivery_id, source, at, event)
+        }
+    }
+}
+
+/// Records the event in the action's set, recomputes the state from the whole set and appends
+/// the entries that move the stored state to the new one.
+pub fn apply_action_event(
+    conn: &mut AnyConnection,
+    delivery_id: i64,
+    source: &str,
+    at: NaiveDateTime,
+    event: &ActionEvent,
+    is_test: bool,
+) -> Result<Effect, StorageError> {
+    let mut ledger = Ledger::load(conn, &[event.action_id.as_str()])?;
+    let effect = ledger.apply(delivery_id, source, at, event, is_test)?;
+    ledger.write(conn)?;
+    Ok(effect)
+}
+
+/// What the write path knows of one action while it applies events to it.
+#[derive(Default)]
+struct Memo<'a> {
+    /// The stored row's source and state (after the events applied so far); None: no row yet.
+    stored: Option<(String, StoredState)>,
+    /// Its set of events, in arrival order, with when each arrived.
+    events: Vec<RecordedEvent>,
+    received_at: Vec<DateTime<Utc>>,
+    /// Some clearing names it.
+    named_by_clearing: bool,
+    /// The row to write once every event is applied; None: no event touched it.
+    row: Option<ActionRow<'a>>,
+    /// The indexed fields and locking date as the database had them before this run; None:
+    /// no row yet.
+    indexed: Option<(IndexedFields, Option<NaiveDateTime>)>,
+}
+
+/// The actions of a run: read once, reconciled in memory event by event, written once.
+struct Ledger<'a> {
+    memos: HashMap<&'a str, Memo<'a>>,
+    events: Vec<NewActionEvent<'a>>,
+    entries: Vec<NewLedgerEntry<'a>>,
+}
+
+impl<'a> Ledger<'a> {
+    fn load(conn: &mut AnyConnection, action_ids: &[&'a str]) -> Result<Ledger<'a>, StorageError> {
+        let mut memos: HashMap<&'a str, Memo<'a>> =
+            action_ids.iter().map(|id| (*id, Memo::default())).collect();
+        let mut stored_ids = Vec::new();
+        if !action_ids.is_empty() {
+            for stored in actions::states_of(conn, action_ids)? {
+                if let Some(memo) = memos.get_mut(stored.action_id.as_str()) {
+                    memo.indexed = Some((stored.indexed, stored.state.locking_date));
+                    memo.stored = Some((stored.source, stored.state));
+                    stored_ids.push(stored.action_id);
+                }
+            }
+            for id in clearings::named_among(conn, action_ids)? {
+                if let Some(memo) = memos.get_mut(id.as_str()) {
+                    memo.named_by_clearing = true;
+                }
+            }
+        }
+        // Only stored actions have events (they reference the action).
+        if !stored_ids.is_empty() {
+            for row in action_events::of_actions(conn, &stored_ids)? {
+                if let Some(memo) = memos.get_mut(row.action_id.as_str()) {
+                    memo.events.push(action_events::recorded(&row)?);
+                    memo.received_at.push(from_db_time(row.received_at));
+                }
+            }
+        }
+        Ok(Ledger {
+            memos,
+            events: Vec::new(),
+            entries: Vec::new(),
+        })
+    }
+
+    /// Adds the event to its action's set, recomputes the state from the whole set and notes the
+    /// entries that move the previous state to the new one.
+    fn apply(
+        &mut self,
+        delivery_id: i64,
+        source: &str,
+        at: NaiveDateTime,
+        event: &'a ActionEvent,
+        is_test: bool,
+    ) -> Result<Effect, StorageError> {
+        let memo = self
+            .memos
+            .get_mut(event.action_id.as_str())
+            .ok_or_else(|| {
+                StorageError::Corrupt(format!("action {} not loaded", event.action_id))
+            })?;
+        // A placeholder (made by a clearing, no event yet) has no money and no entry: its first
+        // event reconciles as the first event of a new action.
+        let placeholder = memo.stored.is_some() && memo.events.is_empty();
+        let before = match &memo.stored {
+            Some((_, state)) if !placeholder => Some(position_of_state(state)?),
+            _ => None,
+        };
+        memo.events.push(RecordedEvent {
+            seq: delivery_id,
+            status: event.effective_status(),
+            unknown_status: event.has_unknown_status(),
+            payout: event.payout,
+            delta_payout: event.delta_payout,
+            amount: event.amount,
+            delta_amount: event.delta_amount,
+        });
+        memo.received_at.push(from_db_time(at));
+        let stored_locking_date = memo
+            .stored
+            .as_ref()
+            .and_then(|(_, state)| state.locking_date);
+        let context = reconcile::Context {
+            locking_date: event
+                .locking_date
+                .as_ref()
+                .and_then(|date| date.utc)
+                .or_else(|| stored_locking_date.map(from_db_time)),
+            received_at: memo.received_at.clone(),
+            cleared: memo.stored.is_some() && memo.named_by_clearing,
+        };
+        let reconciled = reconcile::reconcile_in(before.as_ref(), &memo.events, &context);
+
+        let row = memo.row.get_or_insert_with(|| ActionRow {
+            action_id: &event.action_id,
+            source: memo
+                .stored
+                .as_ref()
+                .map_or(source, |(source, _)| source.as_str())
+                .to_owned(),
+            status: "",
+            payout: 0,
+            amount: 0,
+            flags: String::new(),
+            first_seen_at: at,
+            last_seen_at: at,
+            status_raw: None,
+            payout_currency: None,
+            amount_currency: None,
+            campaign_id: None,
+            campaign_name: None,
+            action_tracker_id: None,
+            action_tracker_name: None,
+            media_partner_id: None,
+            order_id: None,
+            shared_id: None,
+            sub_id1: None,
+            sub_id2: None,
+            sub_id3: None,
+            click_id: None,
+            promo_code: None,
+            event_date: None,
+            creation_date: None,
+            locking_date: None,
+            cleared_date: None,
+            items: None,
+            extra: None,
+            is_test: false,
+        });
+        if placeholder {
+            // Its first lifecycle event makes the action its source's.
+            row.source = source.to_owned();
+        }
+        row.status = reconciled.position.status.as_str();
+        row.payout = reconciled.position.payout.minor_units();
+        row.amount = reconciled.position.amount.minor_units();
+        row.flags = flags_to_text(&reconciled.position.flags);
+        row.last_seen_at = at;
+        // A later event never blanks what an earlier one gave.
+        macro_rules! given {
+            ($($field:ident),*) => {
+                $(if let Some(value) = event.$field.as_deref() {
+                    row.$field = Some(value);
+                })*
+            };
+        }
+        given!(
+            status_raw,
+            payout_currency,
+            amount_currency,
+            campaign_id,
+            campaign_name,
+            action_tracker_id,
+            action_tracker_name,
+            media_partner_id,
+            order_id,
+            shared_id,
+            sub_id1,
+            sub_id2,
+            sub_id3,
+            click_id,
+            promo_code
+        );
+        let date = |sent: &Option<crate::domain::event::SentDate>| {
+            sent.as_ref().and_then(|date| date.utc).map(to_db_time)
+        };
+        row.event_date = date(&event.event_date).or(row.event_date);
+        row.creation_date = date(&event.creation_date).or(row.creation_date);
+        row.locking_date = date(&event.locking_date).or(row.locking_date);
+        row.cleared_date = date(&event.cleared_date).or(row.cleared_date);
+        if !event.items.is_empty() {
+            row.items = Some(serde_json::to_string(&event.items).unwrap_or_default());
+        }
+        if !event.extra.is_empty() {
+            row.extra = Some(serde_json::to_string(&event.extra).unwrap_or_default());
+        }
+        row.is_test |= is_test;
+        memo.stored = Some((
+            row.source.clone(),
+            StoredState {
+                status: row.status.to_owned(),
+                payout: row.payout,
+                amount: row.amount,
+                flags: row.flags.clone(),
+                locking_date: row.locking_date.or(stored_locking_date),
+            },
+        ));
+
+        self.events.push(NewActionEvent {
+            delivery_id,
+            action_id: &event.action_id,
+            status: if event.has_unknown_status() {
+                UNKNOWN_STATUS
+            } else {
+                event.effective_status().as_str()
+            },
+            status_raw: event.status_raw.as_deref(),
+            payout: event.payout.map(Money::minor_units),
+            delta_payout: event.delta_payout.map(Money::minor_units),
+            amount: event.amount.map(Money::minor_units),
+            delta_amount: event.delta_amount.map(Money::minor_units),
+            received_at: at,
+        });
+        for entry in &reconciled.entries {
+            self.entries.push(NewLedgerEntry {
+                action_id: &event.action_id,
+                delivery_id,
+                kind: entry.kind.as_str(),
+                payout_delta: entry.payout_delta.minor_units(),
+                amount_delta: entry.amount_delta.minor_units(),
+                recorded_at: at,
+            });
+        }
+        Ok(reconciled.effect)
+    }
+
+    /// Actions first (events and entries reference them), each statement's rows in id order.
+    fn write(self, conn: &mut AnyConnection) -> Result<(), StorageError> {
+        let (mut changed, mut unchanged): (Vec<ActionRow<'a>>, Vec<ActionRow<'a>>) =
+            (Vec::new(), Vec::new());
+        for memo in self.memos.into_values() {
+            let Some(row) = memo.row else { continue };
+            match &memo.indexed {
+                Some((indexed, locking_date))
+                    if row.keeps_indexed_fields(indexed, *locking_date) =>
+                {
+                    unchanged.push(row)
+                }
+                _ => changed.push(row),
+            }
+        }
+        changed.sort_unstable_by(|a, b| a.action_id.cmp(b.action_id));
+        unchanged.sort_unstable_by(|a, b| a.action_id.cmp(b.action_id));
+        actions::upsert_all(conn, &changed, &unchanged)?;
+        action_events::insert_all(conn, &self.events)?;
+        ledger_entries::insert_all(conn, &self.entries)?;
+        Ok(())
+    }
+}
+
+fn position_of_state(state: &StoredState) -> Result<Position, StorageError> {
+    Ok(Position {
+        status: parse_status(&state.status)?,
+        payout: Money::from_minor_units(state.payout),
+        amount: Money::from_minor_units(state.amount),
+        flags: flags_from_text(&state.flags),
+    })
+}
+
+/// Applies a quarantined delivery that the current configuration now understands, in one
+/// transaction. Returns its new outcome; a delivery no longer quarantined is left alone.
+pub fn release_quarantined(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    delivery_id: i64,
+    understood: &Postback,
+    warnings: &[String],
+    is_test: bool,
+) -> Result<Option<Outcome>, StorageError> {
+    conn.transaction(|conn| {
+        lock_subjects(conn, backend, understood)?;
+        let Some(delivery) = deliveries::find(conn, delivery_id)? else {
+            return Ok(None);
+        };
+        if delivery.outcome != Outcome::Quarantined.as_str() {
+            return Ok(None);
+        }
+        let at = delivery.received_at;
+        let outcome = outcome_of(apply_postback(
+            conn,
+            backend,
+            delivery_id,
+            &delivery.source,
+            at,
+            understood,
+            is_test,
+        )?);
+        let subject_id = understood.subject_id();
+        let warnings =
+            (!warnings.is_empty()).then(|| serde_json::to_string(warnings).unwrap_or_default());
+        deliveries::set_outcome(
+            conn,
+            delivery_id,
+            outcome.as_str(),
+            None,
+            subject_id.as_deref(),
+            warnings.as_deref(),
+        )?;
+        Ok(Some(outcome))
+    })
+}

@@ -1,0 +1,351 @@
+//! The CSV exports read chunk by chunk (actions, ledger entries, statement): each step reads at
+//! most `CHUNK` rows and returns them as CSV, so an export of any size holds one chunk in memory.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+use super::csv_format::{Sheet, money, optional, text, time};
+use super::statement::{self, Period};
+use crate::read::model::{ActionView, cursor_after};
+use crate::storage::action_query::ActionFilter;
+use crate::storage::ledger_export::{self, LedgerLine};
+use crate::storage::{AnyConnection, StorageError, actions};
+
+/// Rows read per step.
+pub const CHUNK: i64 = 1_000;
+
+/// One export in progress; the route runs `next_chunk` on the blocking pool until it answers
+/// None. The first chunk always carries the header row, even when nothing matches.
+pub trait Export: Send + 'static {
+    fn next_chunk(&mut self, conn: &mut AnyConnection) -> Result<Option<Vec<u8>>, StorageError>;
+}
+
+/// Whether the header was written and whether the last (short) chunk was read.
+#[derive(Debug, Default)]
+struct Progress {
+    started: bool,
+    done: bool,
+}
+
+impl Progress {
+    /// The CSV of one chunk of `read` rows (the header first time); a chunk shorter than
+    /// `CHUNK` is the last.
+    fn chunk(&mut self, header: &[&str], read: usize, write: impl FnOnce(&mut Sheet)) -> Vec<u8> {
+        let mut sheet = Sheet::default();
+        if !self.started {
+            sheet.row(header);
+            self.started = true;
+        }
+        write(&mut sheet);
+        self.done = (read as i64) < CHUNK;
+        sheet.into_bytes()
+    }
+}
+
+pub const ACTION_HEADER: [&str; 29] = [
+    "action_id",
+    "status",
+    "event_status",
+    "status_as_sent",
+    "payout",
+    "payout_currency",
+    "amount",
+    "amount_currency",
+    "campaign_id",
+    "campaign_name",
+    "event_type_id",
+    "event_type_name",
+    "media_partner_id",
+    "order_id",
+    "shared_id",
+    "sub_id1",
+    "sub_id2",
+    "sub_id3",
+    "click_id",
+    "promo_code",
+    "event_date",
+    "creation_date",
+    "locking_date",
+    "cleared_date",
+    "ledger_date",
+    "first_received_at",
+    "last_received_at",
+    "flags",
+    "is_test",
+];
+
+/// One action as a CSV record; `view` carries the status finance sees at the time of reading.
+pub fn action_record(view: &ActionView) -> Vec<String> {
+    let text = |value: &str| text(value).into_owned();
+    let optional = |value: &Option<String>| optional(value.as_deref()).into_owned();
+    vec![
+        text(&view.action_id),
+        view.shown_status.clone(),
+        view.status.clone(),
+        optional(&view.status_raw),
+        view.payout.clone(),
+        optional(&view.payout_currency),
+        view.amount.clone(),
+        optional(&view.amount_currency),
+        optional(&view.campaign_id),
+        optional(&view.campaign_name),
+        optional(&view.action_tracker_id),
+        optional(&view.action_tracker_name),
+        optional(&view.media_partner_id),
+        optional(&view.order_id),
+        optional(&view.shared_id),
+        optional(&view.sub_id1),
+        optional(&view.sub_id2),
+        optional(&view.sub_id3),
+        optional(&view.click_id),
+        optional(&view.promo_code),
+        view.event_date.clone().unwrap_or_default(),
+        view.creation_date.clone().unwrap_or_default(),
+        view.locking_date.clone().unwrap_or_default(),
+        view.cleared_date.clone().unwrap_or_default(),
+        view.ledger_date.clone().unwrap_or_default(),
+        view.first_seen_at.clone(),
+        view.last_seen_at.clone(),
+        view.flags.join(" "),
+        view.is_test.to_string(),
+    ]
+}
+
+/// Every action matching the list's filters, in the list's order, paged by its keyset cursor.
+pub struct ActionsExport {
+    filter: ActionFilter,
+    now: DateTime<Utc>,
+    progress: Progress,
+}
+
+impl ActionsExport {
+    pub fn new(filter: ActionFilter, now: DateTime<Utc>) -> ActionsExport {
+        ActionsExport {
+            filter,
+            now,
+            progress: Progress::default(),
+        }
+    }
+}
+
+impl Export for ActionsExport {
+    fn next_chunk(&mut self, conn: &mut AnyConnection) -> Result<Option<Vec<u8>>, StorageError> {
+        if self.progress.done {
+            return Ok(None);
+        }
+        let at = crate::storage::to_db_time(self.now);
+        let rows = actions::list(conn, &self.filter, at, CHUNK)?;
+        if let Some(last) = rows.last() {
+            self.filter.cursor = Some(cursor_after(last, self.filter.sort));
+        }
+        let read = rows.len();
+        let now = self.now;
+        Ok(Some(self.progress.chunk(&ACTION_HEADER, read, |sheet| {
+            for action in rows {
+                sheet.row(action_record(&ActionView::new(action, None, now)));
+            }
+        })))
+    }
+}
+
+pub const LEDGER_HEADER: [&str; 13] = [
+    "entry_id",
+    "recorded_at",
+    "action_id",
+    "kind",
+    "payout_delta",
+    "payout_currency",
+    "amount_delta",
+    "amount_currency",
+    "campaign_id",
+    "campaign_name",
+    "order_id",
+    "delivery_id",
+    "is_test",
+];
+
+pub fn ledger_record(line: &LedgerLine) -> Vec<String> {
+    let optional = |value: &Option<String>| optional(value.as_deref()).into_owned();
+    vec![
+        line.id.to_string(),
+        time(Some(line.recorded_at)),
+        text(&line.action_id).into_owned(),
+        line.kind.clone(),
+        money(line.payout_delta),
+        optional(&line.payout_currency),
+        money(line.amount_delta),
+        optional(&line.amount_currency),
+        optional(&line.campaign_id),
+        optional(&line.campaign_name),
+        optional(&line.order_id),
+        line.delivery_id.to_string(),
+        line.is_test.to_string(),
+    ]
+}
+
+/// Every ledger entry recorded in `[from, until)`, in id order.
+pub struct LedgerExport {
+    after_id: i64,
+    from: Option<NaiveDateTime>,
+    until: Option<NaiveDateTime>,
+    include_tests: bool,
+    progress: Progress,
+}
+
+impl LedgerExport {
+    pub fn new(
+        from: Option<NaiveDateTime>,
+        until: Option<NaiveDateTime>,
+        include_tests: bool,
+    ) -> LedgerExport {
+        LedgerExport {
+            after_id: 0,
+            from,
+            until,
+            include_tests,
+            progress: Progress::default(),
+        }
+    }
+}
+
+impl Export for LedgerExport {
+    fn next_chunk(&mut self, conn: &mut AnyConnection) -> Result<Option<Vec<u8>>, StorageError> {
+        if self.progress.done {
+            return Ok(None);
+        }
+        let lines = ledger_export::after(
+            conn,
+            self.after_id,
+            self.from,
+            self.until,
+            self.include_tests,
+            CHUNK,
+        )?;
+        if let Some(last) = lines.last() {
+            self.after_id = last.id;
+        }
+        Ok(Some(self.progress.chunk(
+            &LEDGER_HEADER,
+            lines.len(),
+            |sheet| {
+                for line in &lines {
+                    sheet.row(ledger_record(line));
+                }
+            },
+        )))
+    }
+}
+
+pub const STATEMENT_HEADER: [&str; 9] = [
+    "month",
+    "campaign_id",
+    "campaign_name",
+    "currency",
+    "tracked",
+    "modified",
+    "reversed",
+    "net",
+    "cleared",
+];
+
+/// The statement's rows (no subtotals: a spreadsheet sums them). A year has a few hundred rows at
+/// most, so it is read in one step.
+pub struct StatementExport {
+    period: Period,
+    progress: Progress,
+}
+
+impl StatementExport {
+    pub fn new(period: Period) -> StatementExport {
+        StatementExport {
+            period,
+            progress: Progress::default(),
+        }
+    }
+}
+
+impl Export for StatementExport {
+    fn next_chunk(&mut self, conn: &mut AnyConnection) -> Result<Option<Vec<u8>>, StorageError> {
+        if self.progress.done {
+            return Ok(None);
+        }
+        let statement = statement::read(conn, self.period)?;
+        let chunk = self.progress.chunk(&STATEMENT_HEADER, 0, |sheet| {
+            for month in &statement.months {
+                for row in &month.rows {
+                    let sums = row.sums;
+                    sheet.row([
+                        month.month.clone(),
+                        optional(row.campaign_id.as_deref()).into_owned(),
+                        optional(row.campaign_name.as_deref()).into_owned(),
+                        text(&row.currency).into_owned(),
+                        money(sums.tracked.0),
+                        money(sums.modified.0),
+                        money(sums.reversed.0),
+                        money(sums.net.0),
+                        money(sums.cleared.0),
+                    ]);
+                }
+            }
+        });
+        Ok(Some(chunk))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn a_ledger_record_keeps_money_exact_and_neutralises_text_from_the_network() {
+        let line = LedgerLine {
+            id: 7,
+            recorded_at: NaiveDate::from_ymd_opt(2026, 4, 8)
+                .unwrap()
+                .and_hms_opt(9, 0, 0)
+                .unwrap(),
+            action_id: "=cmd|' /C calc'!A0".into(),
+            kind: "reversed".into(),
+            payout_delta: -105_000,
+            amount_delta: 0,
+            delivery_id: 3,
+            payout_currency: Some("USD".into()),
+            amount_currency: None,
+            campaign_id: Some("9876".into()),
+            campaign_name: Some("@Brand".into()),
+            order_id: Some("-ORD".into()),
+            is_test: false,
+        };
+        let record = ledger_record(&line);
+        assert_eq!(record.len(), LEDGER_HEADER.len());
+        assert_eq!(
+            record,
+            [
+                "7",
+                "2026-04-08T09:00:00Z",
+                "'=cmd|' /C calc'!A0",
+                "reversed",
+                "-10.50",
+                "USD",
+                "0.00",
+                "",
+                "9876",
+                "'@Brand",
+                "'-ORD",
+                "3",
+                "false"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_header_comes_once_and_a_short_chunk_is_the_last() {
+        let mut progress = Progress::default();
+        let first = progress.chunk(&["a", "b"], CHUNK as usize, |sheet| sheet.row(["1", "2"]));
+        assert_eq!(first, b"a,b\n1,2\n");
+        assert!(!progress.done);
+        let last = progress.chunk(&["a", "b"], 1, |sheet| sheet.row(["3", "4"]));
+        assert_eq!(last, b"3,4\n");
+        assert!(progress.done);
+    }
+}

@@ -1,0 +1,103 @@
+//! How the pages write money, times and durations: exact, in UTC, readable.
+
+use chrono::NaiveDateTime;
+
+use crate::domain::money::Money;
+
+/// The exact stored value with thousands grouped and the currency code after it:
+/// `1,234.50 USD`, `-0.0125 EUR`. Never rounded: a fourth decimal that was stored is shown.
+pub fn money(units: i64, currency: Option<&str>) -> String {
+    let text = Money::from_minor_units(units).to_string();
+    let (sign, digits) = match text.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", text.as_str()),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
+    for (index, digit) in whole.chars().enumerate() {
+        if index > 0 && (whole.len() - index) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    let fraction = if fraction.is_empty() {
+        String::new()
+    } else {
+        format!(".{fraction}")
+    };
+    match currency {
+        Some(code) if !code.is_empty() => format!("{sign}{grouped}{fraction} {code}"),
+        _ => format!("{sign}{grouped}{fraction}"),
+    }
+}
+
+/// A stored (UTC) time with its offset written out: `2026-04-08 09:00:00 +00:00`.
+pub fn time(at: NaiveDateTime) -> String {
+    at.and_utc().format("%Y-%m-%d %H:%M:%S %:z").to_string()
+}
+
+/// How long before `now`, in the largest whole unit: `12 s ago`, `3 min ago`, `2 h ago`,
+/// `5 days ago`.
+pub fn ago(at: NaiveDateTime, now: NaiveDateTime) -> String {
+    let seconds = (now - at).num_seconds().max(0);
+    match seconds {
+        0..60 => format!("{seconds} s ago"),
+        60..3_600 => format!("{} min ago", seconds / 60),
+        3_600..86_400 => format!("{} h ago", seconds / 3_600),
+        _ => format!("{} days ago", seconds / 86_400),
+    }
+}
+
+/// `part` of `whole` as a percentage with one decimal (`12.5%`); `–` of nothing.
+pub fn percent(part: i64, whole: i64) -> String {
+    if whole <= 0 {
+        return "–".into();
+    }
+    let tenths = (part * 1000 + whole / 2) / whole;
+    format!("{}.{}%", tenths / 10, tenths % 10)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn money_is_grouped_exact_and_signed() {
+        assert_eq!(money(12_345_000, Some("USD")), "1,234.50 USD");
+        assert_eq!(money(-125, Some("EUR")), "-0.0125 EUR");
+        assert_eq!(money(1_000_000_000_000, None), "100,000,000.00");
+        assert_eq!(money(0, Some("")), "0.00");
+        assert_eq!(money(-9_999_990_000, Some("JPY")), "-999,999.00 JPY");
+    }
+
+    #[test]
+    fn times_show_the_utc_offset() {
+        let at = NaiveDate::from_ymd_opt(2026, 4, 8)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap();
+        assert_eq!(time(at), "2026-04-08 09:00:00 +00:00");
+    }
+
+    #[test]
+    fn durations_use_the_largest_whole_unit() {
+        let now = NaiveDate::from_ymd_opt(2026, 4, 8)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap();
+        let before = |seconds| now - chrono::Duration::seconds(seconds);
+        assert_eq!(ago(before(5), now), "5 s ago");
+        assert_eq!(ago(before(185), now), "3 min ago");
+        assert_eq!(ago(before(7_300), now), "2 h ago");
+        assert_eq!(ago(before(5 * 86_400 + 1), now), "5 days ago");
+        assert_eq!(ago(now + chrono::Duration::seconds(3), now), "0 s ago");
+    }
+
+    #[test]
+    fn percentages_round_to_one_decimal() {
+        assert_eq!(percent(1, 8), "12.5%");
+        assert_eq!(percent(2, 3), "66.7%");
+        assert_eq!(percent(0, 0), "–");
+    }
+}

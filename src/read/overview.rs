@@ -1,0 +1,251 @@
+//! The overview: payout per bucket and currency, the daily chart, activity per source and what
+//! needs attention, read from storage at one instant.
+
+use std::collections::BTreeMap;
+
+use chrono::{Days, NaiveDate, NaiveDateTime};
+use serde::Serialize;
+
+use super::chart::{self, Chart, Day};
+use super::format;
+use crate::domain::bucket::Bucket;
+use crate::domain::money::Money;
+use crate::read::model::utc;
+use crate::storage::overview::{self, Attention};
+use crate::storage::{AnyConnection, StorageError};
+
+/// Open inquiries due within this many days count as needing attention.
+pub const DEADLINE_DAYS: u64 = 7;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BucketSum {
+    pub actions: i64,
+    /// Exact decimal text.
+    pub payout: String,
+    #[serde(skip)]
+    pub units: i64,
+}
+
+impl BucketSum {
+    fn add(&mut self, actions: i64, units: i64) {
+        self.actions += actions;
+        self.units += units;
+        self.payout = Money::from_minor_units(self.units).to_string();
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CurrencySummary {
+    /// Empty when the actions carried no currency.
+    pub currency: String,
+    pub pending: BucketSum,
+    pub approved: BucketSum,
+    pub cleared: BucketSum,
+    /// `actions` reversed; `payout` what their reversals took away (their own payout is 0).
+    pub reversed: BucketSum,
+    /// Reversed actions among all, as a percentage.
+    pub reversal_rate: String,
+}
+
+impl CurrencySummary {
+    fn new(currency: String) -> Self {
+        let zero = BucketSum {
+            payout: Money::ZERO.to_string(),
+            ..BucketSum::default()
+        };
+        CurrencySummary {
+            currency,
+            pending: zero.clone(),
+            approved: zero.clone(),
+            cleared: zero.clone(),
+            reversed: zero,
+            reversal_rate: String::new(),
+        }
+    }
+
+    pub fn bucket(&self, bucket: Bucket) -> &BucketSum {
+        match bucket {
+            Bucket::Pending => &self.pending,
+            Bucket::Approved => &self.approved,
+            Bucket::Cleared => &self.cleared,
+            Bucket::Reversed => &self.reversed,
+        }
+    }
+
+    /// A bucket's payout for the page: `1,234.50 USD`.
+    pub fn shown(&self, bucket: Bucket) -> String {
+        format::money(self.bucket(bucket).units, Some(&self.currency))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceActivity {
+    pub source: String,
+    /// ISO 8601, UTC.
+    pub last_received_at: Option<String>,
+    /// As the page writes times.
+    #[serde(skip)]
+    pub last_received_shown: Option<String>,
+    /// `3 min ago`, or `never`.
+    pub ago: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AttentionView {
+    pub quarantined_deliveries: i64,
+    pub flagged_actions: i64,
+    pub auth_failures_24h: i64,
+    pub inquiries_due_soon: i64,
+}
+
+impl From<Attention> for AttentionView {
+    fn from(attention: Attention) -> Self {
+        AttentionView {
+            quarantined_deliveries: attention.quarantined,
+            flagged_actions: attention.flagged,
+            auth_failures_24h: attention.auth_failures,
+            inquiries_due_soon: attention.inquiries_due,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChartDay {
+    pub day: String,
+    pub tracked: String,
+    pub reversed: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Overview {
+    /// ISO 8601, UTC.
+    pub as_of: String,
+    #[serde(skip)]
+    pub as_of_shown: String,
+    pub include_tests: bool,
+    pub days: u32,
+    pub currencies: Vec<CurrencySummary>,
+    /// Per currency, the days with movement.
+    pub daily: BTreeMap<String, Vec<ChartDay>>,
+    pub sources: Vec<SourceActivity>,
+    pub attention: AttentionView,
+    #[serde(skip)]
+    pub charts: Vec<Chart>,
+}
+
+/// Reads the overview at `now`; `days` of chart (30 or 90), `sources` the configured names.
+pub fn read(
+    conn: &mut AnyConnection,
+    now: NaiveDateTime,
+    days: u32,
+    include_tests: bool,
+    sources: &[String],
+) -> Result<Overview, StorageError> {
+    let mut currencies: BTreeMap<String, CurrencySummary> = BTreeMap::new();
+    for total in overview::bucket_totals(conn, include_tests, now)? {
+        let entry = currencies_entry(&mut currencies, total.currency);
+        match Bucket::parse(&total.bucket) {
+            Some(Bucket::Reversed) => entry.reversed.actions += total.actions,
+            Some(bucket) => bucket_mut(entry, bucket).add(total.actions, total.payout),
+            None => {}
+        }
+    }
+    for sum in overview::reversed_payout(conn, include_tests)? {
+        currencies_entry(&mut currencies, sum.currency)
+            .reversed
+            .add(0, sum.payout);
+    }
+    for summary in currencies.values_mut() {
+        let all = Bucket::ALL
+            .iter()
+            .map(|bucket| summary.bucket(*bucket).actions)
+            .sum();
+        summary.reversal_rate = format::percent(summary.reversed.actions, all);
+    }
+
+    let today = now.date();
+    let first = today
+        .checked_sub_days(Days::new(u64::from(days.saturating_sub(1))))
+        .unwrap_or(today);
+    let since = first.and_hms_opt(0, 0, 0).expect("midnight exists");
+    let mut per_day: BTreeMap<String, BTreeMap<NaiveDate, Day>> = BTreeMap::new();
+    for movement in overview::daily_movements(conn, include_tests, since)? {
+        let Ok(day) = NaiveDate::parse_from_str(&movement.day, "%Y-%m-%d") else {
+            continue;
+        };
+        let currency = movement.currency.unwrap_or_default();
+        let slot = per_day.entry(currency).or_default().entry(day).or_default();
+        slot.tracked += movement.tracked;
+        slot.reversed += movement.reversed;
+    }
+    let charts: Vec<Chart> = per_day
+        .iter()
+        .map(|(currency, values)| {
+            chart::draw(currency, today, days, |day| {
+                values.get(&day).copied().unwrap_or_default()
+            })
+        })
+        .collect();
+    // The same days as the charts' tables (the window, with movement), as exact decimals.
+    let daily = per_day
+        .iter()
+        .map(|(currency, values)| {
+            let days = values
+                .range(first..=today)
+                .filter(|(_, value)| value.tracked != 0 || value.reversed != 0)
+                .map(|(day, value)| ChartDay {
+                    day: day.to_string(),
+                    tracked: Money::from_minor_units(value.tracked).to_string(),
+                    reversed: Money::from_minor_units(value.reversed).to_string(),
+                })
+                .collect();
+            (currency.clone(), days)
+        })
+        .collect();
+
+    let mut activity = Vec::new();
+    for source in sources {
+        let last = overview::last_delivery(conn, source)?;
+        activity.push(SourceActivity {
+            source: source.clone(),
+            last_received_at: last.map(utc),
+            last_received_shown: last.map(format::time),
+            ago: last.map_or_else(|| "never".to_owned(), |at| format::ago(at, now)),
+        });
+    }
+    let attention = overview::attention(
+        conn,
+        now - chrono::Duration::hours(24),
+        now + chrono::Duration::days(DEADLINE_DAYS as i64),
+    )?;
+    Ok(Overview {
+        as_of: utc(now),
+        as_of_shown: format::time(now),
+        include_tests,
+        days,
+        currencies: currencies.into_values().collect(),
+        daily,
+        sources: activity,
+        attention: attention.into(),
+        charts,
+    })
+}
+
+fn currencies_entry(
+    currencies: &mut BTreeMap<String, CurrencySummary>,
+    currency: Option<String>,
+) -> &mut CurrencySummary {
+    let currency = currency.unwrap_or_default();
+    currencies
+        .entry(currency.clone())
+        .or_insert_with(|| CurrencySummary::new(currency))
+}
+
+fn bucket_mut(summary: &mut CurrencySummary, bucket: Bucket) -> &mut BucketSum {
+    match bucket {
+        Bucket::Pending => &mut summary.pending,
+        Bucket::Approved => &mut summary.approved,
+        Bucket::Cleared => &mut summary.cleared,
+        Bucket::Reversed => &mut summary.reversed,
+    }
+}

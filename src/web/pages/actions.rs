@@ -1,0 +1,396 @@
+//! The actions lists (pending, approved, cleared, reversed, all) and an action's detail page.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+
+use super::{
+    CsrfForm, error_page, form_refused, or_dash, read, shown_money, shown_time, time_or_dash,
+    urlencoding,
+};
+use crate::domain::bucket::Bucket;
+use crate::read::filter::ListQuery;
+use crate::read::model::{self, ActionView, DeliveryView};
+use crate::storage::action_query::{ActionFilter, SortKey};
+use crate::storage::{self, deliveries, to_db_time};
+use crate::web::access::Chrome;
+use crate::web::startup::AppState;
+
+pub struct Header {
+    pub label: &'static str,
+    /// The query that sorts by this column (toggling the direction when it is the current one).
+    pub link: Option<String>,
+    pub aria_sort: Option<&'static str>,
+    pub numeric: bool,
+}
+
+pub struct ActionRow {
+    pub action_id: String,
+    pub status: String,
+    pub flags: Vec<String>,
+    pub payout: String,
+    /// What its reversal entries took away, as impact.com's reversed screen shows it.
+    pub reversed: Option<String>,
+    pub campaign: String,
+    pub event_type: String,
+    pub order_id: String,
+    pub event_date: String,
+    pub locking_date: String,
+    pub received: String,
+    pub is_test: bool,
+}
+
+pub struct TotalRow {
+    pub currency: String,
+    pub actions: i64,
+    pub payout: String,
+    pub amount: String,
+}
+
+#[derive(Template)]
+#[template(path = "actions.html")]
+struct ActionsPage {
+    chrome: Chrome,
+    heading: &'static str,
+    status: &'static str,
+    statuses: [(&'static str, &'static str); 5],
+    query: ListQuery,
+    filter: ActionFilter,
+    locking_dates: bool,
+    totals: Vec<TotalRow>,
+    headers: Vec<Header>,
+    rows: Vec<ActionRow>,
+    next_page: Option<String>,
+    csv_query: String,
+}
+
+const PAGE_SIZE: i64 = 50;
+
+fn query_string(query: &ListQuery) -> String {
+    serde_urlencoded::to_string(query).unwrap_or_default()
+}
+
+fn row(view: &ActionView) -> ActionRow {
+    ActionRow {
+        action_id: view.action_id.clone(),
+        status: view.shown_status.clone(),
+        flags: view.flags.clone(),
+        payout: shown_money(&view.payout, view.payout_currency.as_deref()),
+        reversed: reversed_payout(view)
+            .map(|units| crate::read::format::money(units, view.payout_currency.as_deref())),
+        campaign: view
+            .campaign_name
+            .clone()
+            .or_else(|| view.campaign_id.clone())
+            .unwrap_or_default(),
+        event_type: view
+            .action_tracker_name
+            .clone()
+            .or_else(|| view.action_tracker_id.clone())
+            .unwrap_or_default(),
+        order_id: view.order_id.clone().unwrap_or_default(),
+        event_date: shown_time(view.event_date.as_deref()),
+        locking_date: shown_time(view.locking_date.as_deref()),
+        received: shown_time(Some(&view.first_seen_at)),
+        is_test: view.is_test,
+    }
+}
+
+/// The payout an action's reversal entries took away (positive), if it has any.
+fn reversed_payout(view: &ActionView) -> Option<i64> {
+    let reversed: i64 = view
+        .entries
+        .iter()
+        .flatten()
+        .filter(|entry| entry.kind == "reversed")
+        .filter_map(|entry| {
+            entry
+                .payout_delta
+                .parse::<crate::domain::money::Money>()
+                .ok()
+        })
+        .map(|delta| -delta.minor_units())
+        .sum();
+    (reversed != 0).then_some(reversed)
+}
+
+fn headers(query: &ListQuery, filter: &ActionFilter) -> Vec<Header> {
+    let sortable = |label, key: Option<SortKey>, numeric| {
+        let Some(key) = key else {
+            return Header {
+                label,
+                link: None,
+                aria_sort: None,
+                numeric,
+            };
+        };
+        let current = filter.sort == key;
+        let descending = if current {
+            !filter.descending
+        } else {
+            key != SortKey::ActionId
+        };
+        let mut link = query.clone();
+        link.sort = Some(key.as_str().into());
+        link.dir = Some(if descending { "desc" } else { "asc" }.into());
+        link.cursor = None;
+        Header {
+            label,
+            link: Some(query_string(&link)),
+            aria_sort: current.then_some(if filter.descending {
+                "descending"
+            } else {
+                "ascending"
+            }),
+            numeric,
+        }
+    };
+    vec![
+        sortable("Action id", Some(SortKey::ActionId), false),
+        sortable("Status", None, false),
+        sortable("Payout", Some(SortKey::Payout), true),
+        sortable("Brand / campaign", None, false),
+        sortable("Event type", None, false),
+        sortable("Order id", None, false),
+        sortable("Event date", Some(SortKey::EventDate), false),
+        sortable("Locking date", Some(SortKey::LockingDate), false),
+        sortable("Received", Some(SortKey::Received), false),
+    ]
+}
+
+#[get("/actions")]
+pub async fn actions(
+    request: HttpRequest,
+    query: web::Query<ListQuery>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let query = query.into_inner();
+    let filter = match ActionFilter::parse(&query, Some(Bucket::Pending)) {
+        Ok(filter) => filter,
+        Err(error) => {
+            return error_page(&request, &state, StatusCode::BAD_REQUEST, error.to_string());
+        }
+    };
+    let (heading, status, section) = match filter.bucket {
+        Some(Bucket::Pending) => ("Pending actions", "pending", "pending"),
+        Some(Bucket::Approved) => ("Approved actions", "approved", "approved"),
+        Some(Bucket::Cleared) => ("Cleared actions", "cleared", "all"),
+        Some(Bucket::Reversed) => ("Reversed actions", "reversed", "reversed"),
+        None => ("All actions", "all", "all"),
+    };
+    let now = state.clock.now();
+    let for_read = filter.clone();
+    let page = match read(&request, &state, move |conn| {
+        model::action_page(conn, &for_read, PAGE_SIZE, now)
+    })
+    .await
+    {
+        Ok(page) => page,
+        Err(response) => return response,
+    };
+    let next_page = page.next_cursor.as_ref().map(|cursor| {
+        let mut next = query.clone();
+        next.cursor = Some(cursor.clone());
+        query_string(&next)
+    });
+    let mut whole = query.clone();
+    whole.cursor = None;
+    whole.limit = None;
+    whole.status = Some(status.into());
+    let page = ActionsPage {
+        heading,
+        status,
+        statuses: [
+            ("pending", "Pending"),
+            ("approved", "Approved (locked)"),
+            ("cleared", "Cleared"),
+            ("reversed", "Reversed"),
+            ("all", "All"),
+        ],
+        locking_dates: query.date_field.as_deref() == Some("locking"),
+        totals: page
+            .totals
+            .iter()
+            .map(|total| TotalRow {
+                currency: total.currency.clone().unwrap_or_else(|| "–".into()),
+                actions: total.actions,
+                payout: shown_money(&total.payout, total.currency.as_deref()),
+                amount: shown_money(&total.amount, None),
+            })
+            .collect(),
+        headers: headers(&query, &filter),
+        rows: page.actions.iter().map(row).collect(),
+        next_page,
+        csv_query: query_string(&whole),
+        query,
+        filter,
+        chrome: Chrome::new(&request, &state.access, section),
+    };
+    // The page's own chrome: its token is bound to the cookie this response sets.
+    page.chrome.respond(&request, &page)
+}
+
+#[derive(Template)]
+#[template(path = "action.html")]
+struct ActionPage {
+    chrome: Chrome,
+    action: ActionView,
+    payout: String,
+    reviewed_at: Option<String>,
+    timeline: Vec<TimelineEntry>,
+    fields: Vec<(&'static str, String)>,
+    deliveries: Vec<DeliveryView>,
+}
+
+pub struct TimelineEntry {
+    pub kind: String,
+    pub payout_delta: String,
+    pub amount_delta: String,
+    pub recorded_at: String,
+    pub delivery_id: i64,
+}
+
+/// Every stored field of an action, labelled, for the detail page.
+fn fields(view: &ActionView) -> Vec<(&'static str, String)> {
+    vec![
+        ("Action id", view.action_id.clone()),
+        ("Source", view.source.clone()),
+        ("Status (events)", view.status.clone()),
+        ("Status as sent", or_dash(&view.status_raw)),
+        ("Shown as", view.shown_status.clone()),
+        (
+            "Payout",
+            shown_money(&view.payout, view.payout_currency.as_deref()),
+        ),
+        (
+            "Sale amount",
+            shown_money(&view.amount, view.amount_currency.as_deref()),
+        ),
+        ("Brand / campaign id", or_dash(&view.campaign_id)),
+        ("Brand / campaign", or_dash(&view.campaign_name)),
+        ("Event type id", or_dash(&view.action_tracker_id)),
+        ("Event type", or_dash(&view.action_tracker_name)),
+        ("Media partner id", or_dash(&view.media_partner_id)),
+        ("Order id", or_dash(&view.order_id)),
+        ("Shared id", or_dash(&view.shared_id)),
+        ("Sub id 1", or_dash(&view.sub_id1)),
+        ("Sub id 2", or_dash(&view.sub_id2)),
+        ("Sub id 3", or_dash(&view.sub_id3)),
+        ("Click id", or_dash(&view.click_id)),
+        ("Promo code", or_dash(&view.promo_code)),
+        ("Event date", time_or_dash(&view.event_date)),
+        ("Creation date", time_or_dash(&view.creation_date)),
+        ("Locking date", time_or_dash(&view.locking_date)),
+        ("Cleared date", time_or_dash(&view.cleared_date)),
+        ("Ledger date", time_or_dash(&view.ledger_date)),
+        ("First received", shown_time(Some(&view.first_seen_at))),
+        ("Last received", shown_time(Some(&view.last_seen_at))),
+        (
+            "Test conversion",
+            if view.is_test { "yes" } else { "no" }.into(),
+        ),
+        (
+            "Items",
+            if view.items.is_null() {
+                "–".into()
+            } else {
+                view.items.to_string()
+            },
+        ),
+        (
+            "Other fields",
+            if view.extra.is_null() {
+                "–".into()
+            } else {
+                view.extra.to_string()
+            },
+        ),
+    ]
+}
+
+#[get("/actions/{action_id}")]
+pub async fn action(
+    request: HttpRequest,
+    action_id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let now = state.clock.now();
+    let found = match read(&request, &state, move |conn| {
+        let Some(view) = model::action(conn, &action_id, now)? else {
+            return Ok(None);
+        };
+        let deliveries = deliveries::of_subject(conn, &view.action_id)?;
+        Ok(Some((view, deliveries)))
+    })
+    .await
+    {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let Some((view, deliveries)) = found else {
+        return error_page(
+            &request,
+            &state,
+            StatusCode::NOT_FOUND,
+            "No action has this id.".into(),
+        );
+    };
+    let currency = view.payout_currency.clone();
+    let timeline = view
+        .entries
+        .iter()
+        .flatten()
+        .map(|entry| TimelineEntry {
+            kind: entry.kind.clone(),
+            payout_delta: shown_money(&entry.payout_delta, currency.as_deref()),
+            amount_delta: shown_money(&entry.amount_delta, view.amount_currency.as_deref()),
+            recorded_at: shown_time(Some(&entry.recorded_at)),
+            delivery_id: entry.delivery_id,
+        })
+        .collect();
+    let page = ActionPage {
+        chrome: Chrome::new(&request, &state.access, "all"),
+        payout: shown_money(&view.payout, currency.as_deref()),
+        reviewed_at: view.reviewed_at.as_deref().map(|at| shown_time(Some(at))),
+        timeline,
+        fields: fields(&view),
+        deliveries: deliveries.into_iter().map(DeliveryView::from).collect(),
+        action: view,
+    };
+    // The page's own chrome: its token is bound to the cookie this response sets.
+    page.chrome.respond(&request, &page)
+}
+
+#[post("/actions/{action_id}/review")]
+pub async fn mark_reviewed(
+    request: HttpRequest,
+    action_id: web::Path<String>,
+    form: web::Form<CsrfForm>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    if let Some(refused) = form_refused(&request, &state, &form.csrf) {
+        return refused;
+    }
+    let action_id = action_id.into_inner();
+    let at = to_db_time(state.clock.now());
+    let id = action_id.clone();
+    match read(&request, &state, move |conn| {
+        Ok(storage::actions::mark_reviewed(conn, &id, at)?)
+    })
+    .await
+    {
+        Ok(true) => HttpResponse::SeeOther()
+            .insert_header((
+                header::LOCATION,
+                format!("/actions/{}", urlencoding(&action_id)),
+            ))
+            .finish(),
+        Ok(false) => error_page(
+            &request,
+            &state,
+            StatusCode::NOT_FOUND,
+            "No action has this id.".into(),
+        ),
+        Err(response) => response,
+    }
+}

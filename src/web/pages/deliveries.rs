@@ -1,0 +1,267 @@
+//! The deliveries log (every request, newest first, refreshing itself), the recent
+//! authentication failures beside it, one delivery's raw view, and reprocessing a quarantined one.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{CsrfForm, error_page, form_refused, read, shown_time, urlencoding};
+use crate::ledger::reprocess::Reprocessed;
+use crate::read::format;
+use crate::read::log::{LogFilter, LogQuery, OUTCOMES};
+use crate::read::model::{self, DeliveryView};
+use crate::storage::auth_failures;
+use crate::web::access::Chrome;
+use crate::web::startup::AppState;
+
+const PAGE_SIZE: i64 = 50;
+/// How many of the newest authentication failures the log shows beside it.
+const FAILURES_SHOWN: i64 = 20;
+
+/// Where a delivery's subject is shown: an action's or an inquiry's page.
+fn subject_link(kind: &str, subject_id: &str) -> Option<String> {
+    match kind {
+        "action_lifecycle" | "tracking_value_request" => {
+            Some(format!("/actions/{}", urlencoding(subject_id)))
+        }
+        "action_inquiry" => Some(format!("/inquiries/{}", urlencoding(subject_id))),
+        _ => None,
+    }
+}
+
+pub struct DeliveryRow {
+    pub id: i64,
+    pub received: String,
+    pub source: String,
+    pub method: String,
+    pub outcome: String,
+    pub reason: String,
+    pub subject_id: String,
+    pub subject_link: Option<String>,
+    pub times_received: i32,
+}
+
+impl From<&DeliveryView> for DeliveryRow {
+    fn from(view: &DeliveryView) -> DeliveryRow {
+        let subject_id = view.subject_id.clone().unwrap_or_default();
+        DeliveryRow {
+            id: view.id,
+            received: shown_time(Some(&view.received_at)),
+            source: view.source.clone(),
+            method: view.method.clone(),
+            outcome: view.outcome.clone(),
+            reason: view.reason.clone().unwrap_or_default(),
+            subject_link: (!subject_id.is_empty())
+                .then(|| subject_link(&view.kind, &subject_id))
+                .flatten(),
+            subject_id,
+            times_received: view.times_received,
+        }
+    }
+}
+
+pub struct FailureRow {
+    pub at: String,
+    pub source: String,
+    pub client: String,
+    pub failed_check: String,
+    pub method: String,
+}
+
+#[derive(Template)]
+#[template(path = "deliveries.html")]
+struct DeliveriesPage {
+    chrome: Chrome,
+    outcome: &'static str,
+    outcomes: [&'static str; 5],
+    source: String,
+    sources: Vec<String>,
+    rows: Vec<DeliveryRow>,
+    live_url: String,
+    next_page: Option<String>,
+    failures: Vec<FailureRow>,
+}
+
+fn query_string(query: &LogQuery) -> String {
+    serde_urlencoded::to_string(query).unwrap_or_default()
+}
+
+#[get("/deliveries")]
+pub async fn log(
+    request: HttpRequest,
+    query: web::Query<LogQuery>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let query = query.into_inner();
+    let filter = match LogFilter::parse(&query, PAGE_SIZE) {
+        Ok(filter) => filter,
+        Err(message) => return error_page(&request, &state, StatusCode::BAD_REQUEST, message),
+    };
+    let for_read = filter.clone();
+    let (page, failures) = match read(&request, &state, move |conn| {
+        let page = model::delivery_page(conn, &for_read)?;
+        let failures = auth_failures::recent(conn, FAILURES_SHOWN)?;
+        Ok((page, failures))
+    })
+    .await
+    {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let next_page = page.next_before.map(|before| {
+        let mut next = query.clone();
+        next.before = Some(before.to_string());
+        query_string(&next)
+    });
+    let mut sources = super::overview::source_names(&state);
+    let source = filter.source.clone().unwrap_or_default();
+    if !source.is_empty() && !sources.contains(&source) {
+        sources.push(source.clone());
+    }
+    let page = DeliveriesPage {
+        chrome: Chrome::new(&request, &state.access, "deliveries"),
+        outcome: filter.outcome.unwrap_or(""),
+        outcomes: OUTCOMES,
+        source,
+        sources,
+        rows: page.deliveries.iter().map(DeliveryRow::from).collect(),
+        live_url: format!("/deliveries?{}", query_string(&query)),
+        next_page,
+        failures: failures
+            .into_iter()
+            .map(|failure| FailureRow {
+                at: format::time(failure.occurred_at),
+                source: failure.source,
+                client: failure.client_addr.unwrap_or_default(),
+                failed_check: failure.failed_check,
+                method: failure.method,
+            })
+            .collect(),
+    };
+    // The page's own chrome: its token is bound to the cookie this response sets.
+    page.chrome.respond(&request, &page)
+}
+
+/// What the last reprocess of this delivery did, passed back by the redirect as a fixed word.
+#[derive(Deserialize)]
+pub struct DeliveryQuery {
+    pub reprocessed: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "delivery.html")]
+struct DeliveryPage {
+    chrome: Chrome,
+    delivery: DeliveryView,
+    received: String,
+    last_received: String,
+    subject_link: Option<String>,
+    notice: Option<&'static str>,
+}
+
+fn reprocess_notice(word: &str) -> Option<&'static str> {
+    match word {
+        "released" => Some("Reprocessed with the current mapping: it is now read and stored."),
+        "handled" => Some("It was no longer quarantined: something else released it first."),
+        "still" => Some(
+            "Reprocessed with the current mapping: still quarantined, the mapping cannot read it either.",
+        ),
+        "gone" => Some("Not reprocessed: its source is no longer configured."),
+        _ => None,
+    }
+}
+
+fn no_such_delivery(request: &HttpRequest, state: &AppState) -> HttpResponse {
+    error_page(
+        request,
+        state,
+        StatusCode::NOT_FOUND,
+        "No delivery has this id.".into(),
+    )
+}
+
+#[get("/deliveries/{id}")]
+pub async fn show(
+    request: HttpRequest,
+    id: web::Path<String>,
+    query: web::Query<DeliveryQuery>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let Ok(id) = id.parse::<i64>() else {
+        return no_such_delivery(&request, &state);
+    };
+    let found = match read(&request, &state, move |conn| model::delivery(conn, id)).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let Some(delivery) = found else {
+        return no_such_delivery(&request, &state);
+    };
+    let page = DeliveryPage {
+        chrome: Chrome::new(&request, &state.access, "deliveries"),
+        received: shown_time(Some(&delivery.received_at)),
+        last_received: shown_time(Some(&delivery.last_received_at)),
+        subject_link: delivery
+            .subject_id
+            .as_deref()
+            .and_then(|subject| subject_link(&delivery.kind, subject)),
+        notice: query.reprocessed.as_deref().and_then(reprocess_notice),
+        delivery,
+    };
+    // The page's own chrome: its token is bound to the cookie this response sets.
+    page.chrome.respond(&request, &page)
+}
+
+/// Re-reads one quarantined delivery with the mapping this instance runs with, then shows it.
+#[post("/deliveries/{id}/reprocess")]
+pub async fn reprocess(
+    request: HttpRequest,
+    id: web::Path<String>,
+    form: web::Form<CsrfForm>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    if let Some(refused) = form_refused(&request, &state, &form.csrf) {
+        return refused;
+    }
+    let Ok(id) = id.parse::<i64>() else {
+        return no_such_delivery(&request, &state);
+    };
+    let for_work = state.clone();
+    let result = match read(&request, &state, move |conn| {
+        let Some(delivery) = crate::storage::deliveries::find(conn, id)? else {
+            return Ok(None);
+        };
+        let source = for_work
+            .sources
+            .get(&delivery.source)
+            .map(|receiver| &receiver.source);
+        crate::ledger::reprocess::one(
+            conn,
+            for_work.db.backend(),
+            &delivery,
+            source,
+            &for_work.testing,
+        )
+        .map(Some)
+    })
+    .await
+    {
+        Ok(Some(result)) => result,
+        Ok(None) => return no_such_delivery(&request, &state),
+        Err(response) => return response,
+    };
+    tracing::info!(delivery_id = id, result = %result.describe(id), "reprocessed from the dashboard");
+    let word = match result {
+        Reprocessed::Released(_) => "released",
+        Reprocessed::AlreadyHandled => "handled",
+        Reprocessed::StillQuarantined(_) => "still",
+        Reprocessed::SourceGone(_) => "gone",
+    };
+    HttpResponse::SeeOther()
+        .insert_header((
+            header::LOCATION,
+            format!("/deliveries/{id}?reprocessed={word}"),
+        ))
+        .finish()
+}

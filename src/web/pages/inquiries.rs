@@ -1,0 +1,253 @@
+//! The inquiries list (open and resolved, deadlines, expected vs final payout, credit) and one
+//! inquiry's page with its history.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use askama::Template;
+use chrono::{DateTime, Utc};
+
+use super::{error_page, or_dash, read, shown_money, shown_time, time_or_dash};
+use crate::read::model::{self, InquiryView};
+use crate::read::overview::DEADLINE_DAYS;
+use crate::web::access::Chrome;
+use crate::web::routes::api::InquiryQuery;
+use crate::web::startup::AppState;
+
+const PAGE_SIZE: i64 = 50;
+
+pub struct InquiryRow {
+    pub inquiry_id: String,
+    pub status: String,
+    pub status_sent: String,
+    pub inquiry_type: String,
+    pub campaign: String,
+    pub order_id: String,
+    pub deadline: String,
+    /// `overdue` or `due soon` for an open inquiry near or past its deadline.
+    pub due: Option<&'static str>,
+    pub expected: String,
+    pub final_payout: String,
+    pub linked_action_id: Option<String>,
+    pub credit: Option<&'static str>,
+    pub flags: Vec<String>,
+}
+
+/// Whether an open inquiry's deadline has passed or falls within [`DEADLINE_DAYS`] of `now`.
+fn due(status: &str, deadline: Option<&str>, now: DateTime<Utc>) -> Option<&'static str> {
+    if status != "pending" {
+        return None;
+    }
+    let deadline = DateTime::parse_from_rfc3339(deadline?).ok()?;
+    if deadline < now {
+        Some("overdue")
+    } else if deadline <= now + chrono::Duration::days(DEADLINE_DAYS as i64) {
+        Some("due soon")
+    } else {
+        None
+    }
+}
+
+fn money(text: &Option<String>, currency: Option<&str>) -> String {
+    text.as_deref()
+        .map(|text| shown_money(text, currency))
+        .unwrap_or_else(|| "–".into())
+}
+
+fn row(view: &InquiryView, now: DateTime<Utc>) -> InquiryRow {
+    let currency = view.payout_currency.as_deref();
+    InquiryRow {
+        inquiry_id: view.inquiry_id.clone(),
+        status: view.status.clone(),
+        status_sent: view.resolution_status.clone().unwrap_or_default(),
+        inquiry_type: view.inquiry_type.clone().unwrap_or_default(),
+        campaign: view
+            .campaign_name
+            .clone()
+            .or_else(|| view.campaign_id.clone())
+            .unwrap_or_default(),
+        order_id: view.order_id.clone().unwrap_or_default(),
+        deadline: shown_time(view.resolution_deadline_date.as_deref()),
+        due: due(&view.status, view.resolution_deadline_date.as_deref(), now),
+        expected: money(&view.expected_payout, currency),
+        final_payout: money(&view.final_payout, currency),
+        linked_action_id: view.linked_action_id.clone(),
+        credit: view.credit.map(|credit| match credit {
+            crate::domain::inquiry::Credit::AwaitingCredit => "awaiting credit",
+            crate::domain::inquiry::Credit::Credited => "credited",
+        }),
+        flags: view.flags.clone(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "inquiries.html")]
+struct InquiriesPage {
+    chrome: Chrome,
+    status: &'static str,
+    statuses: [(&'static str, &'static str); 5],
+    rows: Vec<InquiryRow>,
+    next_page: Option<String>,
+}
+
+#[get("/inquiries")]
+pub async fn inquiries(
+    request: HttpRequest,
+    query: web::Query<InquiryQuery>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let query = query.into_inner();
+    let status = match crate::domain::inquiry::status_filter(query.status.as_deref()) {
+        Ok(status) => status,
+        Err(message) => return error_page(&request, &state, StatusCode::BAD_REQUEST, message),
+    };
+    let word = status.map_or("all", |status| status.as_str());
+    let limit = query.limit.unwrap_or(PAGE_SIZE).clamp(1, 500);
+    let cursor = query.cursor.clone();
+    let page = match read(&request, &state, move |conn| {
+        model::inquiry_page(
+            conn,
+            status.map(|status| status.as_str()),
+            cursor.as_deref(),
+            limit,
+        )
+    })
+    .await
+    {
+        Ok(page) => page,
+        Err(response) => return response,
+    };
+    let now = state.clock.now();
+    let next_page = page.next_cursor.as_ref().map(|cursor| {
+        serde_urlencoded::to_string([("status", word), ("cursor", cursor.as_str())])
+            .unwrap_or_default()
+    });
+    let page = InquiriesPage {
+        chrome: Chrome::new(&request, &state.access, "inquiries"),
+        status: word,
+        statuses: [
+            ("all", "All"),
+            ("pending", "Open (pending)"),
+            ("approved", "Approved"),
+            ("declined", "Declined"),
+            ("incomplete", "Incomplete"),
+        ],
+        rows: page.inquiries.iter().map(|view| row(view, now)).collect(),
+        next_page,
+    };
+    // The page's own chrome: its token is bound to the cookie this response sets.
+    page.chrome.respond(&request, &page)
+}
+
+pub struct HistoryRow {
+    pub delivery_id: i64,
+    pub status: String,
+    pub status_sent: String,
+    pub final_payout: String,
+    pub notes: String,
+    pub received_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "inquiry.html")]
+struct InquiryPage {
+    chrome: Chrome,
+    row: InquiryRow,
+    fields: Vec<(&'static str, String)>,
+    history: Vec<HistoryRow>,
+}
+
+#[get("/inquiries/{inquiry_id}")]
+pub async fn inquiry(
+    request: HttpRequest,
+    inquiry_id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let now = state.clock.now();
+    let found = match read(&request, &state, move |conn| {
+        model::inquiry(conn, &inquiry_id, now)
+    })
+    .await
+    {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let Some(view) = found else {
+        return error_page(
+            &request,
+            &state,
+            StatusCode::NOT_FOUND,
+            "No inquiry has this id.".into(),
+        );
+    };
+    let currency = view.payout_currency.as_deref();
+    let fields = vec![
+        ("Source", view.source.clone()),
+        ("Media partner id", or_dash(&view.media_partner_id)),
+        ("Action id as sent", or_dash(&view.action_id)),
+        ("Transaction date", time_or_dash(&view.transaction_date)),
+        ("Transaction amount", money(&view.transaction_amount, None)),
+        ("Created", time_or_dash(&view.creation_date)),
+        ("Auto-approval date", time_or_dash(&view.auto_approval_date)),
+        ("Resolution date", time_or_dash(&view.resolution_date)),
+        ("Reject reason", or_dash(&view.reject_reason)),
+        ("Inquiry notes", or_dash(&view.inquiry_notes)),
+        ("Resolution notes", or_dash(&view.resolution_notes)),
+        (
+            "Comments",
+            if view.comments.is_null() {
+                "–".into()
+            } else {
+                view.comments.to_string()
+            },
+        ),
+        ("Tracking link", or_dash(&view.tracking_link)),
+        ("First received", shown_time(Some(&view.first_seen_at))),
+        ("Last received", shown_time(Some(&view.last_seen_at))),
+    ];
+    let history = view
+        .history
+        .iter()
+        .flatten()
+        .map(|event| HistoryRow {
+            delivery_id: event.delivery_id,
+            status: event.status.clone(),
+            status_sent: event.resolution_status.clone().unwrap_or_default(),
+            final_payout: money(&event.final_payout, currency),
+            notes: event
+                .reject_reason
+                .iter()
+                .chain(event.resolution_notes.iter())
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" · "),
+            received_at: shown_time(Some(&event.received_at)),
+        })
+        .collect();
+    let page = InquiryPage {
+        chrome: Chrome::new(&request, &state.access, "inquiries"),
+        row: row(&view, now),
+        fields,
+        history,
+    };
+    // The page's own chrome: its token is bound to the cookie this response sets.
+    page.chrome.respond(&request, &page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_open_inquiry_is_due_soon_within_the_window_and_overdue_after_it() {
+        let now: DateTime<Utc> = "2026-04-24T00:00:00Z".parse().unwrap();
+        let soon = Some("2026-05-01T00:00:00Z");
+        assert_eq!(due("pending", soon, now), Some("due soon"));
+        assert_eq!(due("pending", Some("2026-05-01T00:00:01Z"), now), None);
+        assert_eq!(
+            due("pending", Some("2026-04-23T00:00:00Z"), now),
+            Some("overdue")
+        );
+        assert_eq!(due("approved", Some("2026-04-23T00:00:00Z"), now), None);
+        assert_eq!(due("pending", None, now), None);
+    }
+}

@@ -1,0 +1,24 @@
+//! `/healthz` (the process runs) and `/readyz` (the database answers).
+
+use actix_web::{HttpResponse, get, web};
+
+use crate::web::startup::AppState;
+
+#[get("/healthz")]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("ok")
+}
+
+#[get("/readyz")]
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let db = state.db.clone();
+    match web::block(move || db.ping()).await {
+        Ok(Ok(())) => HttpResponse::Ok().content_type("text/plain").body("ready"),
+        Ok(Err(error)) => HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body(format!("not ready: {error}")),
+        Err(_) => HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body("not ready: the check did not run"),
+    }
+}

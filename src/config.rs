@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::domain::event::{ActionEvent, SourceKind};
+use crate::domain::event::{ActionEvent, MarkerField, SourceKind};
 use crate::intake::auth::{AuthConfig, AuthConfigError, AuthPolicy, BearerTokens};
 use crate::intake::delivery::Source;
 use crate::intake::kind_mapping::KindMapping;
@@ -48,25 +48,14 @@ pub struct FileConfig {
 pub struct Testing {
     /// A canonical id field of `action_lifecycle`: shared_id, sub_id1–3, order_id, click_id or
     /// promo_code.
-    pub marker_field: String,
+    pub marker_field: MarkerField,
     pub marker_value: String,
 }
-
-/// Canonical fields that may carry the test marker: ids a partner controls on a tracking link.
-pub const MARKER_FIELDS: &[&str] = &[
-    "shared_id",
-    "sub_id1",
-    "sub_id2",
-    "sub_id3",
-    "order_id",
-    "click_id",
-    "promo_code",
-];
 
 impl Default for Testing {
     fn default() -> Self {
         Testing {
-            marker_field: "shared_id".into(),
+            marker_field: MarkerField::SharedId,
             marker_value: "postback-ledger-test".into(),
         }
     }
@@ -75,15 +64,14 @@ impl Default for Testing {
 impl Testing {
     /// True when the event carries the marker (an empty marker marks nothing).
     pub fn marks(&self, event: &ActionEvent) -> bool {
-        let value = match self.marker_field.as_str() {
-            "shared_id" => &event.shared_id,
-            "sub_id1" => &event.sub_id1,
-            "sub_id2" => &event.sub_id2,
-            "sub_id3" => &event.sub_id3,
-            "order_id" => &event.order_id,
-            "click_id" => &event.click_id,
-            "promo_code" => &event.promo_code,
-            _ => return false,
+        let value = match self.marker_field {
+            MarkerField::SharedId => &event.shared_id,
+            MarkerField::SubId1 => &event.sub_id1,
+            MarkerField::SubId2 => &event.sub_id2,
+            MarkerField::SubId3 => &event.sub_id3,
+            MarkerField::OrderId => &event.order_id,
+            MarkerField::ClickId => &event.click_id,
+            MarkerField::PromoCode => &event.promo_code,
         };
         !self.marker_value.is_empty() && value.as_deref() == Some(self.marker_value.as_str())
     }
@@ -258,13 +246,6 @@ pub fn resolve(file: FileConfig) -> Result<Settings, ConfigError> {
     }
     BearerTokens::new(&file.metrics.bearer_tokens)
         .map_err(|error| invalid(format!("[metrics]: {error}")))?;
-    if !MARKER_FIELDS.contains(&file.testing.marker_field.as_str()) {
-        return Err(invalid(format!(
-            "[testing] marker_field: `{}` is not one of {}",
-            file.testing.marker_field,
-            MARKER_FIELDS.join(", ")
-        )));
-    }
     if file.retention.raw_days == Some(0) {
         return Err(invalid(
             "[retention] raw_days: 0 would drop every raw payload as it arrives; use at least 1"

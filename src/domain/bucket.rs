@@ -3,41 +3,19 @@
 use chrono::NaiveDateTime;
 
 use crate::domain::event::ActionStatus;
+use crate::domain::words::text_enum;
 
-/// What finance calls an action's state: the stored status with locking and clearing applied at
-/// the time of reading. The four buckets do not overlap, so their totals add up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Bucket {
-    /// Tracked, not reversed, its locking date not yet passed.
-    Pending,
-    /// Locked (or sent as approved) and not yet cleared.
-    Approved,
-    /// Paid out: a clearing named it.
-    Cleared,
-    Reversed,
-}
-
-impl Bucket {
-    pub const ALL: [Bucket; 4] = [
-        Bucket::Pending,
-        Bucket::Approved,
-        Bucket::Cleared,
-        Bucket::Reversed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Bucket::Pending => "pending",
-            Bucket::Approved => "approved",
-            Bucket::Cleared => "cleared",
-            Bucket::Reversed => "reversed",
-        }
-    }
-
-    pub fn parse(word: &str) -> Option<Bucket> {
-        Bucket::ALL
-            .into_iter()
-            .find(|bucket| bucket.as_str() == word)
+text_enum! {
+    /// What finance calls an action's state: the stored status with locking and clearing applied
+    /// at the time of reading. The four buckets do not overlap, so their totals add up.
+    pub enum Bucket ("status") {
+        /// Tracked, not reversed, its locking date not yet passed.
+        Pending = "pending",
+        /// Locked (or sent as approved) and not yet cleared.
+        Approved = "approved",
+        /// Paid out: a clearing named it.
+        Cleared = "cleared",
+        Reversed = "reversed",
     }
 }
 

@@ -6,57 +6,62 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::domain::money::Money;
+use crate::domain::words::text_enum;
 
-/// What kind of postback a source receives; fixed per source in the configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SourceKind {
-    ActionLifecycle,
-    ActionInquiry,
-    ActionClearing,
-    ProductDataChange,
-    CompletedJob,
-    TrackingValueRequest,
+text_enum! {
+    /// What kind of postback a source receives; fixed per source in the configuration.
+    pub enum SourceKind ("source kind") {
+        ActionLifecycle = "action_lifecycle",
+        ActionInquiry = "action_inquiry",
+        ActionClearing = "action_clearing",
+        ProductDataChange = "product_data_change",
+        CompletedJob = "completed_job",
+        TrackingValueRequest = "tracking_value_request",
+    }
 }
 
-impl SourceKind {
-    pub fn as_str(self) -> &'static str {
+text_enum! {
+    /// The normalized lifecycle status of an action.
+    pub enum ActionStatus ("action status") {
+        Pending = "pending",
+        Approved = "approved",
+        Reversed = "reversed",
+    }
+}
+
+text_enum! {
+    /// The status an action event is recorded with: its normalized status, or `unknown` for a
+    /// word the source's status map does not know (it counts as pending and flags the action).
+    pub enum EventStatus ("event status") {
+        Pending = "pending",
+        Approved = "approved",
+        Reversed = "reversed",
+        Unknown = "unknown",
+    }
+}
+
+impl EventStatus {
+    /// The status the event counts as.
+    pub fn effective(self) -> ActionStatus {
         match self {
-            SourceKind::ActionLifecycle => "action_lifecycle",
-            SourceKind::ActionInquiry => "action_inquiry",
-            SourceKind::ActionClearing => "action_clearing",
-            SourceKind::ProductDataChange => "product_data_change",
-            SourceKind::CompletedJob => "completed_job",
-            SourceKind::TrackingValueRequest => "tracking_value_request",
+            EventStatus::Pending | EventStatus::Unknown => ActionStatus::Pending,
+            EventStatus::Approved => ActionStatus::Approved,
+            EventStatus::Reversed => ActionStatus::Reversed,
         }
     }
 }
 
-/// The normalized lifecycle status of an action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ActionStatus {
-    Pending,
-    Approved,
-    Reversed,
-}
-
-impl ActionStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ActionStatus::Pending => "pending",
-            ActionStatus::Approved => "approved",
-            ActionStatus::Reversed => "reversed",
-        }
-    }
-
-    pub fn parse(word: &str) -> Option<ActionStatus> {
-        match word.trim().to_ascii_lowercase().as_str() {
-            "pending" => Some(ActionStatus::Pending),
-            "approved" => Some(ActionStatus::Approved),
-            "reversed" => Some(ActionStatus::Reversed),
-            _ => None,
-        }
+text_enum! {
+    /// The canonical id fields of an action that may carry the test marker: ids a partner
+    /// controls on a tracking link.
+    pub enum MarkerField ("marker field") {
+        SharedId = "shared_id",
+        SubId1 = "sub_id1",
+        SubId2 = "sub_id2",
+        SubId3 = "sub_id3",
+        OrderId = "order_id",
+        ClickId = "click_id",
+        PromoCode = "promo_code",
     }
 }
 
@@ -130,45 +135,32 @@ impl ActionEvent {
     pub fn effective_status(&self) -> ActionStatus {
         self.status.unwrap_or(ActionStatus::Pending)
     }
+
+    /// The status this event is recorded with.
+    pub fn recorded_status(&self) -> EventStatus {
+        match self.status {
+            _ if self.has_unknown_status() => EventStatus::Unknown,
+            None | Some(ActionStatus::Pending) => EventStatus::Pending,
+            Some(ActionStatus::Approved) => EventStatus::Approved,
+            Some(ActionStatus::Reversed) => EventStatus::Reversed,
+        }
+    }
 }
 
-/// The normalized resolution of an action inquiry. The word as sent is kept beside it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum InquiryStatus {
-    /// Open: created, not decided yet (UNRESOLVED, PENDING).
-    Pending,
-    /// Accepted by the brand (VALID, APPROVED, ACCEPTED): expected money.
-    Approved,
-    Declined,
-    /// Sent back to the partner for more information.
-    Incomplete,
+text_enum! {
+    /// The normalized resolution of an action inquiry. The word as sent is kept beside it.
+    pub enum InquiryStatus ("inquiry status") {
+        /// Open: created, not decided yet (UNRESOLVED, PENDING).
+        Pending = "pending",
+        /// Accepted by the brand (VALID, APPROVED, ACCEPTED): expected money.
+        Approved = "approved",
+        Declined = "declined",
+        /// Sent back to the partner for more information.
+        Incomplete = "incomplete",
+    }
 }
 
 impl InquiryStatus {
-    pub const ALL: [InquiryStatus; 4] = [
-        InquiryStatus::Pending,
-        InquiryStatus::Approved,
-        InquiryStatus::Declined,
-        InquiryStatus::Incomplete,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            InquiryStatus::Pending => "pending",
-            InquiryStatus::Approved => "approved",
-            InquiryStatus::Declined => "declined",
-            InquiryStatus::Incomplete => "incomplete",
-        }
-    }
-
-    pub fn parse(word: &str) -> Option<InquiryStatus> {
-        let word = word.trim().to_ascii_lowercase();
-        InquiryStatus::ALL
-            .into_iter()
-            .find(|status| status.as_str() == word)
-    }
-
     /// A decision: the inquiry is no longer open.
     pub fn is_resolved(self) -> bool {
         self != InquiryStatus::Pending
@@ -220,6 +212,20 @@ pub struct ClearingEvent {
     pub ledger_date: Option<SentDate>,
     pub campaign_id: Option<String>,
     pub extra: BTreeMap<String, String>,
+}
+
+text_enum! {
+    /// What an id named by a clearing matched.
+    pub enum ClearingMatch ("clearing match") {
+        /// An action with money.
+        Action = "cleared",
+        /// A reversed action: flagged `cleared_after_reversal`.
+        Reversed = "reversed",
+        /// An id never tracked: a placeholder action with no money.
+        Placeholder = "placeholder",
+        /// An order id no action carries.
+        Nothing = "unmatched",
+    }
 }
 
 /// A product catalog item changed.

@@ -9,10 +9,10 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
 use crate::domain::event::InquiryStatus;
 use crate::domain::money::Money;
+use crate::domain::words::{FlagSet, text_enum};
 
 /// One distinct event of an inquiry as stored. `seq` orders arrivals.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -28,46 +28,18 @@ pub struct RecordedInquiryEvent {
     pub resolution_date: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum InquiryFlag {
-    /// A resolution word the source's status map does not know.
-    UnknownStatus,
-    /// Decisions that disagree (say declined, then approved): the latest is shown.
-    ConflictingResolutions,
-}
-
-impl InquiryFlag {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            InquiryFlag::UnknownStatus => "unknown_status",
-            InquiryFlag::ConflictingResolutions => "conflicting_resolutions",
-        }
-    }
-
-    pub fn parse(word: &str) -> Option<InquiryFlag> {
-        [
-            InquiryFlag::UnknownStatus,
-            InquiryFlag::ConflictingResolutions,
-        ]
-        .into_iter()
-        .find(|flag| flag.as_str() == word)
+text_enum! {
+    /// Reasons an inquiry needs a person's look.
+    pub enum InquiryFlag ("inquiry flag") {
+        /// A resolution word the source's status map does not know.
+        UnknownStatus = "unknown_status",
+        /// Decisions that disagree (say declined, then approved): the latest is shown.
+        ConflictingResolutions = "conflicting_resolutions",
     }
 }
 
-pub type InquiryFlags = BTreeSet<InquiryFlag>;
-
-pub fn flags_to_text(flags: &InquiryFlags) -> String {
-    flags
-        .iter()
-        .map(|flag| flag.as_str())
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-pub fn flags_from_text(text: &str) -> InquiryFlags {
-    text.split(',').filter_map(InquiryFlag::parse).collect()
-}
+/// An inquiry's flags, stored as their words joined by commas.
+pub type InquiryFlags = FlagSet<InquiryFlag>;
 
 /// What an inquiry is, given every distinct event received for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,20 +113,11 @@ pub fn effect(
     }
 }
 
-/// How an approved inquiry's money stands: expected until a tracked action for it exists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Credit {
-    AwaitingCredit,
-    Credited,
-}
-
-impl Credit {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Credit::AwaitingCredit => "awaiting_credit",
-            Credit::Credited => "credited",
-        }
+text_enum! {
+    /// How an approved inquiry's money stands: expected until a tracked action for it exists.
+    pub enum Credit ("credit") {
+        AwaitingCredit = "awaiting_credit",
+        Credited = "credited",
     }
 }
 
@@ -172,7 +135,7 @@ pub fn credit(status: InquiryStatus, linked_action_tracked: bool) -> Option<Cred
 pub fn status_filter(word: Option<&str>) -> Result<Option<InquiryStatus>, String> {
     match word.map(str::trim) {
         None | Some("all") | Some("") => Ok(None),
-        Some(word) => InquiryStatus::parse(word).map(Some).ok_or_else(|| {
+        Some(word) => InquiryStatus::parse_loose(word).map(Some).ok_or_else(|| {
             format!("status must be pending, approved, declined, incomplete or all, not `{word}`")
         }),
     }
@@ -250,7 +213,10 @@ mod tests {
         assert_eq!(odd.status, Pending);
         assert_eq!(odd.status_raw.as_deref(), Some("ESCALATED"));
         assert_eq!(effect(None, &odd), Effect::Flagged);
-        assert_eq!(flags_from_text(&flags_to_text(&odd.flags)), odd.flags);
+        assert_eq!(
+            InquiryFlags::from_text(&odd.flags.to_string()),
+            Ok(odd.flags)
+        );
     }
 
     #[test]

@@ -7,3 +7,4 @@ pub mod inquiry;
 pub mod money;
 pub mod outcome;
 pub mod reconcile;
+pub mod words;

@@ -2,38 +2,16 @@
 
 use serde::Serialize;
 
-/// How a delivery ended. Every one of them is answered with success: the data is safe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Applied,
-    Duplicate,
-    Stale,
-    Flagged,
-    Quarantined,
-}
+use crate::domain::words::text_enum;
 
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Applied => "applied",
-            Outcome::Duplicate => "duplicate",
-            Outcome::Stale => "stale",
-            Outcome::Flagged => "flagged",
-            Outcome::Quarantined => "quarantined",
-        }
-    }
-
-    pub fn parse(word: &str) -> Option<Outcome> {
-        [
-            Outcome::Applied,
-            Outcome::Duplicate,
-            Outcome::Stale,
-            Outcome::Flagged,
-            Outcome::Quarantined,
-        ]
-        .into_iter()
-        .find(|outcome| outcome.as_str() == word)
+text_enum! {
+    /// How a delivery ended. Every one of them is answered with success: the data is safe.
+    pub enum Outcome ("outcome") {
+        Applied = "applied",
+        Duplicate = "duplicate",
+        Stale = "stale",
+        Flagged = "flagged",
+        Quarantined = "quarantined",
     }
 }
 

@@ -1,13 +1,14 @@
 //! The ledger rule: an action's state as a function of the set of its distinct events, and the
 //! entries an arrival appends. Pure: no storage, no HTTP.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::domain::event::ActionStatus;
 use crate::domain::money::Money;
+use crate::domain::words::{FlagSet, text_enum};
 
 /// One distinct event of an action as the ledger remembers it. `seq` orders arrivals.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,66 +22,29 @@ pub struct RecordedEvent {
     pub delta_amount: Option<Money>,
 }
 
-/// Reasons an action needs a person's look. Derived from the set of events, never stored apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Flag {
-    /// The DeltaPayout links do not chain yet: an event is missing or a delta disagrees.
-    Gap,
-    /// A status word the source's status map does not know.
-    UnknownStatus,
-    /// Events after the reversal do not end at zero (say, a reinstatement): no money moved.
-    AfterReversal,
-    /// A modification or reversal received after the action's locking date: applied, but the
-    /// brand changed an action that should have been final.
-    ChangedAfterLocking,
-    /// A clearing named this action id but no lifecycle event for it has arrived: a placeholder
-    /// with no money, so finance sees what the receiver missed.
-    ClearedNeverTracked,
-    /// A clearing named an action that is reversed.
-    ClearedAfterReversal,
-}
-
-impl Flag {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Flag::Gap => "gap",
-            Flag::UnknownStatus => "unknown_status",
-            Flag::AfterReversal => "after_reversal",
-            Flag::ChangedAfterLocking => "changed_after_locking",
-            Flag::ClearedNeverTracked => "cleared_never_tracked",
-            Flag::ClearedAfterReversal => "cleared_after_reversal",
-        }
-    }
-
-    pub fn parse(word: &str) -> Option<Flag> {
-        [
-            Flag::Gap,
-            Flag::UnknownStatus,
-            Flag::AfterReversal,
-            Flag::ChangedAfterLocking,
-            Flag::ClearedNeverTracked,
-            Flag::ClearedAfterReversal,
-        ]
-        .into_iter()
-        .find(|flag| flag.as_str() == word)
+text_enum! {
+    /// Reasons an action needs a person's look. Derived from the set of events, never stored
+    /// apart.
+    pub enum Flag ("flag") {
+        /// The DeltaPayout links do not chain yet: an event is missing or a delta disagrees.
+        Gap = "gap",
+        /// A status word the source's status map does not know.
+        UnknownStatus = "unknown_status",
+        /// Events after the reversal do not end at zero (say, a reinstatement): no money moved.
+        AfterReversal = "after_reversal",
+        /// A modification or reversal received after the action's locking date: applied, but
+        /// the brand changed an action that should have been final.
+        ChangedAfterLocking = "changed_after_locking",
+        /// A clearing named this action id but no lifecycle event for it has arrived: a
+        /// placeholder with no money, so finance sees what the receiver missed.
+        ClearedNeverTracked = "cleared_never_tracked",
+        /// A clearing named an action that is reversed.
+        ClearedAfterReversal = "cleared_after_reversal",
     }
 }
 
-pub type Flags = BTreeSet<Flag>;
-
-/// Stored as a comma-separated list, in a stable order.
-pub fn flags_to_text(flags: &Flags) -> String {
-    flags
-        .iter()
-        .map(|flag| flag.as_str())
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-pub fn flags_from_text(text: &str) -> Flags {
-    text.split(',').filter_map(Flag::parse).collect()
-}
+/// An action's flags, stored as their words joined by commas.
+pub type Flags = FlagSet<Flag>;
 
 /// What an action is, given every distinct event received for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,21 +55,12 @@ pub struct Position {
     pub flags: Flags,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EntryKind {
-    Tracked,
-    Modified,
-    Reversed,
-}
-
-impl EntryKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EntryKind::Tracked => "tracked",
-            EntryKind::Modified => "modified",
-            EntryKind::Reversed => "reversed",
-        }
+text_enum! {
+    /// Why a ledger entry moved money.
+    pub enum EntryKind ("entry kind") {
+        Tracked = "tracked",
+        Modified = "modified",
+        Reversed = "reversed",
     }
 }
 
@@ -707,9 +662,9 @@ mod tests {
     #[test]
     fn flags_round_trip_through_text() {
         let flags: Flags = [Flag::UnknownStatus, Flag::Gap].into();
-        assert_eq!(flags_to_text(&flags), "gap,unknown_status");
-        assert_eq!(flags_from_text("gap,unknown_status"), flags);
-        assert!(flags_from_text("").is_empty());
+        assert_eq!(flags.to_string(), "gap,unknown_status");
+        assert_eq!(Flags::from_text("gap,unknown_status"), Ok(flags));
+        assert!(Flags::from_text("").unwrap().is_empty());
     }
 
     /// A random history as in shared/reference/ledger_model.py: tracked, modifications drawn

@@ -164,11 +164,12 @@ impl KindMapping {
             if kind != SourceKind::ActionInquiry {
                 return Err(MappingError::StatusesNotSupported(kind.as_str().to_owned()));
             }
-            let status =
-                InquiryStatus::parse(target).ok_or_else(|| MappingError::UnknownInquiryStatus {
+            let status = InquiryStatus::parse_loose(target).ok_or_else(|| {
+                MappingError::UnknownInquiryStatus {
                     word: word.clone(),
                     target: target.clone(),
-                })?;
+                }
+            })?;
             mapping
                 .statuses
                 .insert(word.trim().to_ascii_lowercase(), status);

@@ -110,7 +110,7 @@ impl ActionMapping {
         }
         for (word, target) in statuses {
             let status =
-                ActionStatus::parse(target).ok_or_else(|| MappingError::UnknownStatus {
+                ActionStatus::parse_loose(target).ok_or_else(|| MappingError::UnknownStatus {
                     word: word.clone(),
                     target: target.clone(),
                 })?;

@@ -6,15 +6,13 @@ use std::collections::hash_map::Entry;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::Connection;
 
-use crate::domain::event::{ActionEvent, Postback};
+use crate::domain::event::{ActionEvent, ActionStatus, Postback};
 use crate::domain::money::Money;
 use crate::domain::outcome::{Outcome, Stored};
-use crate::domain::reconcile::{
-    self, Effect, Position, RecordedEvent, flags_from_text, flags_to_text,
-};
+use crate::domain::reconcile::{self, Effect, Position, RecordedEvent};
 use crate::intake::delivery::IncomingDelivery;
 use crate::ledger::kinds;
-use crate::storage::action_events::{self, NewActionEvent, UNKNOWN_STATUS, parse_status};
+use crate::storage::action_events::{self, NewActionEvent};
 use crate::storage::actions::{self, ActionRow, IndexedFields, StoredState};
 use crate::storage::deliveries::{self, NewDelivery};
 use crate::storage::ledger_entries::{self, NewLedgerEntry};
@@ -149,7 +147,7 @@ impl InboxFields {
     fn row<'a>(&'a self, delivery: &'a IncomingDelivery) -> NewDelivery<'a> {
         NewDelivery {
             source: &delivery.source,
-            kind: delivery.kind.as_str(),
+            kind: delivery.kind,
             dedup_key: &delivery.dedup_key,
             received_at: self.at,
             last_received_at: self.at,
@@ -159,7 +157,7 @@ impl InboxFields {
             query: &delivery.query,
             body: Some(&delivery.body),
             client_addr: delivery.client_addr.as_deref(),
-            outcome: self.outcome.as_str(),
+            outcome: self.outcome,
             reason: self.reason.as_deref(),
             warnings: self.warnings.as_deref(),
             subject_id: self.subject_id.as_deref(),
@@ -448,7 +446,7 @@ impl<'a> Ledger<'a> {
         if !stored_ids.is_empty() {
             for row in action_events::of_actions(conn, &stored_ids)? {
                 if let Some(memo) = memos.get_mut(row.action_id.as_str()) {
-                    memo.events.push(action_events::recorded(&row)?);
+                    memo.events.push(row.recorded());
                     memo.received_at.push(from_db_time(row.received_at));
                 }
             }
@@ -515,7 +513,7 @@ impl<'a> Ledger<'a> {
                 .as_ref()
                 .map_or(source, |(source, _)| source.as_str())
                 .to_owned(),
-            status: "",
+            status: ActionStatus::Pending,
             payout: 0,
             amount: 0,
             flags: String::new(),
@@ -548,10 +546,10 @@ impl<'a> Ledger<'a> {
             // Its first lifecycle event makes the action its source's.
             row.source = source.to_owned();
         }
-        row.status = reconciled.position.status.as_str();
+        row.status = reconciled.position.status;
         row.payout = reconciled.position.payout.minor_units();
         row.amount = reconciled.position.amount.minor_units();
-        row.flags = flags_to_text(&reconciled.position.flags);
+        row.flags = reconciled.position.flags.to_string();
         row.last_seen_at = at;
         // A later event never blanks what an earlier one gave.
         macro_rules! given {
@@ -595,10 +593,10 @@ impl<'a> Ledger<'a> {
         memo.stored = Some((
             row.source.clone(),
             StoredState {
-                status: row.status.to_owned(),
+                status: row.status,
                 payout: row.payout,
                 amount: row.amount,
-                flags: row.flags.clone(),
+                flags: reconciled.position.flags.clone(),
                 locking_date: row.locking_date.or(stored_locking_date),
             },
         ));
@@ -606,11 +604,7 @@ impl<'a> Ledger<'a> {
         self.events.push(NewActionEvent {
             delivery_id,
             action_id: &event.action_id,
-            status: if event.has_unknown_status() {
-                UNKNOWN_STATUS
-            } else {
-                event.effective_status().as_str()
-            },
+            status: event.recorded_status(),
             status_raw: event.status_raw.as_deref(),
             payout: event.payout.map(Money::minor_units),
             delta_payout: event.delta_payout.map(Money::minor_units),
@@ -622,7 +616,7 @@ impl<'a> Ledger<'a> {
             self.entries.push(NewLedgerEntry {
                 action_id: &event.action_id,
                 delivery_id,
-                kind: entry.kind.as_str(),
+                kind: entry.kind,
                 payout_delta: entry.payout_delta.minor_units(),
                 amount_delta: entry.amount_delta.minor_units(),
                 recorded_at: at,
@@ -657,10 +651,10 @@ impl<'a> Ledger<'a> {
 
 fn position_of_state(state: &StoredState) -> Result<Position, StorageError> {
     Ok(Position {
-        status: parse_status(&state.status)?,
+        status: state.status,
         payout: Money::from_minor_units(state.payout),
         amount: Money::from_minor_units(state.amount),
-        flags: flags_from_text(&state.flags),
+        flags: state.flags.clone(),
     })
 }
 
@@ -679,7 +673,7 @@ pub fn release_quarantined(
         let Some(delivery) = deliveries::find(conn, delivery_id)? else {
             return Ok(None);
         };
-        if delivery.outcome != Outcome::Quarantined.as_str() {
+        if delivery.outcome != Outcome::Quarantined {
             return Ok(None);
         }
         let at = delivery.received_at;

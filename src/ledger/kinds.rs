@@ -3,13 +3,14 @@
 
 use chrono::NaiveDateTime;
 
+use crate::domain::event::ClearingMatch;
 use crate::domain::event::{
     ActionStatus, ClearingEvent, CompletedJob, InquiryEvent, InquiryStatus, ProductChange,
     SentDate, TrackingValueRequest,
 };
 use crate::domain::inquiry::{self, RecordedInquiryEvent};
 use crate::domain::money::Money;
-use crate::domain::reconcile::{self, Context, Effect, Flag, flags_to_text};
+use crate::domain::reconcile::{self, Context, Effect, Flag};
 use crate::storage::actions::{self, Action, ActionFields, ActionState};
 use crate::storage::catalog_items::{self, CatalogItemChange};
 use crate::storage::clearings::{self, NewClearing};
@@ -95,9 +96,9 @@ pub fn apply_inquiry(
         tracking_link: event.tracking_link.as_deref(),
         extra: extra.as_deref(),
     };
-    let flags = inquiry::flags_to_text(&after.flags);
+    let flags = after.flags.to_string();
     let state = InquiryState {
-        status: after.status.as_str(),
+        status: after.status,
         resolution_status: after.status_raw.as_deref(),
         final_payout: after.final_payout.map(Money::minor_units),
         reject_reason: after.reject_reason.as_deref(),
@@ -143,8 +144,8 @@ fn action_flags(
     let rows = action_events::of_action(conn, &action.action_id)?;
     let events: Vec<_> = rows
         .iter()
-        .map(action_events::recorded)
-        .collect::<Result<_, _>>()?;
+        .map(action_events::ActionEventRow::recorded)
+        .collect();
     let context = Context {
         locking_date: action.locking_date.map(from_db_time),
         received_at: rows
@@ -217,12 +218,12 @@ pub fn apply_clearing(
         let matched = match &action_id {
             None => {
                 flagged = true;
-                clearings::MATCHED_NOTHING
+                ClearingMatch::Nothing
             }
             Some(action_id) => match actions::find(conn, action_id)? {
                 Some(action) => {
                     let flags = action_flags(conn, &action, true)?;
-                    let before = reconcile::flags_from_text(&action.flags);
+                    let before = action.flags.clone();
                     flagged |= !flags.is_subset(&before);
                     changed |= (cleared_date.is_some() && cleared_date != action.cleared_date)
                         || (ledger_date.is_some() && ledger_date != action.ledger_date)
@@ -232,19 +233,20 @@ pub fn apply_clearing(
                         action_id,
                         cleared_date,
                         ledger_date,
-                        &flags_to_text(&flags),
+                        &flags.to_string(),
                     )?;
-                    if action.status == ActionStatus::Reversed.as_str() {
-                        clearings::MATCHED_REVERSED
-                    } else if action.flags.contains(Flag::ClearedNeverTracked.as_str()) {
-                        clearings::MATCHED_PLACEHOLDER
+                    if action.status == ActionStatus::Reversed {
+                        ClearingMatch::Reversed
+                    } else if action.flags.contains(&Flag::ClearedNeverTracked) {
+                        ClearingMatch::Placeholder
                     } else {
-                        clearings::MATCHED_ACTION
+                        ClearingMatch::Action
                     }
                 }
                 None => {
                     flagged = true;
-                    let flags = flags_to_text(&[Flag::ClearedNeverTracked].into());
+                    let flags =
+                        reconcile::Flags::from_iter([Flag::ClearedNeverTracked]).to_string();
                     let state = ActionState {
                         status: ActionStatus::Pending.as_str(),
                         payout: 0,
@@ -260,7 +262,7 @@ pub fn apply_clearing(
                     };
                     actions::insert(conn, action_id, source, at, &state, &fields)?;
                     actions::set_cleared(conn, action_id, None, ledger_date, &flags)?;
-                    clearings::MATCHED_PLACEHOLDER
+                    ClearingMatch::Placeholder
                 }
             },
         };

@@ -79,8 +79,8 @@ pub fn action_record(view: &ActionView) -> Vec<String> {
     let optional = |value: &Option<String>| optional(value.as_deref()).into_owned();
     vec![
         text(&view.action_id),
-        view.shown_status.clone(),
-        view.status.clone(),
+        view.shown_status.to_string(),
+        view.status.to_string(),
         optional(&view.status_raw),
         view.payout.clone(),
         optional(&view.payout_currency),
@@ -105,7 +105,7 @@ pub fn action_record(view: &ActionView) -> Vec<String> {
         view.ledger_date.clone().unwrap_or_default(),
         view.first_seen_at.clone(),
         view.last_seen_at.clone(),
-        view.flags.join(" "),
+        view.flags.to_string().replace(',', " "),
         view.is_test.to_string(),
     ]
 }
@@ -169,7 +169,7 @@ pub fn ledger_record(line: &LedgerLine) -> Vec<String> {
         line.id.to_string(),
         time(Some(line.recorded_at)),
         text(&line.action_id).into_owned(),
-        line.kind.clone(),
+        line.kind.to_string(),
         money(line.payout_delta),
         optional(&line.payout_currency),
         money(line.amount_delta),
@@ -294,6 +294,7 @@ impl Export for StatementExport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::reconcile::EntryKind;
     use chrono::NaiveDate;
 
     #[test]
@@ -305,7 +306,7 @@ mod tests {
                 .and_hms_opt(9, 0, 0)
                 .unwrap(),
             action_id: "=cmd|' /C calc'!A0".into(),
-            kind: "reversed".into(),
+            kind: EntryKind::Reversed,
             payout_delta: -105_000,
             amount_delta: 0,
             delivery_id: 3,

@@ -5,11 +5,12 @@ use serde::Serialize;
 
 use std::collections::HashMap;
 
-use crate::domain::bucket::bucket_of;
-use crate::domain::event::{ActionStatus, InquiryStatus};
-use crate::domain::inquiry::{self, Credit};
+use crate::domain::bucket::{Bucket, bucket_of};
+use crate::domain::event::{ActionStatus, ClearingMatch, InquiryStatus, SourceKind};
+use crate::domain::inquiry::{self, Credit, InquiryFlags};
 use crate::domain::money::Money;
-use crate::domain::reconcile::{Flag, flags_from_text, is_locked};
+use crate::domain::outcome::Outcome;
+use crate::domain::reconcile::{EntryKind, Flag, Flags, is_locked};
 use crate::storage::action_query::{ActionFilter, Cursor, SortKey, SortValue};
 use crate::storage::actions::Action;
 use crate::storage::clearings::Clearing;
@@ -29,7 +30,7 @@ pub fn utc(time: NaiveDateTime) -> String {
 
 #[derive(Debug, Serialize)]
 pub struct EntryView {
-    pub kind: String,
+    pub kind: EntryKind,
     pub payout_delta: String,
     pub amount_delta: String,
     pub delivery_id: i64,
@@ -40,7 +41,7 @@ pub struct EntryView {
 pub struct ActionView {
     pub action_id: String,
     pub source: String,
-    pub status: String,
+    pub status: ActionStatus,
     pub status_raw: Option<String>,
     pub payout: String,
     pub amount: String,
@@ -68,10 +69,10 @@ pub struct ActionView {
     pub locked: bool,
     /// What finance sees: pending, approved (locked, or sent approved), cleared or reversed;
     /// see `dashboard::filter::bucket_of`.
-    pub shown_status: String,
+    pub shown_status: Bucket,
     /// When someone marked its flags as looked at.
     pub reviewed_at: Option<String>,
-    pub flags: Vec<String>,
+    pub flags: Flags,
     pub items: serde_json::Value,
     pub extra: serde_json::Value,
     pub first_seen_at: String,
@@ -90,7 +91,7 @@ pub struct ClearingView {
     pub order_id: Option<String>,
     pub cleared_date: Option<String>,
     pub ledger_date: Option<String>,
-    pub matched: String,
+    pub matched: ClearingMatch,
     pub received_at: String,
 }
 
@@ -119,22 +120,18 @@ impl ActionView {
         now: DateTime<Utc>,
     ) -> ActionView {
         let money = |units: i64| Money::from_minor_units(units).to_string();
-        let locked = ActionStatus::parse(&action.status).is_some_and(|status| {
-            is_locked(status, action.locking_date.map(|date| date.and_utc()), now)
-        });
         ActionView {
-            locked,
-            shown_status: match ActionStatus::parse(&action.status) {
-                Some(status) => bucket_of(
-                    status,
-                    action.locking_date,
-                    action.cleared_date,
-                    crate::storage::to_db_time(now),
-                )
-                .as_str()
-                .to_owned(),
-                None => action.status.clone(),
-            },
+            locked: is_locked(
+                action.status,
+                action.locking_date.map(|date| date.and_utc()),
+                now,
+            ),
+            shown_status: bucket_of(
+                action.status,
+                action.locking_date,
+                action.cleared_date,
+                crate::storage::to_db_time(now),
+            ),
             reviewed_at: action.reviewed_at.map(utc),
             ledger_date: action.ledger_date.map(utc),
             clearings: None,
@@ -160,10 +157,7 @@ impl ActionView {
             creation_date: action.creation_date.map(utc),
             locking_date: action.locking_date.map(utc),
             cleared_date: action.cleared_date.map(utc),
-            flags: flags_from_text(&action.flags)
-                .into_iter()
-                .map(|flag| flag.as_str().to_owned())
-                .collect(),
+            flags: action.flags,
             items: json_or_null(action.items.as_deref()),
             extra: json_or_null(action.extra.as_deref()),
             first_seen_at: utc(action.first_seen_at),
@@ -333,7 +327,7 @@ pub struct InquiryView {
     pub inquiry_id: String,
     pub source: String,
     /// pending, approved, declined or incomplete (an unknown word shows as pending, flagged).
-    pub status: String,
+    pub status: InquiryStatus,
     /// The word as sent (UNRESOLVED, VALID, …).
     pub resolution_status: Option<String>,
     pub inquiry_type: Option<String>,
@@ -362,7 +356,7 @@ pub struct InquiryView {
     pub resolution_notes: Option<String>,
     pub comments: serde_json::Value,
     pub tracking_link: Option<String>,
-    pub flags: Vec<String>,
+    pub flags: InquiryFlags,
     pub extra: serde_json::Value,
     pub first_seen_at: String,
     pub last_seen_at: String,
@@ -394,12 +388,10 @@ fn linked_action(
 
 impl InquiryView {
     fn new(inquiry: Inquiry, linked: Option<&Action>) -> InquiryView {
-        let tracked = linked.is_some_and(|action| {
-            !flags_from_text(&action.flags).contains(&Flag::ClearedNeverTracked)
-        });
-        let status = InquiryStatus::parse(&inquiry.status).unwrap_or(InquiryStatus::Pending);
+        let tracked =
+            linked.is_some_and(|action| !action.flags.contains(&Flag::ClearedNeverTracked));
         InquiryView {
-            credit: inquiry::credit(status, tracked),
+            credit: inquiry::credit(inquiry.status, tracked),
             linked_action_id: linked.map(|action| action.action_id.clone()),
             payout_currency: linked.and_then(|action| action.payout_currency.clone()),
             status: inquiry.status,
@@ -423,10 +415,7 @@ impl InquiryView {
             resolution_notes: inquiry.resolution_notes,
             comments: json_or_text(inquiry.comments.as_deref()),
             tracking_link: inquiry.tracking_link,
-            flags: crate::domain::inquiry::flags_from_text(&inquiry.flags)
-                .into_iter()
-                .map(|flag| flag.as_str().to_owned())
-                .collect(),
+            flags: inquiry.flags,
             extra: json_or_null(inquiry.extra.as_deref()),
             first_seen_at: utc(inquiry.first_seen_at),
             last_seen_at: utc(inquiry.last_seen_at),
@@ -471,6 +460,7 @@ pub fn inquiry_page(
     cursor: Option<&str>,
     limit: i64,
 ) -> Result<InquiryPage, StorageError> {
+    let status = status.and_then(InquiryStatus::parse);
     let rows = inquiries::page(conn, status, cursor, limit + 1)?;
     let more = rows.len() as i64 > limit;
     let mut views = Vec::new();
@@ -621,7 +611,7 @@ pub fn tracking_values(
 pub struct DeliveryView {
     pub id: i64,
     pub source: String,
-    pub kind: String,
+    pub kind: SourceKind,
     pub received_at: String,
     pub last_received_at: String,
     pub times_received: i32,
@@ -631,7 +621,7 @@ pub struct DeliveryView {
     /// The body as text (invalid UTF-8 shown as �); null when there was none.
     pub body: Option<String>,
     pub client_addr: Option<String>,
-    pub outcome: String,
+    pub outcome: Outcome,
     pub reason: Option<String>,
     pub warnings: Option<String>,
     /// The action, inquiry or other id it was about, when one was read.

@@ -144,10 +144,9 @@ pub fn read(
     let mut currencies: BTreeMap<String, CurrencySummary> = BTreeMap::new();
     for total in overview::bucket_totals(conn, include_tests, now)? {
         let entry = currencies_entry(&mut currencies, total.currency);
-        match Bucket::parse(&total.bucket) {
-            Some(Bucket::Reversed) => entry.reversed.actions += total.actions,
-            Some(bucket) => bucket_mut(entry, bucket).add(total.actions, total.payout),
-            None => {}
+        match total.bucket {
+            Bucket::Reversed => entry.reversed.actions += total.actions,
+            bucket => bucket_mut(entry, bucket).add(total.actions, total.payout),
         }
     }
     for sum in overview::reversed_payout(conn, include_tests)? {

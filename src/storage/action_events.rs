@@ -5,8 +5,8 @@ use diesel::prelude::*;
 
 use super::prepared::{self, RowsStatement, bind_row};
 use super::schema::action_events;
-use super::{AnyConnection, StorageError, per_backend};
-use crate::domain::event::ActionStatus;
+use super::{AnyConnection, per_backend};
+use crate::domain::event::EventStatus;
 use crate::domain::money::Money;
 use crate::domain::reconcile::RecordedEvent;
 
@@ -14,7 +14,7 @@ use crate::domain::reconcile::RecordedEvent;
 pub struct NewActionEvent<'a> {
     pub delivery_id: i64,
     pub action_id: &'a str,
-    pub status: &'a str,
+    pub status: EventStatus,
     pub status_raw: Option<&'a str>,
     pub payout: Option<i64>,
     pub delta_payout: Option<i64>,
@@ -28,7 +28,7 @@ pub struct NewActionEvent<'a> {
 pub struct ActionEventRow {
     pub delivery_id: i64,
     pub action_id: String,
-    pub status: String,
+    pub status: EventStatus,
     pub status_raw: Option<String>,
     pub payout: Option<i64>,
     pub delta_payout: Option<i64>,
@@ -113,28 +113,17 @@ pub fn of_actions(
     }
 }
 
-/// An event whose status word the source did not know is stored with this status; it counts as
-/// pending and flags its action.
-pub const UNKNOWN_STATUS: &str = "unknown";
-
-pub fn recorded(row: &ActionEventRow) -> Result<RecordedEvent, StorageError> {
-    let unknown_status = row.status == UNKNOWN_STATUS;
-    Ok(RecordedEvent {
-        seq: row.delivery_id,
-        status: if unknown_status {
-            ActionStatus::Pending
-        } else {
-            parse_status(&row.status)?
-        },
-        unknown_status,
-        payout: row.payout.map(Money::from_minor_units),
-        delta_payout: row.delta_payout.map(Money::from_minor_units),
-        amount: row.amount.map(Money::from_minor_units),
-        delta_amount: row.delta_amount.map(Money::from_minor_units),
-    })
-}
-
-pub fn parse_status(word: &str) -> Result<ActionStatus, StorageError> {
-    ActionStatus::parse(word)
-        .ok_or_else(|| StorageError::Corrupt(format!("unknown stored status `{word}`")))
+impl ActionEventRow {
+    /// The event as the ledger rule reads it.
+    pub fn recorded(&self) -> RecordedEvent {
+        RecordedEvent {
+            seq: self.delivery_id,
+            status: self.status.effective(),
+            unknown_status: self.status == EventStatus::Unknown,
+            payout: self.payout.map(Money::from_minor_units),
+            delta_payout: self.delta_payout.map(Money::from_minor_units),
+            amount: self.amount.map(Money::from_minor_units),
+            delta_amount: self.delta_amount.map(Money::from_minor_units),
+        }
+    }
 }

@@ -8,6 +8,7 @@ use super::schema::actions;
 use super::{AnyConnection, Backend, per_backend};
 use crate::domain::bucket::Bucket;
 use crate::domain::event::ActionStatus;
+use crate::domain::reconcile::Flags;
 use crate::storage::action_query::{ActionFilter, DateField, SortKey, SortValue};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -15,7 +16,7 @@ use crate::storage::action_query::{ActionFilter, DateField, SortKey, SortValue};
 pub struct Action {
     pub action_id: String,
     pub source: String,
-    pub status: String,
+    pub status: ActionStatus,
     pub status_raw: Option<String>,
     pub payout: i64,
     pub amount: i64,
@@ -38,7 +39,7 @@ pub struct Action {
     pub locking_date: Option<NaiveDateTime>,
     pub cleared_date: Option<NaiveDateTime>,
     pub ledger_date: Option<NaiveDateTime>,
-    pub flags: String,
+    pub flags: Flags,
     pub items: Option<String>,
     pub extra: Option<String>,
     pub first_seen_at: NaiveDateTime,
@@ -136,19 +137,11 @@ pub fn find(conn: &mut AnyConnection, action_id: &str) -> QueryResult<Option<Act
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = actions)]
 pub struct StoredState {
-    pub status: String,
+    pub status: ActionStatus,
     pub payout: i64,
     pub amount: i64,
-    pub flags: String,
+    pub flags: Flags,
     pub locking_date: Option<NaiveDateTime>,
-}
-
-pub fn find_state(conn: &mut AnyConnection, action_id: &str) -> QueryResult<Option<StoredState>> {
-    actions::table
-        .find(action_id)
-        .select(StoredState::as_select())
-        .first(conn)
-        .optional()
 }
 
 /// What the write path reads of a stored action: its source, its reconciled state, and the
@@ -227,7 +220,7 @@ pub fn states_of(conn: &mut AnyConnection, action_ids: &[&str]) -> QueryResult<V
 pub struct ActionRow<'a> {
     pub action_id: &'a str,
     pub source: String,
-    pub status: &'static str,
+    pub status: ActionStatus,
     pub payout: i64,
     pub amount: i64,
     pub flags: String,
@@ -408,24 +401,6 @@ pub fn insert(
         .execute(conn)
 }
 
-pub fn update(
-    conn: &mut AnyConnection,
-    action_id: &str,
-    state: &ActionState<'_>,
-    fields: &ActionFields<'_>,
-) -> QueryResult<usize> {
-    diesel::update(actions::table.find(action_id))
-        .set((state, fields))
-        .execute(conn)
-}
-
-/// A placeholder's first lifecycle event makes the action its source's.
-pub fn adopt(conn: &mut AnyConnection, action_id: &str, source: &str) -> QueryResult<usize> {
-    diesel::update(actions::table.find(action_id))
-        .set(actions::source.eq(source))
-        .execute(conn)
-}
-
 /// Sets the dates a clearing gives (None leaves a date alone) and the flags.
 pub fn set_cleared(
     conn: &mut AnyConnection,
@@ -495,23 +470,23 @@ macro_rules! filtered {
         if !filter.include_tests {
             query = query.filter(actions::is_test.eq(false));
         }
-        let reversed = actions::status.eq(ActionStatus::Reversed.as_str());
+        let reversed = actions::status.eq(ActionStatus::Reversed);
         let locked = actions::status
-            .eq(ActionStatus::Approved.as_str())
+            .eq(ActionStatus::Approved)
             .nullable()
             .or(actions::locking_date.le(now));
         query = match filter.bucket {
             None => query,
             Some(Bucket::Reversed) => query.filter(reversed),
             Some(Bucket::Cleared) => query
-                .filter(actions::status.ne(ActionStatus::Reversed.as_str()))
+                .filter(actions::status.ne(ActionStatus::Reversed))
                 .filter(actions::cleared_date.is_not_null()),
             Some(Bucket::Approved) => query
-                .filter(actions::status.ne(ActionStatus::Reversed.as_str()))
+                .filter(actions::status.ne(ActionStatus::Reversed))
                 .filter(actions::cleared_date.is_null())
                 .filter(locked),
             Some(Bucket::Pending) => query
-                .filter(actions::status.eq(ActionStatus::Pending.as_str()))
+                .filter(actions::status.eq(ActionStatus::Pending))
                 .filter(actions::cleared_date.is_null())
                 .filter(
                     actions::locking_date

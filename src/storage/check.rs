@@ -31,7 +31,7 @@ pub fn violations(conn: &mut AnyConnection) -> Result<Vec<String>, StorageError>
             events
                 .entry(row.action_id.clone())
                 .or_default()
-                .push(action_events::recorded(&row)?);
+                .push(row.recorded());
         }
         for action in actions::of_ids(conn, &ids)? {
             let id = &action.action_id;
@@ -51,9 +51,7 @@ pub fn violations(conn: &mut AnyConnection) -> Result<Vec<String>, StorageError>
                     money(action.amount)
                 ));
             }
-            if action.status == ActionStatus::Reversed.as_str()
-                && (action.payout != 0 || payout_sum != 0)
-            {
+            if action.status == ActionStatus::Reversed && (action.payout != 0 || payout_sum != 0) {
                 found.push(format!(
                     "action {id}: reversed but its payout is {}",
                     money(action.payout)
@@ -62,8 +60,7 @@ pub fn violations(conn: &mut AnyConnection) -> Result<Vec<String>, StorageError>
             let set = events.remove(id).unwrap_or_default();
             // A placeholder made by a clearing for an id never tracked: no event, no entry, no
             // money, and a clearing that names it.
-            let placeholder = reconcile::flags_from_text(&action.flags)
-                .contains(&reconcile::Flag::ClearedNeverTracked);
+            let placeholder = action.flags.contains(&reconcile::Flag::ClearedNeverTracked);
             if placeholder {
                 if !set.is_empty() {
                     found.push(format!(

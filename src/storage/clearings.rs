@@ -7,12 +7,7 @@ use serde::Serialize;
 use super::prepared::{self, RowsStatement};
 use super::schema::clearings;
 use super::{AnyConnection, per_backend};
-
-/// What a cleared id matched.
-pub const MATCHED_ACTION: &str = "cleared";
-pub const MATCHED_REVERSED: &str = "reversed";
-pub const MATCHED_PLACEHOLDER: &str = "placeholder";
-pub const MATCHED_NOTHING: &str = "unmatched";
+use crate::domain::event::ClearingMatch;
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = clearings)]
@@ -23,7 +18,7 @@ pub struct NewClearing<'a> {
     pub campaign_id: Option<&'a str>,
     pub cleared_date: Option<NaiveDateTime>,
     pub ledger_date: Option<NaiveDateTime>,
-    pub matched: &'a str,
+    pub matched: ClearingMatch,
     pub received_at: NaiveDateTime,
 }
 
@@ -37,7 +32,7 @@ pub struct Clearing {
     pub campaign_id: Option<String>,
     pub cleared_date: Option<NaiveDateTime>,
     pub ledger_date: Option<NaiveDateTime>,
-    pub matched: String,
+    pub matched: ClearingMatch,
     pub received_at: NaiveDateTime,
 }
 

@@ -7,13 +7,15 @@ use serde::Serialize;
 use super::prepared::{self, RowsStatement, bind_row};
 use super::schema::deliveries;
 use super::{AnyConnection, per_backend};
+use crate::domain::event::SourceKind;
+use crate::domain::outcome::Outcome;
 
 // None is NULL, not DEFAULT: the same row as the batch insert (`insert_all_unless_repeat`) writes.
 #[derive(Debug, Insertable)]
 #[diesel(table_name = deliveries, treat_none_as_default_value = false)]
 pub struct NewDelivery<'a> {
     pub source: &'a str,
-    pub kind: &'a str,
+    pub kind: SourceKind,
     pub dedup_key: &'a str,
     pub received_at: NaiveDateTime,
     pub last_received_at: NaiveDateTime,
@@ -23,7 +25,7 @@ pub struct NewDelivery<'a> {
     pub query: &'a str,
     pub body: Option<&'a [u8]>,
     pub client_addr: Option<&'a str>,
-    pub outcome: &'a str,
+    pub outcome: Outcome,
     pub reason: Option<&'a str>,
     pub warnings: Option<&'a str>,
     pub subject_id: Option<&'a str>,
@@ -34,7 +36,7 @@ pub struct NewDelivery<'a> {
 pub struct Delivery {
     pub id: i64,
     pub source: String,
-    pub kind: String,
+    pub kind: SourceKind,
     #[serde(skip)]
     pub dedup_key: String,
     pub received_at: NaiveDateTime,
@@ -46,7 +48,7 @@ pub struct Delivery {
     #[serde(skip)]
     pub body: Option<Vec<u8>>,
     pub client_addr: Option<String>,
-    pub outcome: String,
+    pub outcome: Outcome,
     pub reason: Option<String>,
     pub warnings: Option<String>,
     pub subject_id: Option<String>,

@@ -5,13 +5,15 @@ use diesel::prelude::*;
 
 use super::schema::inquiries;
 use super::{AnyConnection, Backend, per_backend};
+use crate::domain::event::InquiryStatus;
+use crate::domain::inquiry::InquiryFlags;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = inquiries)]
 pub struct Inquiry {
     pub inquiry_id: String,
     pub source: String,
-    pub status: String,
+    pub status: InquiryStatus,
     pub resolution_status: Option<String>,
     pub inquiry_type: Option<String>,
     pub expected_payout: Option<i64>,
@@ -32,7 +34,7 @@ pub struct Inquiry {
     pub resolution_notes: Option<String>,
     pub comments: Option<String>,
     pub tracking_link: Option<String>,
-    pub flags: String,
+    pub flags: InquiryFlags,
     pub extra: Option<String>,
     pub first_seen_at: NaiveDateTime,
     pub last_seen_at: NaiveDateTime,
@@ -65,7 +67,7 @@ pub struct InquiryFields<'a> {
 #[derive(Debug, Insertable, AsChangeset)]
 #[diesel(table_name = inquiries)]
 pub struct InquiryState<'a> {
-    pub status: &'a str,
+    pub status: InquiryStatus,
     pub resolution_status: Option<&'a str>,
     pub final_payout: Option<i64>,
     pub reject_reason: Option<&'a str>,
@@ -131,7 +133,7 @@ pub fn update(
 /// A page of inquiries after `cursor` (an inquiry id), in inquiry id order.
 pub fn page(
     conn: &mut AnyConnection,
-    status: Option<&str>,
+    status: Option<InquiryStatus>,
     cursor: Option<&str>,
     limit: i64,
 ) -> QueryResult<Vec<Inquiry>> {

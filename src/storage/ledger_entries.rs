@@ -9,12 +9,13 @@ use serde::Serialize;
 use super::prepared::{self, RowsStatement, bind_row};
 use super::schema::ledger_entries;
 use super::{AnyConnection, per_backend};
+use crate::domain::reconcile::EntryKind;
 
 #[derive(Debug)]
 pub struct NewLedgerEntry<'a> {
     pub action_id: &'a str,
     pub delivery_id: i64,
-    pub kind: &'a str,
+    pub kind: EntryKind,
     pub payout_delta: i64,
     pub amount_delta: i64,
     pub recorded_at: NaiveDateTime,
@@ -26,7 +27,7 @@ pub struct LedgerEntry {
     pub id: i64,
     pub action_id: String,
     pub delivery_id: i64,
-    pub kind: String,
+    pub kind: EntryKind,
     pub payout_delta: i64,
     pub amount_delta: i64,
     pub recorded_at: NaiveDateTime,

@@ -5,13 +5,14 @@ use diesel::prelude::*;
 
 use super::AnyConnection;
 use super::schema::{actions, ledger_entries};
+use crate::domain::reconcile::EntryKind;
 
 #[derive(Debug, Clone, Queryable)]
 pub struct LedgerLine {
     pub id: i64,
     pub recorded_at: NaiveDateTime,
     pub action_id: String,
-    pub kind: String,
+    pub kind: EntryKind,
     pub payout_delta: i64,
     pub amount_delta: i64,
     pub delivery_id: i64,

@@ -6,6 +6,7 @@ use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamp};
 
 use super::schema::{auth_failures, deliveries, inquiries};
 use super::{AnyConnection, load_sql};
+use crate::domain::bucket::Bucket;
 
 /// The buckets of `dashboard::filter::bucket_of`, in SQL.
 const BUCKET: &str = "CASE WHEN status = 'reversed' THEN 'reversed'
@@ -18,7 +19,7 @@ pub struct BucketTotal {
     #[diesel(sql_type = Nullable<Text>)]
     pub currency: Option<String>,
     #[diesel(sql_type = Text)]
-    pub bucket: String,
+    pub bucket: Bucket,
     #[diesel(sql_type = BigInt)]
     pub actions: i64,
     #[diesel(sql_type = BigInt)]

@@ -269,10 +269,10 @@ fn ledger_of(url: &str) -> Vec<(String, String, i64, i64, String, i64, i64)> {
             let (payout_sum, amount_sum) = sums[&action.action_id];
             ledger.push((
                 action.action_id,
-                action.status,
+                action.status.to_string(),
                 action.payout,
                 action.amount,
-                action.flags,
+                action.flags.to_string(),
                 payout_sum,
                 amount_sum,
             ));

@@ -190,7 +190,7 @@ fn plan(settings: &Settings, args: &SendTestArgs) -> Result<(Vec<Request>, Vec<E
         .map(|value| (args.secret_param.as_str(), value));
     let now = chrono::Utc::now();
     let fresh = || format!("TEST-{:08X}", rand::random::<u32>());
-    let marker_key = scenarios::marker_key(&settings.testing.marker_field);
+    let marker_key = scenarios::marker_key(settings.testing.marker_field);
     let marker = (marker_key, settings.testing.marker_value.as_str());
     let marks = !settings.testing.marker_value.is_empty();
     let source_for = |kind: Kind| -> String {

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use crate::domain::event::MarkerField;
+
 /// A GET URL query template, as a partner pastes it after `?`.
 const ACTION_GET: &str = "CampaignId={CampaignId}&CampaignName={CampaignName}\
 &ActionTrackerId={ActionTrackerId}&ActionTrackerName={ActionTrackerName}\
@@ -166,15 +168,15 @@ fn url_encode(value: &str) -> String {
 }
 
 /// Impact.com's key for a canonical marker field (the field map's defaults).
-pub fn marker_key(canonical: &str) -> &'static str {
-    match canonical {
-        "sub_id1" => "SubId1",
-        "sub_id2" => "SubId2",
-        "sub_id3" => "SubId3",
-        "order_id" => "Oid",
-        "click_id" => "RefClickId",
-        "promo_code" => "PromoCode",
-        _ => "SharedId",
+pub fn marker_key(field: MarkerField) -> &'static str {
+    match field {
+        MarkerField::SubId1 => "SubId1",
+        MarkerField::SubId2 => "SubId2",
+        MarkerField::SubId3 => "SubId3",
+        MarkerField::OrderId => "Oid",
+        MarkerField::ClickId => "RefClickId",
+        MarkerField::PromoCode => "PromoCode",
+        MarkerField::SharedId => "SharedId",
     }
 }
 

@@ -9,6 +9,7 @@ use super::{
     urlencoding,
 };
 use crate::domain::bucket::Bucket;
+use crate::domain::reconcile::Flags;
 use crate::read::filter::ListQuery;
 use crate::read::model::{self, ActionView, DeliveryView};
 use crate::storage::action_query::{ActionFilter, SortKey};
@@ -26,8 +27,8 @@ pub struct Header {
 
 pub struct ActionRow {
     pub action_id: String,
-    pub status: String,
-    pub flags: Vec<String>,
+    pub status: Bucket,
+    pub flags: Flags,
     pub payout: String,
     /// What its reversal entries took away, as impact.com's reversed screen shows it.
     pub reversed: Option<String>,
@@ -73,7 +74,7 @@ fn query_string(query: &ListQuery) -> String {
 fn row(view: &ActionView) -> ActionRow {
     ActionRow {
         action_id: view.action_id.clone(),
-        status: view.shown_status.clone(),
+        status: view.shown_status,
         flags: view.flags.clone(),
         payout: shown_money(&view.payout, view.payout_currency.as_deref()),
         reversed: reversed_payout(view)
@@ -243,7 +244,7 @@ struct ActionPage {
 }
 
 pub struct TimelineEntry {
-    pub kind: String,
+    pub kind: crate::domain::reconcile::EntryKind,
     pub payout_delta: String,
     pub amount_delta: String,
     pub recorded_at: String,
@@ -255,9 +256,9 @@ fn fields(view: &ActionView) -> Vec<(&'static str, String)> {
     vec![
         ("Action id", view.action_id.clone()),
         ("Source", view.source.clone()),
-        ("Status (events)", view.status.clone()),
+        ("Status (events)", view.status.to_string()),
         ("Status as sent", or_dash(&view.status_raw)),
-        ("Shown as", view.shown_status.clone()),
+        ("Shown as", view.shown_status.to_string()),
         (
             "Payout",
             shown_money(&view.payout, view.payout_currency.as_deref()),
@@ -341,7 +342,7 @@ pub async fn action(
         .iter()
         .flatten()
         .map(|entry| TimelineEntry {
-            kind: entry.kind.clone(),
+            kind: entry.kind,
             payout_delta: shown_money(&entry.payout_delta, currency.as_deref()),
             amount_delta: shown_money(&entry.amount_delta, view.amount_currency.as_deref()),
             recorded_at: shown_time(Some(&entry.recorded_at)),

@@ -7,6 +7,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{CsrfForm, error_page, form_refused, read, shown_time, urlencoding};
+use crate::domain::event::SourceKind;
+use crate::domain::outcome::Outcome;
 use crate::ledger::reprocess::Reprocessed;
 use crate::read::format;
 use crate::read::log::{LogFilter, LogQuery, OUTCOMES};
@@ -20,12 +22,12 @@ const PAGE_SIZE: i64 = 50;
 const FAILURES_SHOWN: i64 = 20;
 
 /// Where a delivery's subject is shown: an action's or an inquiry's page.
-fn subject_link(kind: &str, subject_id: &str) -> Option<String> {
+fn subject_link(kind: SourceKind, subject_id: &str) -> Option<String> {
     match kind {
-        "action_lifecycle" | "tracking_value_request" => {
+        SourceKind::ActionLifecycle | SourceKind::TrackingValueRequest => {
             Some(format!("/actions/{}", urlencoding(subject_id)))
         }
-        "action_inquiry" => Some(format!("/inquiries/{}", urlencoding(subject_id))),
+        SourceKind::ActionInquiry => Some(format!("/inquiries/{}", urlencoding(subject_id))),
         _ => None,
     }
 }
@@ -35,7 +37,7 @@ pub struct DeliveryRow {
     pub received: String,
     pub source: String,
     pub method: String,
-    pub outcome: String,
+    pub outcome: Outcome,
     pub reason: String,
     pub subject_id: String,
     pub subject_link: Option<String>,
@@ -50,10 +52,10 @@ impl From<&DeliveryView> for DeliveryRow {
             received: shown_time(Some(&view.received_at)),
             source: view.source.clone(),
             method: view.method.clone(),
-            outcome: view.outcome.clone(),
+            outcome: view.outcome,
             reason: view.reason.clone().unwrap_or_default(),
             subject_link: (!subject_id.is_empty())
-                .then(|| subject_link(&view.kind, &subject_id))
+                .then(|| subject_link(view.kind, &subject_id))
                 .flatten(),
             subject_id,
             times_received: view.times_received,
@@ -205,7 +207,7 @@ pub async fn show(
         subject_link: delivery
             .subject_id
             .as_deref()
-            .and_then(|subject| subject_link(&delivery.kind, subject)),
+            .and_then(|subject| subject_link(delivery.kind, subject)),
         notice: query.reprocessed.as_deref().and_then(reprocess_notice),
         delivery,
     };

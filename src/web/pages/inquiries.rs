@@ -7,6 +7,7 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 
 use super::{error_page, or_dash, read, shown_money, shown_time, time_or_dash};
+use crate::domain::event::InquiryStatus;
 use crate::read::model::{self, InquiryView};
 use crate::read::overview::DEADLINE_DAYS;
 use crate::web::access::Chrome;
@@ -17,7 +18,7 @@ const PAGE_SIZE: i64 = 50;
 
 pub struct InquiryRow {
     pub inquiry_id: String,
-    pub status: String,
+    pub status: InquiryStatus,
     pub status_sent: String,
     pub inquiry_type: String,
     pub campaign: String,
@@ -29,12 +30,12 @@ pub struct InquiryRow {
     pub final_payout: String,
     pub linked_action_id: Option<String>,
     pub credit: Option<&'static str>,
-    pub flags: Vec<String>,
+    pub flags: crate::domain::inquiry::InquiryFlags,
 }
 
 /// Whether an open inquiry's deadline has passed or falls within [`DEADLINE_DAYS`] of `now`.
-fn due(status: &str, deadline: Option<&str>, now: DateTime<Utc>) -> Option<&'static str> {
-    if status != "pending" {
+fn due(status: InquiryStatus, deadline: Option<&str>, now: DateTime<Utc>) -> Option<&'static str> {
+    if status != InquiryStatus::Pending {
         return None;
     }
     let deadline = DateTime::parse_from_rfc3339(deadline?).ok()?;
@@ -57,7 +58,7 @@ fn row(view: &InquiryView, now: DateTime<Utc>) -> InquiryRow {
     let currency = view.payout_currency.as_deref();
     InquiryRow {
         inquiry_id: view.inquiry_id.clone(),
-        status: view.status.clone(),
+        status: view.status,
         status_sent: view.resolution_status.clone().unwrap_or_default(),
         inquiry_type: view.inquiry_type.clone().unwrap_or_default(),
         campaign: view
@@ -67,7 +68,7 @@ fn row(view: &InquiryView, now: DateTime<Utc>) -> InquiryRow {
             .unwrap_or_default(),
         order_id: view.order_id.clone().unwrap_or_default(),
         deadline: shown_time(view.resolution_deadline_date.as_deref()),
-        due: due(&view.status, view.resolution_deadline_date.as_deref(), now),
+        due: due(view.status, view.resolution_deadline_date.as_deref(), now),
         expected: money(&view.expected_payout, currency),
         final_payout: money(&view.final_payout, currency),
         linked_action_id: view.linked_action_id.clone(),
@@ -241,13 +242,19 @@ mod tests {
     fn an_open_inquiry_is_due_soon_within_the_window_and_overdue_after_it() {
         let now: DateTime<Utc> = "2026-04-24T00:00:00Z".parse().unwrap();
         let soon = Some("2026-05-01T00:00:00Z");
-        assert_eq!(due("pending", soon, now), Some("due soon"));
-        assert_eq!(due("pending", Some("2026-05-01T00:00:01Z"), now), None);
+        assert_eq!(due(InquiryStatus::Pending, soon, now), Some("due soon"));
         assert_eq!(
-            due("pending", Some("2026-04-23T00:00:00Z"), now),
+            due(InquiryStatus::Pending, Some("2026-05-01T00:00:01Z"), now),
+            None
+        );
+        assert_eq!(
+            due(InquiryStatus::Pending, Some("2026-04-23T00:00:00Z"), now),
             Some("overdue")
         );
-        assert_eq!(due("approved", Some("2026-04-23T00:00:00Z"), now), None);
-        assert_eq!(due("pending", None, now), None);
+        assert_eq!(
+            due(InquiryStatus::Approved, Some("2026-04-23T00:00:00Z"), now),
+            None
+        );
+        assert_eq!(due(InquiryStatus::Pending, None, now), None);
     }
 }

@@ -8,8 +8,7 @@ use serde::Deserialize;
 use crate::domain::event::{ActionEvent, MarkerField, SourceKind};
 use crate::intake::auth::{AuthConfig, AuthConfigError, AuthPolicy, BearerTokens};
 use crate::intake::delivery::Source;
-use crate::intake::kind_mapping::KindMapping;
-use crate::intake::mapping::ActionMapping;
+use crate::intake::mapping::Mapping;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://postback-ledger.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -279,15 +278,8 @@ pub fn resolve(file: FileConfig) -> Result<Settings, ConfigError> {
                 "[sources.{name}]: a source name may hold only letters, digits, '-' and '_' (it is a URL path segment)"
             )));
         }
-        let (action_mapping, kind_mapping) = match source.kind {
-            SourceKind::ActionLifecycle => {
-                ActionMapping::configured(&source.fields, &source.statuses)
-                    .map(|mapping| (mapping, KindMapping::defaults(source.kind)))
-            }
-            other => KindMapping::configured(other, &source.fields, &source.statuses)
-                .map(|mapping| (ActionMapping::default(), mapping)),
-        }
-        .map_err(|error| invalid(format!("[sources.{name}]: {error}")))?;
+        let mapping = Mapping::configured(source.kind, &source.fields, &source.statuses)
+            .map_err(|error| invalid(format!("[sources.{name}]: {error}")))?;
         let auth = match &source.auth {
             Some(own) => own.overlaid_on(&file.auth),
             None => file.auth.clone(),
@@ -299,8 +291,7 @@ pub fn resolve(file: FileConfig) -> Result<Settings, ConfigError> {
             Source {
                 name,
                 kind: source.kind,
-                action_mapping,
-                kind_mapping,
+                mapping,
                 auth,
             },
         );

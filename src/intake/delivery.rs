@@ -7,21 +7,15 @@ use sha2::{Digest, Sha256};
 use crate::domain::event::{Postback, Quarantine, SourceKind};
 use crate::intake::auth::AuthConfig;
 use crate::intake::decode::{self, Fields, Limits, field_text};
-use crate::intake::kind_mapping::KindMapping;
-use crate::intake::kind_mapping::{
-    map_clearing, map_inquiry, map_job, map_product, map_tracking_value,
-};
-use crate::intake::mapping::ActionMapping;
-use crate::intake::mapping::map_action;
+use crate::intake::mapping::{self, Mapping};
 
 /// One source, ready to serve.
 #[derive(Debug, Clone)]
 pub struct Source {
     pub name: String,
     pub kind: SourceKind,
-    pub action_mapping: ActionMapping,
-    /// How sources of the other kinds read their keys (and inquiries their status words).
-    pub kind_mapping: KindMapping,
+    /// How it reads its keys and status words.
+    pub mapping: Mapping,
     pub auth: AuthConfig,
 }
 
@@ -92,7 +86,7 @@ pub fn read(source: &Source, query: &str, content_type: Option<&str>, body: &[u8
     match decode::decode(query, content_type, body, &Limits::default()) {
         Ok(decoded) => {
             let mut warnings = decoded.warnings;
-            let understood = interpret(source, &decoded.fields, &mut warnings);
+            let understood = mapping::map(&decoded.fields, &source.mapping, &mut warnings);
             let payload = canonical_json(&decoded.fields);
             Reading {
                 understood,
@@ -105,32 +99,6 @@ pub fn read(source: &Source, query: &str, content_type: Option<&str>, body: &[u8
             warnings: Vec::new(),
             dedup_key: dedup_key(&source.name, None, query, body),
         },
-    }
-}
-
-fn interpret(
-    source: &Source,
-    fields: &Fields,
-    warnings: &mut Vec<String>,
-) -> Result<Postback, Quarantine> {
-    let mapping = &source.kind_mapping;
-    match source.kind {
-        SourceKind::ActionLifecycle => map_action(fields, &source.action_mapping, warnings)
-            .map(|event| Postback::Action(Box::new(event))),
-        SourceKind::ActionInquiry => {
-            map_inquiry(fields, mapping, warnings).map(|event| Postback::Inquiry(Box::new(event)))
-        }
-        SourceKind::ActionClearing => {
-            map_clearing(fields, mapping, warnings).map(|event| Postback::Clearing(Box::new(event)))
-        }
-        SourceKind::ProductDataChange => {
-            map_product(fields, mapping, warnings).map(|event| Postback::Product(Box::new(event)))
-        }
-        SourceKind::CompletedJob => {
-            map_job(fields, mapping, warnings).map(|event| Postback::Job(Box::new(event)))
-        }
-        SourceKind::TrackingValueRequest => map_tracking_value(fields, mapping, warnings)
-            .map(|event| Postback::TrackingValue(Box::new(event))),
     }
 }
 

@@ -3,5 +3,4 @@
 pub mod auth;
 pub mod decode;
 pub mod delivery;
-pub mod kind_mapping;
 pub mod mapping;

@@ -1,277 +1,21 @@
-//! Maps a decoded field map onto the typed events of the kinds beside action lifecycle
-//! (inquiries, clearing, product changes, completed jobs, tracking value requests), through each
-//! source's field map (and, for inquiries, its status map). Pure: no storage, no HTTP.
+//! The kinds beside action lifecycle (inquiries, clearing, product changes, completed jobs,
+//! tracking value requests) read into their typed events.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
+use super::{Mapping, Reader};
 use crate::domain::event::{
-    ClearingEvent, CompletedJob, InquiryEvent, InquiryStatus, ProductChange, Quarantine, ResultUrl,
-    SentDate, SourceKind, TrackingValueRequest,
+    ClearingEvent, CompletedJob, InquiryEvent, ProductChange, Quarantine, ResultUrl,
+    TrackingValueRequest,
 };
-use crate::domain::money::Money;
 use crate::intake::decode::Fields;
-use crate::intake::mapping::{Lookup, MappingError, parse_items, parse_sent_date, truncate};
-
-/// Canonical fields of an action inquiry and impact.com's key for each.
-pub const INQUIRY_FIELDS: &[(&str, &str)] = &[
-    ("inquiry_id", "Id"),
-    ("resolution_status", "ResolutionStatus"),
-    ("inquiry_type", "InquiryType"),
-    ("expected_payout", "ExpectedPayout"),
-    ("final_payout", "FinalPayout"),
-    ("transaction_amount", "TransactionAmount"),
-    ("campaign_id", "CampaignId"),
-    ("campaign_name", "CampaignName"),
-    ("media_partner_id", "MediaPartnerId"),
-    ("order_id", "OrderId"),
-    ("action_id", "ActionId"),
-    ("transaction_date", "TransactionDate"),
-    ("resolution_deadline_date", "ResolutionDeadlineDate"),
-    ("auto_approval_date", "AutoApprovalDate"),
-    ("resolution_date", "ResolutionDate"),
-    ("creation_date", "CreationDate"),
-    ("reject_reason", "RejectReason"),
-    ("inquiry_notes", "InquiryNotes"),
-    ("resolution_notes", "ResolutionNotes"),
-    ("comments", "Comments"),
-    ("tracking_link", "TrackingLink"),
-];
-
-pub const CLEARING_FIELDS: &[(&str, &str)] = &[
-    ("action_ids", "ActionIds"),
-    ("order_ids", "OrderIds"),
-    ("cleared_date", "ClearedDate"),
-    ("ledger_date", "LedgerDate"),
-    ("campaign_id", "CampaignId"),
-];
-
-/// impact.com publishes no example body for product data change postbacks; these are the names
-/// its catalog API uses. A partner's template can name them otherwise through the field map.
-pub const PRODUCT_FIELDS: &[(&str, &str)] = &[
-    ("catalog_id", "CatalogId"),
-    ("item_id", "CatalogItemId"),
-    ("name", "Name"),
-    ("price", "CurrentPrice"),
-    ("currency", "Currency"),
-    ("stock", "StockAvailability"),
-    ("change_type", "ChangeType"),
-];
-
-pub const JOB_FIELDS: &[(&str, &str)] = &[
-    ("job_id", "JobId"),
-    ("job_type", "JobType"),
-    ("account_id", "AccountId"),
-    ("start_date", "StartDate"),
-    ("end_date", "EndDate"),
-    ("records_processed", "RecordsProcessed"),
-    ("detail_uri", "ApiJobDetailUri"),
-    ("result_uri", "ApiResultUri"),
-];
-
-/// Keys starting with this (case-insensitively) are result download URLs; the number after it
-/// is the URL's validity in minutes (`ResultDownloadUrlExp15`).
-pub const RESULT_URL_PREFIX: &str = "resultdownloadurlexp";
-
-pub const TRACKING_VALUE_FIELDS: &[(&str, &str)] = &[
-    ("action_id", "ActionId"),
-    ("campaign_id", "CampaignId"),
-    ("action_tracker_id", "ActionTrackerId"),
-    ("media_partner_id", "MediaPartnerId"),
-    ("order_id", "Oid"),
-    ("amount", "Amount"),
-    ("currency", "Currency"),
-    ("event_date", "EventDate"),
-    ("ip_address", "IpAddress"),
-    ("click_id", "RefClickId"),
-    ("items", "items"),
-];
-
-/// impact.com's resolution words (those documented and those seen) and what each means.
-const DEFAULT_INQUIRY_STATUSES: &[(&str, InquiryStatus)] = &[
-    ("unresolved", InquiryStatus::Pending),
-    ("pending", InquiryStatus::Pending),
-    ("open", InquiryStatus::Pending),
-    ("valid", InquiryStatus::Approved),
-    ("approved", InquiryStatus::Approved),
-    ("accepted", InquiryStatus::Approved),
-    ("declined", InquiryStatus::Declined),
-    ("rejected", InquiryStatus::Declined),
-    ("incomplete", InquiryStatus::Incomplete),
-];
-
-/// The canonical fields of a kind (none for action lifecycle, which has its own mapping).
-pub fn fields_of(kind: SourceKind) -> &'static [(&'static str, &'static str)] {
-    match kind {
-        SourceKind::ActionLifecycle => &[],
-        SourceKind::ActionInquiry => INQUIRY_FIELDS,
-        SourceKind::ActionClearing => CLEARING_FIELDS,
-        SourceKind::ProductDataChange => PRODUCT_FIELDS,
-        SourceKind::CompletedJob => JOB_FIELDS,
-        SourceKind::TrackingValueRequest => TRACKING_VALUE_FIELDS,
-    }
-}
-
-/// How one source of a kind other than action lifecycle reads its keys (and status words).
-#[derive(Debug, Clone)]
-pub struct KindMapping {
-    kind: SourceKind,
-    /// canonical field -> the partner's key, lowercased
-    keys: BTreeMap<&'static str, String>,
-    /// the partner's resolution word, lowercased -> normalized status (inquiries only)
-    statuses: HashMap<String, InquiryStatus>,
-}
-
-impl KindMapping {
-    pub fn defaults(kind: SourceKind) -> KindMapping {
-        KindMapping {
-            kind,
-            keys: fields_of(kind)
-                .iter()
-                .map(|(canonical, key)| (*canonical, key.to_ascii_lowercase()))
-                .collect(),
-            statuses: if kind == SourceKind::ActionInquiry {
-                DEFAULT_INQUIRY_STATUSES
-                    .iter()
-                    .map(|(word, status)| (word.to_string(), *status))
-                    .collect()
-            } else {
-                HashMap::new()
-            },
-        }
-    }
-
-    /// The defaults with the configured `fields` (canonical = key) and `statuses` (word =
-    /// pending, approved, declined or incomplete; inquiries only) laid over them.
-    pub fn configured(
-        kind: SourceKind,
-        fields: &BTreeMap<String, String>,
-        statuses: &BTreeMap<String, String>,
-    ) -> Result<KindMapping, MappingError> {
-        let mut mapping = KindMapping::defaults(kind);
-        let table = fields_of(kind);
-        for (canonical, key) in fields {
-            let known = table
-                .iter()
-                .find(|(name, _)| name == canonical)
-                .map(|(name, _)| *name)
-                .ok_or_else(|| {
-                    let names: Vec<&str> = table.iter().map(|(name, _)| *name).collect();
-                    MappingError::UnknownField(canonical.clone(), names.join(", "))
-                })?;
-            mapping.keys.insert(known, key.to_ascii_lowercase());
-        }
-        for (word, target) in statuses {
-            if kind != SourceKind::ActionInquiry {
-                return Err(MappingError::StatusesNotSupported(kind.as_str().to_owned()));
-            }
-            let status = InquiryStatus::parse_loose(target).ok_or_else(|| {
-                MappingError::UnknownInquiryStatus {
-                    word: word.clone(),
-                    target: target.clone(),
-                }
-            })?;
-            mapping
-                .statuses
-                .insert(word.trim().to_ascii_lowercase(), status);
-        }
-        Ok(mapping)
-    }
-
-    pub fn kind(&self) -> SourceKind {
-        self.kind
-    }
-
-    pub fn key_of(&self, canonical: &str) -> &str {
-        self.keys.get(canonical).map(String::as_str).unwrap_or("")
-    }
-
-    /// The key as the configuration (or impact.com) spells it, for messages.
-    fn original_key(&self, canonical: &str) -> String {
-        fields_of(self.kind)
-            .iter()
-            .find(|(name, key)| {
-                *name == canonical && key.eq_ignore_ascii_case(self.key_of(canonical))
-            })
-            .map(|(_, key)| key.to_string())
-            .unwrap_or_else(|| self.key_of(canonical).to_owned())
-    }
-}
-
-/// One postback's fields read through a mapping, collecting warnings.
-struct Reader<'a, 'w> {
-    lookup: Lookup<'a>,
-    mapping: &'a KindMapping,
-    warnings: &'w mut Vec<String>,
-}
-
-impl<'a, 'w> Reader<'a, 'w> {
-    fn new(fields: &'a Fields, mapping: &'a KindMapping, warnings: &'w mut Vec<String>) -> Self {
-        Reader {
-            lookup: Lookup::new(fields),
-            mapping,
-            warnings,
-        }
-    }
-
-    fn text(&mut self, canonical: &str) -> Option<String> {
-        self.lookup.text(self.mapping.key_of(canonical))
-    }
-
-    fn id(&mut self, canonical: &str, what: &'static str) -> Result<String, Quarantine> {
-        self.text(canonical).ok_or_else(|| Quarantine::MissingId {
-            what,
-            field: self.mapping.original_key(canonical),
-        })
-    }
-
-    fn money(&mut self, canonical: &str) -> Result<Option<Money>, Quarantine> {
-        self.text(canonical)
-            .map(|value| {
-                value
-                    .parse::<Money>()
-                    .map_err(|problem| Quarantine::UnparseableMoney {
-                        field: self.mapping.original_key(canonical),
-                        problem: problem.to_string(),
-                    })
-            })
-            .transpose()
-    }
-
-    fn date(&mut self, canonical: &str) -> Option<SentDate> {
-        let value = self.text(canonical)?;
-        let date = parse_sent_date(&value);
-        if date.utc.is_none() {
-            self.warnings.push(format!(
-                "`{}` = `{}` is not a date; kept as text only",
-                self.mapping.original_key(canonical),
-                truncate(&value, 40)
-            ));
-        }
-        Some(date)
-    }
-
-    /// A comma-separated list, blanks dropped, each id trimmed, order kept, repeats removed.
-    fn list(&mut self, canonical: &str) -> Vec<String> {
-        let mut ids: Vec<String> = Vec::new();
-        for id in self.text(canonical).unwrap_or_default().split(',') {
-            let id = id.trim();
-            if !id.is_empty() && !ids.iter().any(|known| known == id) {
-                ids.push(id.to_owned());
-            }
-        }
-        ids
-    }
-
-    fn extra(&self) -> BTreeMap<String, String> {
-        self.lookup.unused()
-    }
-}
+use crate::intake::mapping::fields::RESULT_URL_PREFIX;
 
 /// Maps an action inquiry. Quarantined without an inquiry id or with unreadable money; an
 /// unknown resolution word is kept raw and warned.
 pub fn map_inquiry(
     fields: &Fields,
-    mapping: &KindMapping,
+    mapping: &Mapping,
     warnings: &mut Vec<String>,
 ) -> Result<InquiryEvent, Quarantine> {
     let mut read = Reader::new(fields, mapping, warnings);
@@ -279,7 +23,7 @@ pub fn map_inquiry(
     let status_raw = read.text("resolution_status");
     let status = status_raw
         .as_deref()
-        .and_then(|word| mapping.statuses.get(&word.to_ascii_lowercase()).copied());
+        .and_then(|word| mapping.inquiry_status(word));
     if status.is_none()
         && let Some(word) = &status_raw
     {
@@ -321,7 +65,7 @@ pub fn map_inquiry(
 /// Maps a clearing. Quarantined when it lists neither an action id nor an order id.
 pub fn map_clearing(
     fields: &Fields,
-    mapping: &KindMapping,
+    mapping: &Mapping,
     warnings: &mut Vec<String>,
 ) -> Result<ClearingEvent, Quarantine> {
     let mut read = Reader::new(fields, mapping, warnings);
@@ -361,7 +105,7 @@ pub fn map_clearing(
 /// Maps a product data change. Quarantined without a catalog id and an item id.
 pub fn map_product(
     fields: &Fields,
-    mapping: &KindMapping,
+    mapping: &Mapping,
     warnings: &mut Vec<String>,
 ) -> Result<ProductChange, Quarantine> {
     let mut read = Reader::new(fields, mapping, warnings);
@@ -386,13 +130,12 @@ pub fn map_product(
 /// Maps a completed job. Quarantined without a job id.
 pub fn map_job(
     fields: &Fields,
-    mapping: &KindMapping,
+    mapping: &Mapping,
     warnings: &mut Vec<String>,
 ) -> Result<CompletedJob, Quarantine> {
     let mut read = Reader::new(fields, mapping, warnings);
     let job_id = read.id("job_id", "job id")?;
     let result_urls = read
-        .lookup
         .prefixed(RESULT_URL_PREFIX)
         .into_iter()
         .filter_map(|(key, url)| {
@@ -421,16 +164,12 @@ pub fn map_job(
 /// Maps a tracking value request. Quarantined without an action id or with unreadable money.
 pub fn map_tracking_value(
     fields: &Fields,
-    mapping: &KindMapping,
+    mapping: &Mapping,
     warnings: &mut Vec<String>,
 ) -> Result<TrackingValueRequest, Quarantine> {
     let mut read = Reader::new(fields, mapping, warnings);
     let action_id = read.id("action_id", "action id")?;
-    let items_key = mapping.key_of("items").to_owned();
-    let items = match read.lookup.value(&items_key) {
-        Some(items) => parse_items(items, read.warnings),
-        None => Vec::new(),
-    };
+    let items = read.items("items");
     let event = TrackingValueRequest {
         action_id,
         campaign_id: read.text("campaign_id"),
@@ -454,6 +193,7 @@ pub fn map_tracking_value(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::event::{InquiryStatus, SourceKind};
     use serde_json::{Value, json};
 
     fn fields(value: Value) -> Fields {
@@ -463,8 +203,8 @@ mod tests {
         }
     }
 
-    fn defaults(kind: SourceKind) -> KindMapping {
-        KindMapping::defaults(kind)
+    fn defaults(kind: SourceKind) -> Mapping {
+        Mapping::defaults(kind)
     }
 
     #[test]
@@ -530,7 +270,7 @@ mod tests {
 
     #[test]
     fn inquiry_keys_and_words_come_from_the_configuration() {
-        let mapping = KindMapping::configured(
+        let mapping = Mapping::configured(
             SourceKind::ActionInquiry,
             &[("inquiry_id".into(), "inq".into())].into(),
             &[("WON".into(), "approved".into())].into(),
@@ -545,7 +285,7 @@ mod tests {
         assert_eq!(event.inquiry_id, "9");
         assert_eq!(event.status, Some(InquiryStatus::Approved));
         assert!(
-            KindMapping::configured(
+            Mapping::configured(
                 SourceKind::ActionInquiry,
                 &BTreeMap::new(),
                 &[("WON".into(), "paid".into())].into()
@@ -553,7 +293,7 @@ mod tests {
             .is_err()
         );
         assert!(
-            KindMapping::configured(
+            Mapping::configured(
                 SourceKind::CompletedJob,
                 &BTreeMap::new(),
                 &[("X".into(), "approved".into())].into()
@@ -561,7 +301,7 @@ mod tests {
             .is_err()
         );
         assert!(
-            KindMapping::configured(
+            Mapping::configured(
                 SourceKind::ActionClearing,
                 &[("payout".into(), "x".into())].into(),
                 &BTreeMap::new()

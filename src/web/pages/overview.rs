@@ -1,17 +1,18 @@
 //! The overview page: payout per bucket and currency, the chart, activity, attention.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{error_page, read};
 use crate::domain::bucket::Bucket;
 use crate::read::chart;
 use crate::read::filter::flag;
-use crate::read::overview::{self as overview_model, Overview};
+use crate::read::overview::{self as overview_model, Options, Overview};
 use crate::storage::to_db_time;
 use crate::web::access::Chrome;
+use crate::web::blocking::with_conn;
+use crate::web::error::{ForCaller, RequestError};
+use crate::web::query::Page;
 use crate::web::startup::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -54,23 +55,16 @@ pub fn source_names(state: &AppState) -> Vec<String> {
 #[get("/")]
 pub async fn overview(
     request: HttpRequest,
-    query: web::Query<OverviewQuery>,
+    Page(options): Page<Options>,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let (days, include_tests) = match overview_options(&query) {
-        Ok(options) => options,
-        Err(message) => return error_page(&request, &state, StatusCode::BAD_REQUEST, message),
-    };
+) -> Result<HttpResponse, RequestError> {
     let now = to_db_time(state.clock.now());
     let sources = source_names(&state);
-    let overview = match read(&request, &state, move |conn| {
-        overview_model::read(conn, now, days, include_tests, &sources)
+    let overview = with_conn(&state, move |conn| {
+        overview_model::read(conn, now, options.days, options.include_tests, &sources)
     })
     .await
-    {
-        Ok(overview) => overview,
-        Err(response) => return response,
-    };
+    .for_page(&request, &state)?;
     let page = OverviewPage {
         chrome: Chrome::new(&request, &state.access, "overview"),
         overview,
@@ -79,5 +73,5 @@ pub async fn overview(
         plot: chart::HEIGHT - 20,
         deadline_days: overview_model::DEADLINE_DAYS,
     };
-    page.chrome.respond(&request, &page)
+    Ok(page.chrome.respond(&request, &page))
 }

@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{Days, NaiveDate, NaiveDateTime};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::chart::{self, Chart, Day};
+use super::filter::flag;
 use super::format;
 use crate::domain::bucket::Bucket;
 use crate::domain::money::Money;
@@ -131,6 +132,39 @@ pub struct Overview {
     pub attention: AttentionView,
     #[serde(skip)]
     pub charts: Vec<Chart>,
+}
+
+/// The query string of `/` and `/api/summary`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct OverviewQuery {
+    pub days: Option<u32>,
+    pub include_tests: Option<String>,
+}
+
+/// What an overview covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    pub days: u32,
+    pub include_tests: bool,
+}
+
+impl Options {
+    /// The chart covers 30 days unless 90 are asked for; `include_tests` as on the lists.
+    pub fn parse(query: &OverviewQuery) -> Result<Options, String> {
+        let days = match query.days {
+            None | Some(30) => 30,
+            Some(90) => 90,
+            Some(other) => return Err(format!("days must be 30 or 90, not {other}")),
+        };
+        let include_tests = flag(&query.include_tests)
+            .transpose()
+            .map_err(|word| format!("include_tests must be true or false, not `{word}`"))?
+            .unwrap_or(false);
+        Ok(Options {
+            days,
+            include_tests,
+        })
+    }
 }
 
 /// Reads the overview at `now`; `days` of chart (30 or 90), `sources` the configured names.

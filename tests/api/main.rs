@@ -10,6 +10,7 @@ mod dashboard;
 mod dashboard_logs;
 mod devtools;
 mod durability;
+mod errors;
 mod exports;
 mod hardening;
 mod health;

@@ -1,13 +1,10 @@
 //! The actions lists (pending, approved, cleared, reversed, all) and an action's detail page.
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 
-use super::{
-    CsrfForm, error_page, form_refused, or_dash, read, shown_money, shown_time, time_or_dash,
-    urlencoding,
-};
+use super::{CsrfForm, check_form, or_dash, shown_money, shown_time, time_or_dash, urlencoding};
 use crate::domain::bucket::Bucket;
 use crate::domain::reconcile::Flags;
 use crate::read::filter::ListQuery;
@@ -15,6 +12,9 @@ use crate::read::model::{self, ActionView, DeliveryView};
 use crate::storage::action_query::{ActionFilter, SortKey};
 use crate::storage::{self, deliveries, to_db_time};
 use crate::web::access::Chrome;
+use crate::web::blocking::with_conn;
+use crate::web::error::{ForCaller, RequestError};
+use crate::web::query::{ActionList, Page};
 use crate::web::startup::AppState;
 
 pub struct Header {
@@ -162,16 +162,9 @@ fn headers(query: &ListQuery, filter: &ActionFilter) -> Vec<Header> {
 #[get("/actions")]
 pub async fn actions(
     request: HttpRequest,
-    query: web::Query<ListQuery>,
+    Page(ActionList { query, filter }): Page<ActionList>,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let query = query.into_inner();
-    let filter = match ActionFilter::parse(&query, Some(Bucket::Pending)) {
-        Ok(filter) => filter,
-        Err(error) => {
-            return error_page(&request, &state, StatusCode::BAD_REQUEST, error.to_string());
-        }
-    };
+) -> Result<HttpResponse, RequestError> {
     let (heading, status, section) = match filter.bucket {
         Some(Bucket::Pending) => ("Pending actions", "pending", "pending"),
         Some(Bucket::Approved) => ("Approved actions", "approved", "approved"),
@@ -181,14 +174,11 @@ pub async fn actions(
     };
     let now = state.clock.now();
     let for_read = filter.clone();
-    let page = match read(&request, &state, move |conn| {
+    let page = with_conn(&state, move |conn| {
         model::action_page(conn, &for_read, PAGE_SIZE, now)
     })
     .await
-    {
-        Ok(page) => page,
-        Err(response) => return response,
-    };
+    .for_page(&request, &state)?;
     let next_page = page.next_cursor.as_ref().map(|cursor| {
         let mut next = query.clone();
         next.cursor = Some(cursor.clone());
@@ -228,7 +218,7 @@ pub async fn actions(
         chrome: Chrome::new(&request, &state.access, section),
     };
     // The page's own chrome: its token is bound to the cookie this response sets.
-    page.chrome.respond(&request, &page)
+    Ok(page.chrome.respond(&request, &page))
 }
 
 #[derive(Template)]
@@ -314,9 +304,9 @@ pub async fn action(
     request: HttpRequest,
     action_id: web::Path<String>,
     state: web::Data<AppState>,
-) -> HttpResponse {
+) -> Result<HttpResponse, RequestError> {
     let now = state.clock.now();
-    let found = match read(&request, &state, move |conn| {
+    let (view, deliveries) = with_conn(&state, move |conn| {
         let Some(view) = model::action(conn, &action_id, now)? else {
             return Ok(None);
         };
@@ -324,18 +314,8 @@ pub async fn action(
         Ok(Some((view, deliveries)))
     })
     .await
-    {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
-    let Some((view, deliveries)) = found else {
-        return error_page(
-            &request,
-            &state,
-            StatusCode::NOT_FOUND,
-            "No action has this id.".into(),
-        );
-    };
+    .and_then(|found| found.ok_or_else(no_such_action))
+    .for_page(&request, &state)?;
     let currency = view.payout_currency.clone();
     let timeline = view
         .entries
@@ -359,7 +339,7 @@ pub async fn action(
         action: view,
     };
     // The page's own chrome: its token is bound to the cookie this response sets.
-    page.chrome.respond(&request, &page)
+    Ok(page.chrome.respond(&request, &page))
 }
 
 #[post("/actions/{action_id}/review")]
@@ -368,30 +348,27 @@ pub async fn mark_reviewed(
     action_id: web::Path<String>,
     form: web::Form<CsrfForm>,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    if let Some(refused) = form_refused(&request, &state, &form.csrf) {
-        return refused;
-    }
+) -> Result<HttpResponse, RequestError> {
+    check_form(&request, &state, &form.csrf)?;
     let action_id = action_id.into_inner();
     let at = to_db_time(state.clock.now());
     let id = action_id.clone();
-    match read(&request, &state, move |conn| {
+    let marked = with_conn(&state, move |conn| {
         Ok(storage::actions::mark_reviewed(conn, &id, at)?)
     })
     .await
-    {
-        Ok(true) => HttpResponse::SeeOther()
-            .insert_header((
-                header::LOCATION,
-                format!("/actions/{}", urlencoding(&action_id)),
-            ))
-            .finish(),
-        Ok(false) => error_page(
-            &request,
-            &state,
-            StatusCode::NOT_FOUND,
-            "No action has this id.".into(),
-        ),
-        Err(response) => response,
+    .for_page(&request, &state)?;
+    if !marked {
+        return Err(no_such_action().for_page(&request, &state));
     }
+    Ok(HttpResponse::SeeOther()
+        .insert_header((
+            header::LOCATION,
+            format!("/actions/{}", urlencoding(&action_id)),
+        ))
+        .finish())
+}
+
+fn no_such_action() -> RequestError {
+    RequestError::not_found("No action has this id.")
 }

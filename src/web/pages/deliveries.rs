@@ -1,23 +1,25 @@
 //! The deliveries log (every request, newest first, refreshing itself), the recent
 //! authentication failures beside it, one delivery's raw view, and reprocessing a quarantined one.
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{CsrfForm, error_page, form_refused, read, shown_time, urlencoding};
+use super::{CsrfForm, check_form, shown_time, urlencoding};
 use crate::domain::event::SourceKind;
 use crate::domain::outcome::Outcome;
 use crate::ledger::reprocess::Reprocessed;
 use crate::read::format;
-use crate::read::log::{LogFilter, LogQuery, OUTCOMES};
+use crate::read::log::{LogQuery, OUTCOMES};
 use crate::read::model::{self, DeliveryView};
 use crate::storage::auth_failures;
 use crate::web::access::Chrome;
+use crate::web::blocking::with_conn;
+use crate::web::error::{ForCaller, RequestError};
+use crate::web::query::{DeliveryLog, Page};
 use crate::web::startup::AppState;
 
-const PAGE_SIZE: i64 = 50;
 /// How many of the newest authentication failures the log shows beside it.
 const FAILURES_SHOWN: i64 = 20;
 
@@ -92,25 +94,17 @@ fn query_string(query: &LogQuery) -> String {
 #[get("/deliveries")]
 pub async fn log(
     request: HttpRequest,
-    query: web::Query<LogQuery>,
+    Page(DeliveryLog { query, filter }): Page<DeliveryLog>,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let query = query.into_inner();
-    let filter = match LogFilter::parse(&query, PAGE_SIZE) {
-        Ok(filter) => filter,
-        Err(message) => return error_page(&request, &state, StatusCode::BAD_REQUEST, message),
-    };
+) -> Result<HttpResponse, RequestError> {
     let for_read = filter.clone();
-    let (page, failures) = match read(&request, &state, move |conn| {
+    let (page, failures) = with_conn(&state, move |conn| {
         let page = model::delivery_page(conn, &for_read)?;
         let failures = auth_failures::recent(conn, FAILURES_SHOWN)?;
         Ok((page, failures))
     })
     .await
-    {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+    .for_page(&request, &state)?;
     let next_page = page.next_before.map(|before| {
         let mut next = query.clone();
         next.before = Some(before.to_string());
@@ -142,7 +136,7 @@ pub async fn log(
             .collect(),
     };
     // The page's own chrome: its token is bound to the cookie this response sets.
-    page.chrome.respond(&request, &page)
+    Ok(page.chrome.respond(&request, &page))
 }
 
 /// What the last reprocess of this delivery did, passed back by the redirect as a fixed word.
@@ -174,13 +168,13 @@ fn reprocess_notice(word: &str) -> Option<&'static str> {
     }
 }
 
-fn no_such_delivery(request: &HttpRequest, state: &AppState) -> HttpResponse {
-    error_page(
-        request,
-        state,
-        StatusCode::NOT_FOUND,
-        "No delivery has this id.".into(),
-    )
+fn no_such_delivery() -> RequestError {
+    RequestError::not_found("No delivery has this id.")
+}
+
+/// A delivery id from the path: anything but a whole number names no delivery.
+fn delivery_id(id: &str) -> Result<i64, RequestError> {
+    id.parse().map_err(|_| no_such_delivery())
 }
 
 #[get("/deliveries/{id}")]
@@ -189,17 +183,12 @@ pub async fn show(
     id: web::Path<String>,
     query: web::Query<DeliveryQuery>,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let Ok(id) = id.parse::<i64>() else {
-        return no_such_delivery(&request, &state);
-    };
-    let found = match read(&request, &state, move |conn| model::delivery(conn, id)).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
-    let Some(delivery) = found else {
-        return no_such_delivery(&request, &state);
-    };
+) -> Result<HttpResponse, RequestError> {
+    let id = delivery_id(&id).for_page(&request, &state)?;
+    let delivery = with_conn(&state, move |conn| model::delivery(conn, id))
+        .await
+        .and_then(|found| found.ok_or_else(no_such_delivery))
+        .for_page(&request, &state)?;
     let page = DeliveryPage {
         chrome: Chrome::new(&request, &state.access, "deliveries"),
         received: shown_time(Some(&delivery.received_at)),
@@ -212,7 +201,7 @@ pub async fn show(
         delivery,
     };
     // The page's own chrome: its token is bound to the cookie this response sets.
-    page.chrome.respond(&request, &page)
+    Ok(page.chrome.respond(&request, &page))
 }
 
 /// Re-reads one quarantined delivery with the mapping this instance runs with, then shows it.
@@ -222,15 +211,11 @@ pub async fn reprocess(
     id: web::Path<String>,
     form: web::Form<CsrfForm>,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    if let Some(refused) = form_refused(&request, &state, &form.csrf) {
-        return refused;
-    }
-    let Ok(id) = id.parse::<i64>() else {
-        return no_such_delivery(&request, &state);
-    };
+) -> Result<HttpResponse, RequestError> {
+    check_form(&request, &state, &form.csrf)?;
+    let id = delivery_id(&id).for_page(&request, &state)?;
     let for_work = state.clone();
-    let result = match read(&request, &state, move |conn| {
+    let result = with_conn(&state, move |conn| {
         let Some(delivery) = crate::storage::deliveries::find(conn, id)? else {
             return Ok(None);
         };
@@ -248,11 +233,8 @@ pub async fn reprocess(
         .map(Some)
     })
     .await
-    {
-        Ok(Some(result)) => result,
-        Ok(None) => return no_such_delivery(&request, &state),
-        Err(response) => return response,
-    };
+    .and_then(|found| found.ok_or_else(no_such_delivery))
+    .for_page(&request, &state)?;
     tracing::info!(delivery_id = id, result = %result.describe(id), "reprocessed from the dashboard");
     let word = match result {
         Reprocessed::Released(_) => "released",
@@ -260,10 +242,10 @@ pub async fn reprocess(
         Reprocessed::StillQuarantined(_) => "still",
         Reprocessed::SourceGone(_) => "gone",
     };
-    HttpResponse::SeeOther()
+    Ok(HttpResponse::SeeOther()
         .insert_header((
             header::LOCATION,
             format!("/deliveries/{id}?reprocessed={word}"),
         ))
-        .finish()
+        .finish())
 }

@@ -1,17 +1,18 @@
 //! The inquiries list (open and resolved, deadlines, expected vs final payout, credit) and one
 //! inquiry's page with its history.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
 use chrono::{DateTime, Utc};
 
-use super::{error_page, or_dash, read, shown_money, shown_time, time_or_dash};
+use super::{or_dash, shown_money, shown_time, time_or_dash};
 use crate::domain::event::InquiryStatus;
 use crate::read::model::{self, InquiryView};
 use crate::read::overview::DEADLINE_DAYS;
 use crate::web::access::Chrome;
-use crate::web::routes::api::InquiryQuery;
+use crate::web::blocking::with_conn;
+use crate::web::error::{ForCaller, RequestError};
+use crate::web::query::{InquiryList, Page};
 use crate::web::startup::AppState;
 
 const PAGE_SIZE: i64 = 50;
@@ -93,30 +94,22 @@ struct InquiriesPage {
 #[get("/inquiries")]
 pub async fn inquiries(
     request: HttpRequest,
-    query: web::Query<InquiryQuery>,
+    Page(list): Page<InquiryList>,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let query = query.into_inner();
-    let status = match crate::domain::inquiry::status_filter(query.status.as_deref()) {
-        Ok(status) => status,
-        Err(message) => return error_page(&request, &state, StatusCode::BAD_REQUEST, message),
-    };
+) -> Result<HttpResponse, RequestError> {
+    let status = list.status;
     let word = status.map_or("all", |status| status.as_str());
-    let limit = query.limit.unwrap_or(PAGE_SIZE).clamp(1, 500);
-    let cursor = query.cursor.clone();
-    let page = match read(&request, &state, move |conn| {
+    let limit = list.limit.unwrap_or(PAGE_SIZE).clamp(1, 500);
+    let page = with_conn(&state, move |conn| {
         model::inquiry_page(
             conn,
             status.map(|status| status.as_str()),
-            cursor.as_deref(),
+            list.cursor.as_deref(),
             limit,
         )
     })
     .await
-    {
-        Ok(page) => page,
-        Err(response) => return response,
-    };
+    .for_page(&request, &state)?;
     let now = state.clock.now();
     let next_page = page.next_cursor.as_ref().map(|cursor| {
         serde_urlencoded::to_string([("status", word), ("cursor", cursor.as_str())])
@@ -136,7 +129,7 @@ pub async fn inquiries(
         next_page,
     };
     // The page's own chrome: its token is bound to the cookie this response sets.
-    page.chrome.respond(&request, &page)
+    Ok(page.chrome.respond(&request, &page))
 }
 
 pub struct HistoryRow {
@@ -162,24 +155,12 @@ pub async fn inquiry(
     request: HttpRequest,
     inquiry_id: web::Path<String>,
     state: web::Data<AppState>,
-) -> HttpResponse {
+) -> Result<HttpResponse, RequestError> {
     let now = state.clock.now();
-    let found = match read(&request, &state, move |conn| {
-        model::inquiry(conn, &inquiry_id, now)
-    })
-    .await
-    {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
-    let Some(view) = found else {
-        return error_page(
-            &request,
-            &state,
-            StatusCode::NOT_FOUND,
-            "No inquiry has this id.".into(),
-        );
-    };
+    let view = with_conn(&state, move |conn| model::inquiry(conn, &inquiry_id, now))
+        .await
+        .and_then(|found| found.ok_or_else(|| RequestError::not_found("No inquiry has this id.")))
+        .for_page(&request, &state)?;
     let currency = view.payout_currency.as_deref();
     let fields = vec![
         ("Source", view.source.clone()),
@@ -231,7 +212,7 @@ pub async fn inquiry(
         history,
     };
     // The page's own chrome: its token is bound to the cookie this response sets.
-    page.chrome.respond(&request, &page)
+    Ok(page.chrome.respond(&request, &page))
 }
 
 #[cfg(test)]

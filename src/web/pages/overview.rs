@@ -1,24 +1,17 @@
 //! The overview page: payout per bucket and currency, the chart, activity, attention.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
-use serde::Deserialize;
 
-use super::{error_page, read};
 use crate::domain::bucket::Bucket;
 use crate::read::chart;
-use crate::read::filter::flag;
-use crate::read::overview::{self as overview_model, Overview};
+use crate::read::overview::{self as overview_model, Options, Overview};
 use crate::storage::to_db_time;
 use crate::web::access::Chrome;
+use crate::web::blocking::with_conn;
+use crate::web::error::{ForCaller, RequestError};
+use crate::web::query::Page;
 use crate::web::startup::AppState;
-
-#[derive(Debug, Deserialize)]
-pub struct OverviewQuery {
-    pub days: Option<u32>,
-    pub include_tests: Option<String>,
-}
 
 #[derive(Template)]
 #[template(path = "overview.html")]
@@ -31,20 +24,6 @@ struct OverviewPage {
     deadline_days: u64,
 }
 
-/// The chart covers 30 days unless 90 are asked for; `include_tests` as on the lists.
-pub fn overview_options(query: &OverviewQuery) -> Result<(u32, bool), String> {
-    let days = match query.days {
-        None | Some(30) => 30,
-        Some(90) => 90,
-        Some(other) => return Err(format!("days must be 30 or 90, not {other}")),
-    };
-    let include_tests = flag(&query.include_tests)
-        .transpose()
-        .map_err(|word| format!("include_tests must be true or false, not `{word}`"))?
-        .unwrap_or(false);
-    Ok((days, include_tests))
-}
-
 pub fn source_names(state: &AppState) -> Vec<String> {
     let mut names: Vec<String> = state.sources.keys().cloned().collect();
     names.sort();
@@ -54,23 +33,16 @@ pub fn source_names(state: &AppState) -> Vec<String> {
 #[get("/")]
 pub async fn overview(
     request: HttpRequest,
-    query: web::Query<OverviewQuery>,
+    Page(options): Page<Options>,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let (days, include_tests) = match overview_options(&query) {
-        Ok(options) => options,
-        Err(message) => return error_page(&request, &state, StatusCode::BAD_REQUEST, message),
-    };
+) -> Result<HttpResponse, RequestError> {
     let now = to_db_time(state.clock.now());
     let sources = source_names(&state);
-    let overview = match read(&request, &state, move |conn| {
-        overview_model::read(conn, now, days, include_tests, &sources)
+    let overview = with_conn(&state, move |conn| {
+        overview_model::read(conn, now, options.days, options.include_tests, &sources)
     })
     .await
-    {
-        Ok(overview) => overview,
-        Err(response) => return response,
-    };
+    .for_page(&request, &state)?;
     let page = OverviewPage {
         chrome: Chrome::new(&request, &state.access, "overview"),
         overview,
@@ -79,5 +51,5 @@ pub async fn overview(
         plot: chart::HEIGHT - 20,
         deadline_days: overview_model::DEADLINE_DAYS,
     };
-    page.chrome.respond(&request, &page)
+    Ok(page.chrome.respond(&request, &page))
 }

@@ -1,14 +1,14 @@
 //! The statement page: per month and brand, tracked, modified, reversed, net and cleared payout
 //! per currency, with subtotals and the year's totals.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
 
-use super::{error_page, read};
-use crate::read::statement::{self as model, Period, Statement, StatementQuery};
-use crate::storage::to_db_time;
+use crate::read::statement::{self as model, Period, Statement};
 use crate::web::access::Chrome;
+use crate::web::blocking::with_conn;
+use crate::web::error::{ForCaller, RequestError};
+use crate::web::query::Page;
 use crate::web::startup::AppState;
 
 #[derive(Template)]
@@ -25,24 +25,19 @@ struct StatementPage {
 #[get("/statement")]
 pub async fn statement(
     request: HttpRequest,
-    query: web::Query<StatementQuery>,
+    Page(period): Page<Period>,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let period = match Period::parse(&query, to_db_time(state.clock.now())) {
-        Ok(period) => period,
-        Err(message) => return error_page(&request, &state, StatusCode::BAD_REQUEST, message),
-    };
-    let statement = match read(&request, &state, move |conn| model::read(conn, period)).await {
-        Ok(statement) => statement,
-        Err(response) => return response,
-    };
+) -> Result<HttpResponse, RequestError> {
+    let statement = with_conn(&state, move |conn| model::read(conn, period))
+        .await
+        .for_page(&request, &state)?;
     let tests_param = if period.include_tests {
         "&include_tests=true"
     } else {
         ""
     };
     let chrome = Chrome::new(&request, &state.access, "statement");
-    chrome.respond(
+    Ok(chrome.respond(
         &request,
         &StatementPage {
             chrome: Chrome::new(&request, &state.access, "statement"),
@@ -50,5 +45,5 @@ pub async fn statement(
             tests_param,
             statement,
         },
-    )
+    ))
 }

@@ -1,16 +1,16 @@
 //! The CSV downloads, streamed: chunks are read on the blocking pool and sent through a bounded
-//! channel into the response, so a large export never sits in memory whole.
+//! channel into the response, so a large export never sits in memory whole. An error before the
+//! first chunk is plain text (see [`RequestError`]): a spreadsheet has no use for JSON or a page.
 
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpResponse, get, web};
-use serde::Deserialize;
 
 use crate::read::export::{ActionsExport, Export, LedgerExport, StatementExport};
-use crate::read::filter::{ListQuery, date_range, include_tests};
-use crate::read::statement::{Period, StatementQuery};
+use crate::read::statement::Period;
 use crate::storage::Database;
-use crate::storage::action_query::ActionFilter;
+use crate::web::error::RequestError;
+use crate::web::query::{ActionList, Csv, LedgerRange};
 use crate::web::startup::AppState;
 
 /// Chunks read ahead of a slow client: a little overlap, bounded memory.
@@ -21,46 +21,30 @@ type Message = Result<Option<Bytes>, actix_web::Error>;
 
 /// One step of `export` on the blocking pool, with a connection taken for that step only (a slow
 /// client must not hold a pooled connection).
-async fn step<E: Export>(db: Database, mut export: E) -> Result<(E, Option<Vec<u8>>), String> {
-    let result = web::block(move || {
+/// A failure is the 503 [`RequestError`], its cause logged and counted there.
+async fn step<E: Export>(
+    db: Database,
+    mut export: E,
+) -> Result<(E, Option<Vec<u8>>), RequestError> {
+    let chunk = web::block(move || {
         let chunk = db.conn().and_then(|mut conn| export.next_chunk(&mut conn));
         chunk.map(|chunk| (export, chunk))
     })
-    .await;
-    match result {
-        Ok(Ok(done)) => Ok(done),
-        Ok(Err(error)) => Err(error.to_string()),
-        Err(error) => Err(error.to_string()),
-    }
-}
-
-fn unavailable(message: &str) -> HttpResponse {
-    HttpResponse::ServiceUnavailable()
-        .insert_header((header::RETRY_AFTER, "5"))
-        .content_type("text/plain; charset=utf-8")
-        .body(message.to_owned())
-}
-
-fn bad_request(message: String) -> HttpResponse {
-    HttpResponse::BadRequest()
-        .content_type("text/plain; charset=utf-8")
-        .body(message)
+    .await??;
+    Ok(chunk)
 }
 
 /// Answers with `export` as a CSV attachment named `filename`. The first chunk is read before
 /// answering, so a database that does not answer is a 503 rather than an empty file; a failure
 /// later ends the response with an error (the client sees a broken download, never a short file
 /// that looks whole).
-async fn stream_csv<E: Export>(state: &AppState, filename: String, export: E) -> HttpResponse {
+async fn stream_csv<E: Export>(
+    state: &AppState,
+    filename: String,
+    export: E,
+) -> Result<HttpResponse, RequestError> {
     let db = state.db.clone();
-    let (export, first) = match step(db.clone(), export).await {
-        Ok(started) => started,
-        Err(error) => {
-            crate::telemetry::metrics::database_error("read");
-            tracing::error!(error = %error, "an export could not start");
-            return unavailable("The ledger could not be read just now; try again in a moment.");
-        }
-    };
+    let (export, first) = step(db.clone(), export).await?;
     let (sender, receiver) = tokio::sync::mpsc::channel::<Message>(READ_AHEAD);
     if let Some(first) = first {
         let _ = sender.try_send(Ok(Some(Bytes::from(first))));
@@ -71,9 +55,9 @@ async fn stream_csv<E: Export>(state: &AppState, filename: String, export: E) ->
             let (message, next) = match step(db.clone(), export).await {
                 Ok((next, Some(chunk))) => (Ok(Some(Bytes::from(chunk))), Some(next)),
                 Ok((_, None)) => (Ok(None), None),
-                Err(error) => {
-                    crate::telemetry::metrics::database_error("read");
-                    tracing::error!(error = %error, "an export stopped part way");
+                Err(_) => {
+                    // The cause is logged already; the client sees a broken download.
+                    tracing::error!("an export stopped part way");
                     let error =
                         actix_web::error::ErrorServiceUnavailable("the export stopped part way");
                     (Err(error), None)
@@ -107,13 +91,13 @@ async fn stream_csv<E: Export>(state: &AppState, filename: String, export: E) ->
             )),
         }
     });
-    HttpResponse::Ok()
+    Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((
             header::CONTENT_DISPOSITION,
             format!("attachment; filename=\"{filename}\""),
         ))
-        .streaming(body)
+        .streaming(body))
 }
 
 fn today(state: &AppState) -> String {
@@ -123,47 +107,30 @@ fn today(state: &AppState) -> String {
 /// Every action matching the same filters as `/actions` (all statuses unless `status` says),
 /// in the list's order.
 #[get("/actions.csv")]
-pub async fn actions(query: web::Query<ListQuery>, state: web::Data<AppState>) -> HttpResponse {
-    let filter = match ActionFilter::parse(&query, None) {
-        Ok(filter) => filter,
-        Err(error) => return bad_request(error.to_string()),
-    };
-    let export = ActionsExport::new(filter, state.clock.now());
+pub async fn actions(
+    Csv(list): Csv<ActionList>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, RequestError> {
+    let export = ActionsExport::new(list.filter, state.clock.now());
     stream_csv(&state, format!("actions-{}.csv", today(&state)), export).await
-}
-
-#[derive(Debug, Deserialize)]
-pub struct LedgerQuery {
-    pub from: Option<String>,
-    pub to: Option<String>,
-    pub include_tests: Option<String>,
 }
 
 /// Every ledger entry, recorded from `from` to `to` (dates, both optional, `to` inclusive).
 #[get("/ledger.csv")]
-pub async fn ledger(query: web::Query<LedgerQuery>, state: web::Data<AppState>) -> HttpResponse {
-    let (from, until) = match date_range(&query.from, &query.to) {
-        Ok(range) => range,
-        Err(error) => return bad_request(error.to_string()),
-    };
-    let include_tests = match include_tests(&query.include_tests) {
-        Ok(include) => include,
-        Err(error) => return bad_request(error.to_string()),
-    };
-    let export = LedgerExport::new(from, until, include_tests);
+pub async fn ledger(
+    Csv(range): Csv<LedgerRange>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, RequestError> {
+    let export = LedgerExport::new(range.from, range.until, range.include_tests);
     stream_csv(&state, format!("ledger-{}.csv", today(&state)), export).await
 }
 
 /// The statement's rows for `year` (default: this year).
 #[get("/statement.csv")]
 pub async fn statement(
-    query: web::Query<StatementQuery>,
+    Csv(period): Csv<Period>,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let period = match Period::parse(&query, crate::storage::to_db_time(state.clock.now())) {
-        Ok(period) => period,
-        Err(message) => return bad_request(message),
-    };
+) -> Result<HttpResponse, RequestError> {
     let filename = format!("statement-{}.csv", period.year);
     stream_csv(&state, filename, StatementExport::new(period)).await
 }

@@ -64,13 +64,13 @@ impl Testing {
     /// True when the event carries the marker (an empty marker marks nothing).
     pub fn marks(&self, event: &ActionEvent) -> bool {
         let value = match self.marker_field {
-            MarkerField::SharedId => &event.shared_id,
-            MarkerField::SubId1 => &event.sub_id1,
-            MarkerField::SubId2 => &event.sub_id2,
-            MarkerField::SubId3 => &event.sub_id3,
-            MarkerField::OrderId => &event.order_id,
-            MarkerField::ClickId => &event.click_id,
-            MarkerField::PromoCode => &event.promo_code,
+            MarkerField::SharedId => &event.details.shared_id,
+            MarkerField::SubId1 => &event.details.sub_id1,
+            MarkerField::SubId2 => &event.details.sub_id2,
+            MarkerField::SubId3 => &event.details.sub_id3,
+            MarkerField::OrderId => &event.details.order_id,
+            MarkerField::ClickId => &event.details.click_id,
+            MarkerField::PromoCode => &event.details.promo_code,
         };
         !self.marker_value.is_empty() && value.as_deref() == Some(self.marker_value.as_str())
     }

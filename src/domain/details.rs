@@ -61,14 +61,26 @@ macro_rules! define_action_details {
             }
 
             /// The same fields in another shape.
-            pub fn map<T2, D2>(
-                &self,
-                mut text: impl FnMut(&T) -> T2,
-                mut date: impl FnMut(&D) -> D2,
+            pub fn map<'s, T2, D2>(
+                &'s self,
+                mut text: impl FnMut(&'s T) -> T2,
+                mut date: impl FnMut(&'s D) -> D2,
             ) -> ActionDetails<T2, D2> {
                 ActionDetails {
                     $($text: self.$text.as_ref().map(&mut text),)+
                     $($date: self.$date.as_ref().map(&mut date),)+
+                }
+            }
+
+            /// The same fields in another shape, dropping those that do not convert.
+            pub fn filter_map<'s, T2, D2>(
+                &'s self,
+                mut text: impl FnMut(&'s T) -> Option<T2>,
+                mut date: impl FnMut(&'s D) -> Option<D2>,
+            ) -> ActionDetails<T2, D2> {
+                ActionDetails {
+                    $($text: self.$text.as_ref().and_then(&mut text),)+
+                    $($date: self.$date.as_ref().and_then(&mut date),)+
                 }
             }
 
@@ -116,7 +128,10 @@ mod tests {
         ));
         assert_eq!(details.order_id.as_deref(), Some("order-2"));
         assert_eq!(details.shared_id.as_deref(), Some("shared_id-1"));
-        assert_eq!((details.event_date, details.locking_date), (Some(1), Some(2)));
+        assert_eq!(
+            (details.event_date, details.locking_date),
+            (Some(1), Some(2))
+        );
         let lengths = details.map(String::len, |date| date * 10);
         assert_eq!(lengths.shared_id, Some(11));
         assert_eq!(lengths.locking_date, Some(20));

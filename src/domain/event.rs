@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::domain::details::ActionDetails;
 use crate::domain::money::Money;
 use crate::domain::words::text_enum;
 
@@ -103,24 +104,8 @@ pub struct ActionEvent {
     pub delta_payout: Option<Money>,
     pub amount: Option<Money>,
     pub delta_amount: Option<Money>,
-    pub payout_currency: Option<String>,
-    pub amount_currency: Option<String>,
-    pub campaign_id: Option<String>,
-    pub campaign_name: Option<String>,
-    pub action_tracker_id: Option<String>,
-    pub action_tracker_name: Option<String>,
-    pub media_partner_id: Option<String>,
-    pub order_id: Option<String>,
-    pub shared_id: Option<String>,
-    pub sub_id1: Option<String>,
-    pub sub_id2: Option<String>,
-    pub sub_id3: Option<String>,
-    pub click_id: Option<String>,
-    pub promo_code: Option<String>,
-    pub event_date: Option<SentDate>,
-    pub creation_date: Option<SentDate>,
-    pub locking_date: Option<SentDate>,
-    pub cleared_date: Option<SentDate>,
+    /// Ids, brand, currencies and dates as sent.
+    pub details: ActionDetails<String, SentDate>,
     pub items: Vec<LineItem>,
     /// Keys the field map does not know, with their values as text.
     pub extra: BTreeMap<String, String>,

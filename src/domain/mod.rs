@@ -2,6 +2,7 @@
 
 pub mod bucket;
 pub mod clock;
+pub mod details;
 pub mod event;
 pub mod inquiry;
 pub mod money;

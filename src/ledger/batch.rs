@@ -12,8 +12,9 @@ use crate::domain::outcome::{Outcome, Stored};
 use crate::domain::reconcile::{self, Effect, Position, RecordedEvent};
 use crate::intake::delivery::IncomingDelivery;
 use crate::ledger::kinds;
+use crate::storage::action_details::{RowDetails, StoredDetails};
 use crate::storage::action_events::{self, NewActionEvent};
-use crate::storage::actions::{self, ActionRow, IndexedFields, StoredState};
+use crate::storage::actions::{self, ActionRow, StoredState};
 use crate::storage::deliveries::{self, NewDelivery};
 use crate::storage::ledger_entries::{self, NewLedgerEntry};
 use crate::storage::{AnyConnection, Backend, StorageError, from_db_time, to_db_time};
@@ -411,9 +412,8 @@ struct Memo<'a> {
     named_by_clearing: bool,
     /// The row to write once every event is applied; None: no event touched it.
     row: Option<ActionRow<'a>>,
-    /// The indexed fields and locking date as the database had them before this run; None:
-    /// no row yet.
-    indexed: Option<(IndexedFields, Option<NaiveDateTime>)>,
+    /// The details as the database had them before this run; None: no row yet.
+    details: Option<StoredDetails>,
 }
 
 /// The actions of a run: read once, reconciled in memory event by event, written once.
@@ -431,7 +431,7 @@ impl<'a> Ledger<'a> {
         if !action_ids.is_empty() {
             for stored in actions::states_of(conn, action_ids)? {
                 if let Some(memo) = memos.get_mut(stored.action_id.as_str()) {
-                    memo.indexed = Some((stored.indexed, stored.state.locking_date));
+                    memo.details = Some(stored.details);
                     memo.stored = Some((stored.source, stored.state));
                     stored_ids.push(stored.action_id);
                 }
@@ -497,6 +497,7 @@ impl<'a> Ledger<'a> {
             .and_then(|(_, state)| state.locking_date);
         let context = reconcile::Context {
             locking_date: event
+                .details
                 .locking_date
                 .as_ref()
                 .and_then(|date| date.utc)
@@ -520,24 +521,7 @@ impl<'a> Ledger<'a> {
             first_seen_at: at,
             last_seen_at: at,
             status_raw: None,
-            payout_currency: None,
-            amount_currency: None,
-            campaign_id: None,
-            campaign_name: None,
-            action_tracker_id: None,
-            action_tracker_name: None,
-            media_partner_id: None,
-            order_id: None,
-            shared_id: None,
-            sub_id1: None,
-            sub_id2: None,
-            sub_id3: None,
-            click_id: None,
-            promo_code: None,
-            event_date: None,
-            creation_date: None,
-            locking_date: None,
-            cleared_date: None,
+            details: RowDetails::default(),
             items: None,
             extra: None,
             is_test: false,
@@ -552,37 +536,14 @@ impl<'a> Ledger<'a> {
         row.flags = reconciled.position.flags.to_string();
         row.last_seen_at = at;
         // A later event never blanks what an earlier one gave.
-        macro_rules! given {
-            ($($field:ident),*) => {
-                $(if let Some(value) = event.$field.as_deref() {
-                    row.$field = Some(value);
-                })*
-            };
+        if let Some(word) = event.status_raw.as_deref() {
+            row.status_raw = Some(word);
         }
-        given!(
-            status_raw,
-            payout_currency,
-            amount_currency,
-            campaign_id,
-            campaign_name,
-            action_tracker_id,
-            action_tracker_name,
-            media_partner_id,
-            order_id,
-            shared_id,
-            sub_id1,
-            sub_id2,
-            sub_id3,
-            click_id,
-            promo_code
+        row.details.overlay(
+            event
+                .details
+                .filter_map(|text| Some(text.as_str()), |date| date.utc.map(to_db_time)),
         );
-        let date = |sent: &Option<crate::domain::event::SentDate>| {
-            sent.as_ref().and_then(|date| date.utc).map(to_db_time)
-        };
-        row.event_date = date(&event.event_date).or(row.event_date);
-        row.creation_date = date(&event.creation_date).or(row.creation_date);
-        row.locking_date = date(&event.locking_date).or(row.locking_date);
-        row.cleared_date = date(&event.cleared_date).or(row.cleared_date);
         if !event.items.is_empty() {
             row.items = Some(serde_json::to_string(&event.items).unwrap_or_default());
         }
@@ -597,7 +558,7 @@ impl<'a> Ledger<'a> {
                 payout: row.payout,
                 amount: row.amount,
                 flags: reconciled.position.flags.clone(),
-                locking_date: row.locking_date.or(stored_locking_date),
+                locking_date: row.details.locking_date.or(stored_locking_date),
             },
         ));
 
@@ -631,12 +592,8 @@ impl<'a> Ledger<'a> {
             (Vec::new(), Vec::new());
         for memo in self.memos.into_values() {
             let Some(row) = memo.row else { continue };
-            match &memo.indexed {
-                Some((indexed, locking_date))
-                    if row.keeps_indexed_fields(indexed, *locking_date) =>
-                {
-                    unchanged.push(row)
-                }
+            match &memo.details {
+                Some(stored) if row.keeps_indexed_fields(stored) => unchanged.push(row),
                 _ => changed.push(row),
             }
         }

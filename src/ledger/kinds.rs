@@ -11,7 +11,7 @@ use crate::domain::event::{
 use crate::domain::inquiry::{self, RecordedInquiryEvent};
 use crate::domain::money::Money;
 use crate::domain::reconcile::{self, Context, Effect, Flag};
-use crate::storage::actions::{self, Action, ActionFields, ActionState};
+use crate::storage::actions::{self, Action, Placeholder};
 use crate::storage::catalog_items::{self, CatalogItemChange};
 use crate::storage::clearings::{self, NewClearing};
 use crate::storage::inquiries::{self, InquiryFields, InquiryState};
@@ -147,7 +147,7 @@ fn action_flags(
         .map(action_events::ActionEventRow::recorded)
         .collect();
     let context = Context {
-        locking_date: action.locking_date.map(from_db_time),
+        locking_date: action.details.locking_date.map(from_db_time),
         received_at: rows
             .iter()
             .map(|row| from_db_time(row.received_at))
@@ -225,7 +225,8 @@ pub fn apply_clearing(
                     let flags = action_flags(conn, &action, true)?;
                     let before = action.flags.clone();
                     flagged |= !flags.is_subset(&before);
-                    changed |= (cleared_date.is_some() && cleared_date != action.cleared_date)
+                    changed |= (cleared_date.is_some()
+                        && cleared_date != action.details.cleared_date)
                         || (ledger_date.is_some() && ledger_date != action.ledger_date)
                         || flags != before;
                     actions::set_cleared(
@@ -247,21 +248,19 @@ pub fn apply_clearing(
                     flagged = true;
                     let flags =
                         reconcile::Flags::from_iter([Flag::ClearedNeverTracked]).to_string();
-                    let state = ActionState {
-                        status: ActionStatus::Pending.as_str(),
-                        payout: 0,
-                        amount: 0,
-                        flags: &flags,
-                        last_seen_at: at,
-                    };
-                    let fields = ActionFields {
-                        campaign_id: event.campaign_id.as_deref(),
-                        order_id,
-                        cleared_date,
-                        ..ActionFields::default()
-                    };
-                    actions::insert(conn, action_id, source, at, &state, &fields)?;
-                    actions::set_cleared(conn, action_id, None, ledger_date, &flags)?;
+                    actions::insert_placeholder(
+                        conn,
+                        &Placeholder {
+                            action_id,
+                            source,
+                            campaign_id: event.campaign_id.as_deref(),
+                            order_id,
+                            cleared_date,
+                            ledger_date,
+                            flags: &flags,
+                            at,
+                        },
+                    )?;
                     ClearingMatch::Placeholder
                 }
             },

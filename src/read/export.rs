@@ -1,10 +1,13 @@
 //! The CSV exports read chunk by chunk (actions, ledger entries, statement): each step reads at
 //! most `CHUNK` rows and returns them as CSV, so an export of any size holds one chunk in memory.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::csv_format::{Sheet, money, optional, text, time};
 use super::statement::{self, Period};
+use crate::domain::details::ActionDetails;
 use crate::read::model::{ActionView, cursor_after};
 use crate::storage::action_query::ActionFilter;
 use crate::storage::ledger_export::{self, LedgerLine};
@@ -41,73 +44,82 @@ impl Progress {
     }
 }
 
-pub const ACTION_HEADER: [&str; 29] = [
-    "action_id",
-    "status",
-    "event_status",
-    "status_as_sent",
-    "payout",
-    "payout_currency",
-    "amount",
-    "amount_currency",
-    "campaign_id",
-    "campaign_name",
-    "event_type_id",
-    "event_type_name",
-    "media_partner_id",
-    "order_id",
-    "shared_id",
-    "sub_id1",
-    "sub_id2",
-    "sub_id3",
-    "click_id",
-    "promo_code",
-    "event_date",
-    "creation_date",
-    "locking_date",
-    "cleared_date",
-    "ledger_date",
-    "first_received_at",
-    "last_received_at",
-    "flags",
-    "is_test",
-];
+/// The details beside the money columns rather than among the other details.
+const CURRENCIES: [&str; 2] = ["payout_currency", "amount_currency"];
+
+/// A detail's column: its field name, but for impact.com's name of an action tracker.
+fn detail_column(name: &'static str) -> &'static str {
+    match name {
+        "action_tracker_id" => "event_type_id",
+        "action_tracker_name" => "event_type_name",
+        other => other,
+    }
+}
+
+/// The actions export's header, in the order `action_record` writes.
+pub static ACTION_HEADER: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    let mut header = vec![
+        "action_id",
+        "status",
+        "event_status",
+        "status_as_sent",
+        "payout",
+        "payout_currency",
+        "amount",
+        "amount_currency",
+    ];
+    header.extend(
+        ActionDetails::<String, String>::TEXTS
+            .iter()
+            .filter(|name| !CURRENCIES.contains(name))
+            .map(|name| detail_column(name)),
+    );
+    header.extend(ActionDetails::<String, String>::DATES);
+    header.extend([
+        "ledger_date",
+        "first_received_at",
+        "last_received_at",
+        "flags",
+        "is_test",
+    ]);
+    header
+});
 
 /// One action as a CSV record; `view` carries the status finance sees at the time of reading.
 pub fn action_record(view: &ActionView) -> Vec<String> {
-    let text = |value: &str| text(value).into_owned();
-    let optional = |value: &Option<String>| optional(value.as_deref()).into_owned();
-    vec![
-        text(&view.action_id),
+    let optional = |value: Option<&String>| optional(value.map(String::as_str)).into_owned();
+    let details = &view.details;
+    let mut record = vec![
+        text(&view.action_id).into_owned(),
         view.shown_status.to_string(),
         view.status.to_string(),
-        optional(&view.status_raw),
+        optional(view.status_raw.as_ref()),
         view.payout.clone(),
-        optional(&view.payout_currency),
+        optional(details.payout_currency.as_ref()),
         view.amount.clone(),
-        optional(&view.amount_currency),
-        optional(&view.campaign_id),
-        optional(&view.campaign_name),
-        optional(&view.action_tracker_id),
-        optional(&view.action_tracker_name),
-        optional(&view.media_partner_id),
-        optional(&view.order_id),
-        optional(&view.shared_id),
-        optional(&view.sub_id1),
-        optional(&view.sub_id2),
-        optional(&view.sub_id3),
-        optional(&view.click_id),
-        optional(&view.promo_code),
-        view.event_date.clone().unwrap_or_default(),
-        view.creation_date.clone().unwrap_or_default(),
-        view.locking_date.clone().unwrap_or_default(),
-        view.cleared_date.clone().unwrap_or_default(),
+        optional(details.amount_currency.as_ref()),
+    ];
+    record.extend(
+        details
+            .texts()
+            .into_iter()
+            .filter(|(name, _)| !CURRENCIES.contains(name))
+            .map(|(_, value)| optional(value)),
+    );
+    record.extend(
+        details
+            .dates()
+            .into_iter()
+            .map(|(_, date)| date.cloned().unwrap_or_default()),
+    );
+    record.extend([
         view.ledger_date.clone().unwrap_or_default(),
         view.first_seen_at.clone(),
         view.last_seen_at.clone(),
         view.flags.to_string().replace(',', " "),
         view.is_test.to_string(),
-    ]
+    ]);
+    record
 }
 
 /// Every action matching the list's filters, in the list's order, paged by its keyset cursor.

@@ -6,6 +6,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 
 use crate::domain::bucket::{Bucket, bucket_of};
+use crate::domain::details::ActionDetails;
 use crate::domain::event::{ActionStatus, ClearingMatch, InquiryStatus, SourceKind};
 use crate::domain::inquiry::{self, Credit, InquiryFlags};
 use crate::domain::money::Money;
@@ -45,24 +46,9 @@ pub struct ActionView {
     pub status_raw: Option<String>,
     pub payout: String,
     pub amount: String,
-    pub payout_currency: Option<String>,
-    pub amount_currency: Option<String>,
-    pub campaign_id: Option<String>,
-    pub campaign_name: Option<String>,
-    pub action_tracker_id: Option<String>,
-    pub action_tracker_name: Option<String>,
-    pub media_partner_id: Option<String>,
-    pub order_id: Option<String>,
-    pub shared_id: Option<String>,
-    pub sub_id1: Option<String>,
-    pub sub_id2: Option<String>,
-    pub sub_id3: Option<String>,
-    pub click_id: Option<String>,
-    pub promo_code: Option<String>,
-    pub event_date: Option<String>,
-    pub creation_date: Option<String>,
-    pub locking_date: Option<String>,
-    pub cleared_date: Option<String>,
+    /// Dates as UTC text.
+    #[serde(flatten)]
+    pub details: ActionDetails<String, String>,
     pub ledger_date: Option<String>,
     /// Approved (locked): not reversed and its locking date has passed, at the time of reading.
     /// `status` stays what the events say; this is derived, never a ledger entry.
@@ -123,13 +109,13 @@ impl ActionView {
         ActionView {
             locked: is_locked(
                 action.status,
-                action.locking_date.map(|date| date.and_utc()),
+                action.details.locking_date.map(|date| date.and_utc()),
                 now,
             ),
             shown_status: bucket_of(
                 action.status,
-                action.locking_date,
-                action.cleared_date,
+                action.details.locking_date,
+                action.details.cleared_date,
                 crate::storage::to_db_time(now),
             ),
             reviewed_at: action.reviewed_at.map(utc),
@@ -139,24 +125,7 @@ impl ActionView {
             status_raw: action.status_raw,
             payout: money(action.payout),
             amount: money(action.amount),
-            payout_currency: action.payout_currency,
-            amount_currency: action.amount_currency,
-            campaign_id: action.campaign_id,
-            campaign_name: action.campaign_name,
-            action_tracker_id: action.action_tracker_id,
-            action_tracker_name: action.action_tracker_name,
-            media_partner_id: action.media_partner_id,
-            order_id: action.order_id,
-            shared_id: action.shared_id,
-            sub_id1: action.sub_id1,
-            sub_id2: action.sub_id2,
-            sub_id3: action.sub_id3,
-            click_id: action.click_id,
-            promo_code: action.promo_code,
-            event_date: action.event_date.map(utc),
-            creation_date: action.creation_date.map(utc),
-            locking_date: action.locking_date.map(utc),
-            cleared_date: action.cleared_date.map(utc),
+            details: action.details.map(Clone::clone, |date| utc(*date)),
             flags: action.flags,
             items: json_or_null(action.items.as_deref()),
             extra: json_or_null(action.extra.as_deref()),
@@ -269,8 +238,8 @@ pub fn cursor_after(last: &Action, sort: SortKey) -> Cursor {
     Cursor {
         value: match sort {
             SortKey::Received => Some(SortValue::Time(last.first_seen_at)),
-            SortKey::EventDate => last.event_date.map(SortValue::Time),
-            SortKey::LockingDate => last.locking_date.map(SortValue::Time),
+            SortKey::EventDate => last.details.event_date.map(SortValue::Time),
+            SortKey::LockingDate => last.details.locking_date.map(SortValue::Time),
             SortKey::Payout => Some(SortValue::Units(last.payout)),
             SortKey::ActionId => Some(SortValue::Text(last.action_id.clone())),
         },
@@ -393,7 +362,7 @@ impl InquiryView {
         InquiryView {
             credit: inquiry::credit(inquiry.status, tracked),
             linked_action_id: linked.map(|action| action.action_id.clone()),
-            payout_currency: linked.and_then(|action| action.payout_currency.clone()),
+            payout_currency: linked.and_then(|action| action.details.payout_currency.clone()),
             status: inquiry.status,
             resolution_status: inquiry.resolution_status,
             inquiry_type: inquiry.inquiry_type,

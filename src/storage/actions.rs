@@ -3,7 +3,15 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::prepared::{self, RowsStatement, bind_row};
+use std::sync::LazyLock;
+
+use diesel::backend::Backend as DieselBackend;
+use diesel::query_builder::AstPass;
+use diesel::serialize::ToSql;
+use diesel::sql_types::{BigInt, Bool, HasSqlType, Nullable, Text, Timestamp};
+
+use super::action_details::{self, RowDetails, StoredDetails};
+use super::prepared::{self, BindRow, RowsStatement};
 use super::schema::actions;
 use super::{AnyConnection, Backend, per_backend};
 use crate::domain::bucket::Bucket;
@@ -20,24 +28,8 @@ pub struct Action {
     pub status_raw: Option<String>,
     pub payout: i64,
     pub amount: i64,
-    pub payout_currency: Option<String>,
-    pub amount_currency: Option<String>,
-    pub campaign_id: Option<String>,
-    pub campaign_name: Option<String>,
-    pub action_tracker_id: Option<String>,
-    pub action_tracker_name: Option<String>,
-    pub media_partner_id: Option<String>,
-    pub order_id: Option<String>,
-    pub shared_id: Option<String>,
-    pub sub_id1: Option<String>,
-    pub sub_id2: Option<String>,
-    pub sub_id3: Option<String>,
-    pub click_id: Option<String>,
-    pub promo_code: Option<String>,
-    pub event_date: Option<NaiveDateTime>,
-    pub creation_date: Option<NaiveDateTime>,
-    pub locking_date: Option<NaiveDateTime>,
-    pub cleared_date: Option<NaiveDateTime>,
+    #[diesel(embed)]
+    pub details: StoredDetails,
     pub ledger_date: Option<NaiveDateTime>,
     pub flags: Flags,
     pub items: Option<String>,
@@ -46,47 +38,6 @@ pub struct Action {
     pub last_seen_at: NaiveDateTime,
     pub reviewed_at: Option<NaiveDateTime>,
     pub is_test: bool,
-}
-
-/// The descriptive fields an event carries. On update a None leaves the stored value alone, so a
-/// later event never blanks what an earlier one gave.
-#[derive(Debug, Default, Insertable, AsChangeset)]
-#[diesel(table_name = actions)]
-pub struct ActionFields<'a> {
-    pub status_raw: Option<&'a str>,
-    pub payout_currency: Option<&'a str>,
-    pub amount_currency: Option<&'a str>,
-    pub campaign_id: Option<&'a str>,
-    pub campaign_name: Option<&'a str>,
-    pub action_tracker_id: Option<&'a str>,
-    pub action_tracker_name: Option<&'a str>,
-    pub media_partner_id: Option<&'a str>,
-    pub order_id: Option<&'a str>,
-    pub shared_id: Option<&'a str>,
-    pub sub_id1: Option<&'a str>,
-    pub sub_id2: Option<&'a str>,
-    pub sub_id3: Option<&'a str>,
-    pub click_id: Option<&'a str>,
-    pub promo_code: Option<&'a str>,
-    pub event_date: Option<NaiveDateTime>,
-    pub creation_date: Option<NaiveDateTime>,
-    pub locking_date: Option<NaiveDateTime>,
-    pub cleared_date: Option<NaiveDateTime>,
-    pub items: Option<&'a str>,
-    pub extra: Option<&'a str>,
-    /// Some(true) marks the action a test; once a test, always a test (None leaves it).
-    pub is_test: Option<bool>,
-}
-
-/// The reconciled state, always written whole.
-#[derive(Debug, Insertable, AsChangeset)]
-#[diesel(table_name = actions)]
-pub struct ActionState<'a> {
-    pub status: &'a str,
-    pub payout: i64,
-    pub amount: i64,
-    pub flags: &'a str,
-    pub last_seen_at: NaiveDateTime,
 }
 
 /// Serializes writers of one action. PostgreSQL: a transaction-scoped advisory lock, so several
@@ -144,31 +95,13 @@ pub struct StoredState {
     pub locking_date: Option<NaiveDateTime>,
 }
 
-/// What the write path reads of a stored action: its source, its reconciled state, and the
-/// indexed fields, to tell whether a new event changes any of them.
+/// What the write path reads of a stored action: its source, its reconciled state, and its
+/// details, to tell whether a new event changes an indexed one.
 pub struct StoredAction {
     pub action_id: String,
     pub source: String,
     pub state: StoredState,
-    pub indexed: IndexedFields,
-}
-
-/// The descriptive fields some index covers (`locking_date` is in `StoredState`). An update
-/// that leaves them as stored need not rewrite their indexes: see `upsert_all`.
-#[derive(Debug, Clone, Queryable)]
-pub struct IndexedFields {
-    pub campaign_id: Option<String>,
-    pub campaign_name: Option<String>,
-    pub action_tracker_id: Option<String>,
-    pub action_tracker_name: Option<String>,
-    pub order_id: Option<String>,
-    pub shared_id: Option<String>,
-    pub sub_id1: Option<String>,
-    pub sub_id2: Option<String>,
-    pub sub_id3: Option<String>,
-    pub click_id: Option<String>,
-    pub event_date: Option<NaiveDateTime>,
-    pub cleared_date: Option<NaiveDateTime>,
+    pub details: StoredDetails,
 }
 
 /// Each of `action_ids` that is stored: one query for a whole batch of the write path instead
@@ -178,44 +111,34 @@ pub fn states_of(conn: &mut AnyConnection, action_ids: &[&str]) -> QueryResult<V
     type Columns = (
         (Text, Text),
         (Text, BigInt, BigInt, Text, Nullable<Timestamp>),
-        (
-            Nullable<Text>,
-            Nullable<Text>,
-            Nullable<Text>,
-            Nullable<Text>,
-            Nullable<Text>,
-            Nullable<Text>,
-            Nullable<Text>,
-            Nullable<Text>,
-            Nullable<Text>,
-            Nullable<Text>,
-            Nullable<Timestamp>,
-            Nullable<Timestamp>,
-        ),
+        action_details::Types,
     );
-    const HEAD: &str = "SELECT action_id, source, status, payout, amount, flags, locking_date, \
-        campaign_id, campaign_name, action_tracker_id, action_tracker_name, order_id, \
-        shared_id, sub_id1, sub_id2, sub_id3, click_id, event_date, cleared_date \
-        FROM actions WHERE action_id IN (";
+    static HEAD: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT action_id, source, status, payout, amount, flags, locking_date{} \
+             FROM actions WHERE action_id IN (",
+            action_details::COLUMN_LIST
+        )
+    });
     let rows = prepared::load_in(action_ids, |ids| {
-        let statement = RowsStatement::<_, Columns>::new(HEAD, ids, ")");
+        let statement = RowsStatement::<_, Columns>::new(&HEAD, ids, ")");
         per_backend!(&mut *conn, c => statement
-            .load::<((String, String), StoredState, IndexedFields)>(c))
+            .load::<((String, String), StoredState, StoredDetails)>(c))
     })?;
     Ok(rows
         .into_iter()
-        .map(|((action_id, source), state, indexed)| StoredAction {
+        .map(|((action_id, source), state, details)| StoredAction {
             action_id,
             source,
             state,
-            indexed,
+            details,
         })
         .collect())
 }
 
-/// A whole action row as the write path writes it: its state, the descriptive fields its events
-/// gave (None: none of them gave it) and whether any was a test. `ledger_date` and
-/// `reviewed_at` are not the write path's and are left alone.
+/// A whole action row as the write path writes it: its state, the details its events gave
+/// (None: none of them gave it) and whether any was a test. `ledger_date` and `reviewed_at` are
+/// not the write path's and are left alone.
 #[derive(Debug, Clone)]
 pub struct ActionRow<'a> {
     pub action_id: &'a str,
@@ -227,93 +150,91 @@ pub struct ActionRow<'a> {
     pub first_seen_at: NaiveDateTime,
     pub last_seen_at: NaiveDateTime,
     pub status_raw: Option<&'a str>,
-    pub payout_currency: Option<&'a str>,
-    pub amount_currency: Option<&'a str>,
-    pub campaign_id: Option<&'a str>,
-    pub campaign_name: Option<&'a str>,
-    pub action_tracker_id: Option<&'a str>,
-    pub action_tracker_name: Option<&'a str>,
-    pub media_partner_id: Option<&'a str>,
-    pub order_id: Option<&'a str>,
-    pub shared_id: Option<&'a str>,
-    pub sub_id1: Option<&'a str>,
-    pub sub_id2: Option<&'a str>,
-    pub sub_id3: Option<&'a str>,
-    pub click_id: Option<&'a str>,
-    pub promo_code: Option<&'a str>,
-    pub event_date: Option<NaiveDateTime>,
-    pub creation_date: Option<NaiveDateTime>,
-    pub locking_date: Option<NaiveDateTime>,
-    pub cleared_date: Option<NaiveDateTime>,
+    pub details: RowDetails<'a>,
     pub items: Option<String>,
     pub extra: Option<String>,
     pub is_test: bool,
 }
 
+/// The details some index covers. An update that leaves them as stored need not rewrite their
+/// indexes: see `upsert_all`.
+const INDEXED: &[&str] = &[
+    "campaign_id",
+    "campaign_name",
+    "action_tracker_id",
+    "action_tracker_name",
+    "order_id",
+    "shared_id",
+    "sub_id1",
+    "sub_id2",
+    "sub_id3",
+    "click_id",
+    "event_date",
+    "locking_date",
+    "cleared_date",
+];
+
+/// The upsert's statements: `INSERT INTO actions (…) VALUES ` and the two `ON CONFLICT` tails.
+struct Upsert {
+    insert: String,
+    /// Sets every column the row gives.
+    all: String,
+    /// Leaves the indexed details out.
+    unindexed: String,
+}
+
+static UPSERT: LazyLock<Upsert> = LazyLock::new(|| {
+    /// `, column = COALESCE(excluded.column, actions.column)`: the row's value if it gives one,
+    /// else the stored one.
+    fn given_or_kept<'a>(columns: impl Iterator<Item = &'a str>) -> String {
+        columns
+            .map(|c| format!(", {c} = COALESCE(excluded.{c}, actions.{c})"))
+            .collect()
+    }
+    let details = || {
+        StoredDetails::TEXTS
+            .iter()
+            .chain(StoredDetails::DATES)
+            .copied()
+    };
+    let state = "ON CONFLICT (action_id) DO UPDATE SET source = excluded.source, \
+        status = excluded.status, payout = excluded.payout, amount = excluded.amount, \
+        flags = excluded.flags, last_seen_at = excluded.last_seen_at, \
+        is_test = excluded.is_test OR actions.is_test";
+    let kept = given_or_kept(["status_raw", "items", "extra"].into_iter());
+    Upsert {
+        insert: format!(
+            "INSERT INTO actions (action_id, source, status, payout, amount, flags, \
+             first_seen_at, last_seen_at, status_raw{}, items, extra, is_test) VALUES ",
+            action_details::COLUMN_LIST
+        ),
+        all: format!(" {state}{kept}{}", given_or_kept(details())),
+        unindexed: format!(
+            " {state}{kept}{}",
+            given_or_kept(details().filter(|name| !INDEXED.contains(name)))
+        ),
+    }
+});
+
 /// Writes each row in a few statements per batch: a new action is inserted; a stored one gets
-/// the new state and source, keeps its `first_seen_at`, keeps every descriptive field the row
-/// does not give (COALESCE: a later event never blanks what an earlier one gave) and stays a
-/// test once it was one. `unchanged_indexes` are rows of stored actions that give no indexed
-/// field other than the stored value: their statement leaves those columns out of its SET, so
-/// the database does not rewrite their indexes (SQLite rewrites an index whenever a column it
-/// covers is SET, even to the same value). Each action id at most once per call.
+/// the new state and source, keeps its `first_seen_at`, keeps every detail the row does not
+/// give (COALESCE: a later event never blanks what an earlier one gave) and stays a test once
+/// it was one. `unchanged_indexes` are rows of stored actions that give no indexed detail other
+/// than the stored value: their statement leaves those columns out of its SET, so the database
+/// does not rewrite their indexes (SQLite rewrites an index whenever a column it covers is SET,
+/// even to the same value). Each action id at most once per call.
 pub fn upsert_all(
     conn: &mut AnyConnection,
     rows: &[ActionRow<'_>],
     unchanged_indexes: &[ActionRow<'_>],
 ) -> QueryResult<()> {
-    /// `, column = COALESCE(excluded.column, actions.column)` for each column: the row's value
-    /// if it gives one, else the stored one.
-    macro_rules! given_or_kept {
-        ($($column:ident),*) => {
-            concat!($(
-                ", ", stringify!($column), " = COALESCE(excluded.", stringify!($column),
-                ", actions.", stringify!($column), ")"
-            ),*)
-        };
-    }
-    /// The state, and the columns no index covers.
-    macro_rules! unindexed_set {
-        () => {
-            concat!(
-                " ON CONFLICT (action_id) DO UPDATE SET source = excluded.source, \
-                status = excluded.status, payout = excluded.payout, amount = excluded.amount, \
-                flags = excluded.flags, last_seen_at = excluded.last_seen_at, \
-                is_test = excluded.is_test OR actions.is_test",
-                given_or_kept!(
-                    status_raw,
-                    payout_currency,
-                    amount_currency,
-                    media_partner_id,
-                    promo_code,
-                    creation_date,
-                    items,
-                    extra
-                )
-            )
-        };
-    }
-    const ALL_FIELDS: &str = concat!(
-        unindexed_set!(),
-        given_or_kept!(
-            campaign_id,
-            campaign_name,
-            action_tracker_id,
-            action_tracker_name,
-            order_id,
-            shared_id,
-            sub_id1,
-            sub_id2,
-            sub_id3,
-            click_id,
-            event_date,
-            locking_date,
-            cleared_date
-        )
-    );
-    for (rows, tail) in [(rows, ALL_FIELDS), (unchanged_indexes, unindexed_set!())] {
+    let upsert = &*UPSERT;
+    for (rows, tail) in [
+        (rows, upsert.all.as_str()),
+        (unchanged_indexes, upsert.unindexed.as_str()),
+    ] {
         for rows in prepared::in_sizes(rows) {
-            let statement = RowsStatement::<_>::new(ActionRow::INSERT, rows, tail);
+            let statement = RowsStatement::<_>::new(&upsert.insert, rows, tail);
             per_backend!(&mut *conn, c => statement.execute(c))?;
         }
     }
@@ -321,82 +242,92 @@ pub fn upsert_all(
 }
 
 impl ActionRow<'_> {
-    /// Gives no indexed field other than the one stored: its upsert can leave them out.
-    pub fn keeps_indexed_fields(
-        &self,
-        stored: &IndexedFields,
-        stored_locking_date: Option<NaiveDateTime>,
-    ) -> bool {
-        fn kept<T: PartialEq + ?Sized>(given: Option<&T>, stored: Option<&T>) -> bool {
-            given.is_none() || given == stored
-        }
-        kept(self.campaign_id, stored.campaign_id.as_deref())
-            && kept(self.campaign_name, stored.campaign_name.as_deref())
-            && kept(self.action_tracker_id, stored.action_tracker_id.as_deref())
-            && kept(
-                self.action_tracker_name,
-                stored.action_tracker_name.as_deref(),
-            )
-            && kept(self.order_id, stored.order_id.as_deref())
-            && kept(self.shared_id, stored.shared_id.as_deref())
-            && kept(self.sub_id1, stored.sub_id1.as_deref())
-            && kept(self.sub_id2, stored.sub_id2.as_deref())
-            && kept(self.sub_id3, stored.sub_id3.as_deref())
-            && kept(self.click_id, stored.click_id.as_deref())
-            && kept(self.event_date.as_ref(), stored.event_date.as_ref())
-            && kept(self.cleared_date.as_ref(), stored.cleared_date.as_ref())
-            && kept(self.locking_date.as_ref(), stored_locking_date.as_ref())
+    /// Gives no indexed detail other than the one stored: its upsert can leave them out.
+    pub fn keeps_indexed_fields(&self, stored: &StoredDetails) -> bool {
+        let texts = self.details.texts().into_iter().zip(stored.texts());
+        let dates = self.details.dates().into_iter().zip(stored.dates());
+        texts
+            .filter(|((name, _), _)| INDEXED.contains(name))
+            .all(|((_, given), (_, stored))| {
+                given.is_none_or(|given| Some(*given) == stored.map(String::as_str))
+            })
+            && dates
+                .filter(|((name, _), _)| INDEXED.contains(name))
+                .all(|((_, given), (_, stored))| given.is_none() || given == stored)
     }
 }
 
-bind_row!(ActionRow into actions {
-    action_id: Text,
-    source: Text,
-    status: Text,
-    payout: BigInt,
-    amount: BigInt,
-    flags: Text,
-    first_seen_at: Timestamp,
-    last_seen_at: Timestamp,
-    status_raw: Nullable<Text>,
-    payout_currency: Nullable<Text>,
-    amount_currency: Nullable<Text>,
-    campaign_id: Nullable<Text>,
-    campaign_name: Nullable<Text>,
-    action_tracker_id: Nullable<Text>,
-    action_tracker_name: Nullable<Text>,
-    media_partner_id: Nullable<Text>,
-    order_id: Nullable<Text>,
-    shared_id: Nullable<Text>,
-    sub_id1: Nullable<Text>,
-    sub_id2: Nullable<Text>,
-    sub_id3: Nullable<Text>,
-    click_id: Nullable<Text>,
-    promo_code: Nullable<Text>,
-    event_date: Nullable<Timestamp>,
-    creation_date: Nullable<Timestamp>,
-    locking_date: Nullable<Timestamp>,
-    cleared_date: Nullable<Timestamp>,
-    items: Nullable<Text>,
-    extra: Nullable<Text>,
-    is_test: Bool,
-});
+impl<DB> BindRow<DB> for ActionRow<'_>
+where
+    DB: DieselBackend
+        + HasSqlType<Text>
+        + HasSqlType<Timestamp>
+        + HasSqlType<BigInt>
+        + HasSqlType<Bool>,
+    str: ToSql<Text, DB>,
+    NaiveDateTime: ToSql<Timestamp, DB>,
+    i64: ToSql<BigInt, DB>,
+    bool: ToSql<Bool, DB>,
+    ActionStatus: ToSql<Text, DB>,
+    String: ToSql<Text, DB>,
+{
+    /// In the column order of `UPSERT.insert`.
+    fn bind<'b>(&'b self, out: &mut AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_bind_param::<Text, _>(self.action_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.source)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.status)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&self.payout)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&self.amount)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.flags)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamp, _>(&self.first_seen_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamp, _>(&self.last_seen_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.status_raw)?;
+        self.details.bind(out)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.items)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.extra)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Bool, _>(&self.is_test)
+    }
+}
 
-pub fn insert(
-    conn: &mut AnyConnection,
-    action_id: &str,
-    source: &str,
-    first_seen_at: NaiveDateTime,
-    state: &ActionState<'_>,
-    fields: &ActionFields<'_>,
-) -> QueryResult<usize> {
+/// An action id a clearing named but no event has: no money, pending, with what the clearing
+/// said of it.
+pub struct Placeholder<'a> {
+    pub action_id: &'a str,
+    pub source: &'a str,
+    pub campaign_id: Option<&'a str>,
+    pub order_id: Option<&'a str>,
+    pub cleared_date: Option<NaiveDateTime>,
+    pub ledger_date: Option<NaiveDateTime>,
+    pub flags: &'a str,
+    pub at: NaiveDateTime,
+}
+
+pub fn insert_placeholder(conn: &mut AnyConnection, new: &Placeholder<'_>) -> QueryResult<usize> {
     diesel::insert_into(actions::table)
         .values((
-            actions::action_id.eq(action_id),
-            actions::source.eq(source),
-            actions::first_seen_at.eq(first_seen_at),
-            state,
-            fields,
+            actions::action_id.eq(new.action_id),
+            actions::source.eq(new.source),
+            actions::status.eq(ActionStatus::Pending),
+            actions::payout.eq(0),
+            actions::amount.eq(0),
+            actions::flags.eq(new.flags),
+            actions::campaign_id.eq(new.campaign_id),
+            actions::order_id.eq(new.order_id),
+            actions::cleared_date.eq(new.cleared_date),
+            actions::ledger_date.eq(new.ledger_date),
+            actions::first_seen_at.eq(new.at),
+            actions::last_seen_at.eq(new.at),
         ))
         .execute(conn)
 }

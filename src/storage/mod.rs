@@ -1,6 +1,7 @@
 //! The database: connections for either backend chosen by URL, migrations, and every SQL query.
 //! SQL only: it depends on `domain` alone, one file per table or report.
 
+pub mod action_details;
 pub mod action_events;
 pub mod action_query;
 pub mod actions;

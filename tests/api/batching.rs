@@ -386,9 +386,9 @@ on_both_backends! {
             assert_eq!(!statements[0].contains("sub_id1 = COALESCE"), lean, "{query}");
             let action = actions::find(&mut conn, "L1").unwrap().unwrap();
             assert_eq!(action.payout, payout * 100, "{query}");
-            assert_eq!(action.sub_id1.as_deref(), Some(sub_id1), "{query}");
-            assert_eq!(action.promo_code.as_deref(), Some(promo_code), "{query}");
-            assert_eq!(action.order_id.as_deref(), Some(order_id), "{query}");
+            assert_eq!(action.details.sub_id1.as_deref(), Some(sub_id1), "{query}");
+            assert_eq!(action.details.promo_code.as_deref(), Some(promo_code), "{query}");
+            assert_eq!(action.details.order_id.as_deref(), Some(order_id), "{query}");
             assert_eq!(actions::by_order(&mut conn, None, order_id).unwrap().len(), 1, "{query}");
         }
     }

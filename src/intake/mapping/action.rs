@@ -1,6 +1,9 @@
 //! An action lifecycle postback read into an `ActionEvent`.
 
+use std::collections::BTreeMap;
+
 use super::Reader;
+use crate::domain::details::ActionDetails;
 use crate::domain::event::{ActionEvent, Quarantine};
 use crate::intake::decode::Fields;
 use crate::intake::mapping::Mapping;
@@ -34,26 +37,9 @@ pub fn map_action(
         delta_payout: read.money("delta_payout")?,
         amount: read.money("amount")?,
         delta_amount: read.money("delta_amount")?,
-        payout_currency: read.text("payout_currency"),
-        amount_currency: read.text("amount_currency"),
-        campaign_id: read.text("campaign_id"),
-        campaign_name: read.text("campaign_name"),
-        action_tracker_id: read.text("action_tracker_id"),
-        action_tracker_name: read.text("action_tracker_name"),
-        media_partner_id: read.text("media_partner_id"),
-        order_id: read.text("order_id"),
-        shared_id: read.text("shared_id"),
-        sub_id1: read.text("sub_id1"),
-        sub_id2: read.text("sub_id2"),
-        sub_id3: read.text("sub_id3"),
-        click_id: read.text("click_id"),
-        promo_code: read.text("promo_code"),
-        event_date: read.date("event_date"),
-        creation_date: read.date("creation_date"),
-        locking_date: read.date("locking_date"),
-        cleared_date: read.date("cleared_date"),
+        details: ActionDetails::read(&mut read, Reader::text, Reader::date),
         items: read.items("items"),
-        ..ActionEvent::default()
+        extra: BTreeMap::new(),
     };
     Ok(ActionEvent {
         extra: read.extra(),
@@ -63,18 +49,12 @@ pub fn map_action(
 
 #[cfg(test)]
 mod tests {
+    use crate::intake::mapping::test_fields as fields;
     use std::collections::BTreeMap;
 
     use super::*;
     use crate::domain::event::{ActionStatus, SourceKind};
     use serde_json::{Value, json};
-
-    fn fields(value: Value) -> Fields {
-        match value {
-            Value::Object(map) => map,
-            _ => unreachable!(),
-        }
-    }
 
     fn map(value: Value) -> (Result<ActionEvent, Quarantine>, Vec<String>) {
         let mut warnings = Vec::new();
@@ -94,8 +74,8 @@ mod tests {
         assert_eq!(event.action_id, "1000.4636.158133");
         assert_eq!(event.payout, Some("10.5".parse().unwrap()));
         assert_eq!(event.status, Some(ActionStatus::Approved));
-        assert_eq!(event.campaign_id.as_deref(), Some("9876"));
-        assert_eq!(event.order_id.as_deref(), Some("ORD-1"));
+        assert_eq!(event.details.campaign_id.as_deref(), Some("9876"));
+        assert_eq!(event.details.order_id.as_deref(), Some("ORD-1"));
     }
 
     #[test]
@@ -108,7 +88,7 @@ mod tests {
         assert_eq!(event.payout, None);
         assert_eq!(event.delta_payout, None);
         assert_eq!(event.amount, None);
-        assert_eq!(event.order_id, None);
+        assert_eq!(event.details.order_id, None);
     }
 
     #[test]

@@ -194,14 +194,8 @@ pub fn map_tracking_value(
 mod tests {
     use super::*;
     use crate::domain::event::{InquiryStatus, SourceKind};
-    use serde_json::{Value, json};
-
-    fn fields(value: Value) -> Fields {
-        match value {
-            Value::Object(map) => map,
-            _ => unreachable!(),
-        }
-    }
+    use crate::intake::mapping::test_fields as fields;
+    use serde_json::json;
 
     fn defaults(kind: SourceKind) -> Mapping {
         Mapping::defaults(kind)

@@ -478,6 +478,15 @@ pub(crate) fn parse_items(value: &Value, warnings: &mut Vec<String>) -> Vec<Line
         .collect()
 }
 
+/// A JSON object as decoded fields, for tests.
+#[cfg(test)]
+pub(crate) fn test_fields(value: Value) -> Fields {
+    match value {
+        Value::Object(map) => map,
+        _ => panic!("test fields are a JSON object"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -76,22 +76,25 @@ fn row(view: &ActionView) -> ActionRow {
         action_id: view.action_id.clone(),
         status: view.shown_status,
         flags: view.flags.clone(),
-        payout: shown_money(&view.payout, view.payout_currency.as_deref()),
-        reversed: reversed_payout(view)
-            .map(|units| crate::read::format::money(units, view.payout_currency.as_deref())),
+        payout: shown_money(&view.payout, view.details.payout_currency.as_deref()),
+        reversed: reversed_payout(view).map(|units| {
+            crate::read::format::money(units, view.details.payout_currency.as_deref())
+        }),
         campaign: view
+            .details
             .campaign_name
             .clone()
-            .or_else(|| view.campaign_id.clone())
+            .or_else(|| view.details.campaign_id.clone())
             .unwrap_or_default(),
         event_type: view
+            .details
             .action_tracker_name
             .clone()
-            .or_else(|| view.action_tracker_id.clone())
+            .or_else(|| view.details.action_tracker_id.clone())
             .unwrap_or_default(),
-        order_id: view.order_id.clone().unwrap_or_default(),
-        event_date: shown_time(view.event_date.as_deref()),
-        locking_date: shown_time(view.locking_date.as_deref()),
+        order_id: view.details.order_id.clone().unwrap_or_default(),
+        event_date: shown_time(view.details.event_date.as_deref()),
+        locking_date: shown_time(view.details.locking_date.as_deref()),
         received: shown_time(Some(&view.first_seen_at)),
         is_test: view.is_test,
     }
@@ -251,28 +254,28 @@ fn fields(view: &ActionView) -> Vec<(&'static str, String)> {
         ("Shown as", view.shown_status.to_string()),
         (
             "Payout",
-            shown_money(&view.payout, view.payout_currency.as_deref()),
+            shown_money(&view.payout, view.details.payout_currency.as_deref()),
         ),
         (
             "Sale amount",
-            shown_money(&view.amount, view.amount_currency.as_deref()),
+            shown_money(&view.amount, view.details.amount_currency.as_deref()),
         ),
-        ("Brand / campaign id", or_dash(&view.campaign_id)),
-        ("Brand / campaign", or_dash(&view.campaign_name)),
-        ("Event type id", or_dash(&view.action_tracker_id)),
-        ("Event type", or_dash(&view.action_tracker_name)),
-        ("Media partner id", or_dash(&view.media_partner_id)),
-        ("Order id", or_dash(&view.order_id)),
-        ("Shared id", or_dash(&view.shared_id)),
-        ("Sub id 1", or_dash(&view.sub_id1)),
-        ("Sub id 2", or_dash(&view.sub_id2)),
-        ("Sub id 3", or_dash(&view.sub_id3)),
-        ("Click id", or_dash(&view.click_id)),
-        ("Promo code", or_dash(&view.promo_code)),
-        ("Event date", time_or_dash(&view.event_date)),
-        ("Creation date", time_or_dash(&view.creation_date)),
-        ("Locking date", time_or_dash(&view.locking_date)),
-        ("Cleared date", time_or_dash(&view.cleared_date)),
+        ("Brand / campaign id", or_dash(&view.details.campaign_id)),
+        ("Brand / campaign", or_dash(&view.details.campaign_name)),
+        ("Event type id", or_dash(&view.details.action_tracker_id)),
+        ("Event type", or_dash(&view.details.action_tracker_name)),
+        ("Media partner id", or_dash(&view.details.media_partner_id)),
+        ("Order id", or_dash(&view.details.order_id)),
+        ("Shared id", or_dash(&view.details.shared_id)),
+        ("Sub id 1", or_dash(&view.details.sub_id1)),
+        ("Sub id 2", or_dash(&view.details.sub_id2)),
+        ("Sub id 3", or_dash(&view.details.sub_id3)),
+        ("Click id", or_dash(&view.details.click_id)),
+        ("Promo code", or_dash(&view.details.promo_code)),
+        ("Event date", time_or_dash(&view.details.event_date)),
+        ("Creation date", time_or_dash(&view.details.creation_date)),
+        ("Locking date", time_or_dash(&view.details.locking_date)),
+        ("Cleared date", time_or_dash(&view.details.cleared_date)),
         ("Ledger date", time_or_dash(&view.ledger_date)),
         ("First received", shown_time(Some(&view.first_seen_at))),
         ("Last received", shown_time(Some(&view.last_seen_at))),
@@ -316,7 +319,7 @@ pub async fn action(
     .await
     .and_then(|found| found.ok_or_else(no_such_action))
     .for_page(&request, &state)?;
-    let currency = view.payout_currency.clone();
+    let currency = view.details.payout_currency.clone();
     let timeline = view
         .entries
         .iter()
@@ -324,7 +327,7 @@ pub async fn action(
         .map(|entry| TimelineEntry {
             kind: entry.kind,
             payout_delta: shown_money(&entry.payout_delta, currency.as_deref()),
-            amount_delta: shown_money(&entry.amount_delta, view.amount_currency.as_deref()),
+            amount_delta: shown_money(&entry.amount_delta, view.details.amount_currency.as_deref()),
             recorded_at: shown_time(Some(&entry.recorded_at)),
             delivery_id: entry.delivery_id,
         })

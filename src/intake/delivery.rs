@@ -160,10 +160,14 @@ fn dedup_key(source: &str, payload: Option<&str>, query: &str, body: &[u8]) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{FileConfig, resolve};
 
     fn actions() -> Source {
-        resolve(FileConfig::default()).unwrap().sources["actions"].clone()
+        Source {
+            name: "actions".into(),
+            kind: SourceKind::ActionLifecycle,
+            mapping: Mapping::defaults(SourceKind::ActionLifecycle),
+            auth: AuthConfig::default(),
+        }
     }
 
     fn request<'a>(

@@ -29,7 +29,7 @@ pub fn money(units: i64) -> String {
 
 /// ISO 8601 in UTC, `2026-04-08T09:00:00Z`; empty when absent.
 pub fn time(at: Option<NaiveDateTime>) -> String {
-    at.map(crate::read::model::utc).unwrap_or_default()
+    at.map(crate::read::format::utc).unwrap_or_default()
 }
 
 /// CSV text built in memory, one chunk of an export at a time.

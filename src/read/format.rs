@@ -1,4 +1,4 @@
-//! How the pages write money, times and durations: exact, in UTC, readable.
+//! How money, times and stored JSON are written for people and for the API: exact, in UTC.
 
 use chrono::NaiveDateTime;
 
@@ -55,6 +55,32 @@ pub fn percent(part: i64, whole: i64) -> String {
     }
     let tenths = (part * 1000 + whole / 2) / whole;
     format!("{}.{}%", tenths / 10, tenths % 10)
+}
+
+/// UTC, with the offset written out: `2026-04-08T09:00:00Z`.
+pub fn utc(time: NaiveDateTime) -> String {
+    time.and_utc()
+        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+/// Stored JSON text as JSON; null when there is none or it does not parse.
+pub fn json_or_null(text: Option<&str>) -> serde_json::Value {
+    text.and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+/// Stored minor units as an exact decimal text.
+pub fn money_text(units: Option<i64>) -> Option<String> {
+    units.map(|units| Money::from_minor_units(units).to_string())
+}
+
+/// Comments (and other JSON-bearing text) as parsed JSON when they parse, else the text as sent.
+pub fn json_or_text(text: Option<&str>) -> serde_json::Value {
+    match text {
+        None => serde_json::Value::Null,
+        Some(text) => serde_json::from_str(text)
+            .unwrap_or_else(|_| serde_json::Value::String(text.to_owned())),
+    }
 }
 
 #[cfg(test)]

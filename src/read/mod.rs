@@ -1,11 +1,14 @@
 //! What the pages, the JSON API and the CSV exports show, assembled from storage.
 
+pub mod actions;
+pub mod catalog;
 pub mod chart;
 pub mod csv_format;
+pub mod deliveries;
 pub mod export;
 pub mod filter;
 pub mod format;
+pub mod inquiries;
 pub mod log;
-pub mod model;
 pub mod overview;
 pub mod statement;

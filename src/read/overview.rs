@@ -11,7 +11,7 @@ use super::filter::flag;
 use super::format;
 use crate::domain::bucket::Bucket;
 use crate::domain::money::Money;
-use crate::read::model::utc;
+use crate::read::format::utc;
 use crate::storage::overview::{self, Attention};
 use crate::storage::{AnyConnection, StorageError};
 

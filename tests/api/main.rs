@@ -15,6 +15,7 @@ mod exports;
 mod hardening;
 mod health;
 mod kinds;
+mod layers;
 mod lifecycle;
 mod receiving;
 

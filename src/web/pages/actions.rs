@@ -7,8 +7,10 @@ use askama::Template;
 use super::{CsrfForm, check_form, or_dash, shown_money, shown_time, time_or_dash, urlencoding};
 use crate::domain::bucket::Bucket;
 use crate::domain::reconcile::Flags;
+use crate::read;
+use crate::read::actions::ActionView;
+use crate::read::deliveries::DeliveryView;
 use crate::read::filter::ListQuery;
-use crate::read::model::{self, ActionView, DeliveryView};
 use crate::storage::action_query::{ActionFilter, SortKey};
 use crate::storage::{self, deliveries, to_db_time};
 use crate::web::access::Chrome;
@@ -178,7 +180,7 @@ pub async fn actions(
     let now = state.clock.now();
     let for_read = filter.clone();
     let page = with_conn(&state, move |conn| {
-        model::action_page(conn, &for_read, PAGE_SIZE, now)
+        read::actions::action_page(conn, &for_read, PAGE_SIZE, now)
     })
     .await
     .for_page(&request, &state)?;
@@ -310,7 +312,7 @@ pub async fn action(
 ) -> Result<HttpResponse, RequestError> {
     let now = state.clock.now();
     let (view, deliveries) = with_conn(&state, move |conn| {
-        let Some(view) = model::action(conn, &action_id, now)? else {
+        let Some(view) = read::actions::action(conn, &action_id, now)? else {
             return Ok(None);
         };
         let deliveries = deliveries::of_subject(conn, &view.action_id)?;

@@ -10,9 +10,10 @@ use super::{CsrfForm, check_form, shown_time, urlencoding};
 use crate::domain::event::SourceKind;
 use crate::domain::outcome::Outcome;
 use crate::ledger::reprocess::Reprocessed;
+use crate::read;
+use crate::read::deliveries::DeliveryView;
 use crate::read::format;
 use crate::read::log::{LogQuery, OUTCOMES};
-use crate::read::model::{self, DeliveryView};
 use crate::storage::auth_failures;
 use crate::web::access::Chrome;
 use crate::web::blocking::with_conn;
@@ -99,7 +100,7 @@ pub async fn log(
 ) -> Result<HttpResponse, RequestError> {
     let for_read = filter.clone();
     let (page, failures) = with_conn(&state, move |conn| {
-        let page = model::delivery_page(conn, &for_read)?;
+        let page = read::deliveries::delivery_page(conn, &for_read)?;
         let failures = auth_failures::recent(conn, FAILURES_SHOWN)?;
         Ok((page, failures))
     })
@@ -185,7 +186,7 @@ pub async fn show(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, RequestError> {
     let id = delivery_id(&id).for_page(&request, &state)?;
-    let delivery = with_conn(&state, move |conn| model::delivery(conn, id))
+    let delivery = with_conn(&state, move |conn| read::deliveries::delivery(conn, id))
         .await
         .and_then(|found| found.ok_or_else(no_such_delivery))
         .for_page(&request, &state)?;

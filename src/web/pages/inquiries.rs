@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 
 use super::{or_dash, shown_money, shown_time, time_or_dash};
 use crate::domain::event::InquiryStatus;
-use crate::read::model::{self, InquiryView};
+use crate::read;
+use crate::read::inquiries::InquiryView;
 use crate::read::overview::DEADLINE_DAYS;
 use crate::web::access::Chrome;
 use crate::web::blocking::with_conn;
@@ -101,7 +102,7 @@ pub async fn inquiries(
     let word = status.map_or("all", |status| status.as_str());
     let limit = list.limit.unwrap_or(PAGE_SIZE).clamp(1, 500);
     let page = with_conn(&state, move |conn| {
-        model::inquiry_page(
+        read::inquiries::inquiry_page(
             conn,
             status.map(|status| status.as_str()),
             list.cursor.as_deref(),
@@ -157,10 +158,12 @@ pub async fn inquiry(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, RequestError> {
     let now = state.clock.now();
-    let view = with_conn(&state, move |conn| model::inquiry(conn, &inquiry_id, now))
-        .await
-        .and_then(|found| found.ok_or_else(|| RequestError::not_found("No inquiry has this id.")))
-        .for_page(&request, &state)?;
+    let view = with_conn(&state, move |conn| {
+        read::inquiries::inquiry(conn, &inquiry_id, now)
+    })
+    .await
+    .and_then(|found| found.ok_or_else(|| RequestError::not_found("No inquiry has this id.")))
+    .for_page(&request, &state)?;
     let currency = view.payout_currency.as_deref();
     let fields = vec![
         ("Source", view.source.clone()),

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, get, web};
 
 use crate::domain::event::InquiryStatus;
-use crate::read::model;
+use crate::read;
 use crate::read::overview::Options;
 use crate::read::statement::Period;
 use crate::web::blocking::with_conn;
@@ -32,9 +32,11 @@ pub async fn action(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, RequestError> {
     let now = state.clock.now();
-    let view = with_conn(&state, move |conn| model::action(conn, &action_id, now))
-        .await
-        .for_api()?;
+    let view = with_conn(&state, move |conn| {
+        read::actions::action(conn, &action_id, now)
+    })
+    .await
+    .for_api()?;
     found(view, "no such action")
 }
 
@@ -46,7 +48,7 @@ pub async fn actions(
     let limit = list.query.limit.unwrap_or(API_PAGE).clamp(1, MAX_PAGE);
     let now = state.clock.now();
     let page = with_conn(&state, move |conn| {
-        model::action_page(conn, &list.filter, limit, now)
+        read::actions::action_page(conn, &list.filter, limit, now)
     })
     .await
     .for_api()?;
@@ -76,9 +78,11 @@ pub async fn inquiry(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, RequestError> {
     let now = state.clock.now();
-    let view = with_conn(&state, move |conn| model::inquiry(conn, &inquiry_id, now))
-        .await
-        .for_api()?;
+    let view = with_conn(&state, move |conn| {
+        read::inquiries::inquiry(conn, &inquiry_id, now)
+    })
+    .await
+    .for_api()?;
     found(view, "no such inquiry")
 }
 
@@ -89,7 +93,7 @@ pub async fn inquiries(
 ) -> Result<HttpResponse, RequestError> {
     let limit = list.limit.unwrap_or(API_PAGE).clamp(1, MAX_PAGE);
     let page = with_conn(&state, move |conn| {
-        model::inquiry_page(
+        read::inquiries::inquiry_page(
             conn,
             list.status.map(InquiryStatus::as_str),
             list.cursor.as_deref(),
@@ -108,7 +112,7 @@ pub async fn catalog_items(
 ) -> Result<HttpResponse, RequestError> {
     let limit = query.limit.unwrap_or(API_PAGE).clamp(1, MAX_PAGE);
     let items = with_conn(&state, move |conn| {
-        model::catalog_items(
+        read::catalog::catalog_items(
             conn,
             query.catalog_id.as_deref(),
             query.item_id.as_deref(),
@@ -125,7 +129,7 @@ pub async fn job(
     job_id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, RequestError> {
-    let view = with_conn(&state, move |conn| model::job(conn, &job_id))
+    let view = with_conn(&state, move |conn| read::catalog::job(conn, &job_id))
         .await
         .for_api()?;
     found(view, "no such job")
@@ -136,9 +140,11 @@ pub async fn tracking_values(
     Api(TrackedAction(action_id)): Api<TrackedAction>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, RequestError> {
-    let requests = with_conn(&state, move |conn| model::tracking_values(conn, &action_id))
-        .await
-        .for_api()?;
+    let requests = with_conn(&state, move |conn| {
+        read::catalog::tracking_values(conn, &action_id)
+    })
+    .await
+    .for_api()?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "tracking_values": requests })))
 }
 
@@ -148,9 +154,11 @@ pub async fn deliveries(
     Api(log): Api<DeliveryLog>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, RequestError> {
-    let page = with_conn(&state, move |conn| model::delivery_page(conn, &log.filter))
-        .await
-        .for_api()?;
+    let page = with_conn(&state, move |conn| {
+        read::deliveries::delivery_page(conn, &log.filter)
+    })
+    .await
+    .for_api()?;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -162,7 +170,7 @@ pub async fn delivery(
     let id = id
         .parse::<i64>()
         .map_err(|_| RequestError::bad_input("a delivery id is a whole number").for_api())?;
-    let view = with_conn(&state, move |conn| model::delivery(conn, id))
+    let view = with_conn(&state, move |conn| read::deliveries::delivery(conn, id))
         .await
         .for_api()?;
     found(view, "no such delivery")

@@ -121,10 +121,6 @@ impl Mapping {
         Ok(mapping)
     }
 
-    pub fn kind(&self) -> SourceKind {
-        self.kind
-    }
-
     /// The partner's key for a canonical field, as configured (lowercased).
     pub fn key_of(&self, canonical: &str) -> &str {
         self.keys.get(canonical).map(String::as_str).unwrap_or("")

@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// See Cargo.toml: glibc's malloc was a quarter of the request handlers' CPU.
+/// See Cargo.toml: glibc's malloc was costly for the request handlers and the writer.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

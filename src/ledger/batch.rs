@@ -24,7 +24,7 @@ use crate::storage::{clearings, inquiries};
 /// deliveries, nearly all of the traffic, are applied a run at a time: a handful of multi-row
 /// statements per run rather than six to eight per delivery, which was the single SQLite
 /// writer's limit. Other kinds go one by one. The batch is first applied without savepoints
-/// (they copied every page a run touched, a twentieth of the writer's time); if anything fails
+/// (they copy every page a run touches); if anything fails
 /// it is rolled back and applied again with a savepoint per run, and a run that fails then is
 /// applied again one delivery per savepoint, so one that fails gets its own error and the
 /// others still commit. The outer error means nothing was stored.

@@ -18,10 +18,8 @@ pub const DEFAULT_QUEUE_CAPACITY: usize = 4_096;
 /// The most deliveries stored in one transaction.
 pub const DEFAULT_MAX_BATCH: usize = 512;
 /// Writer threads on PostgreSQL (its pool has 12 connections; the API and /readyz need some).
-/// Two overlap one's round trips with the other's work; four made batches half as big, so
-/// twice the commits and round trips per delivery, for no more postbacks/s on two cores and a
-/// worse p99 (`cargo bench --bench load`, alternating: at concurrency 16 a median 3,335 vs
-/// 2,444/s, at 64 3,974 vs 4,000/s with p99 24-32 vs 36-42 ms).
+/// Two overlap one's round trips with the other's work; more made batches smaller, so more
+/// commits and round trips per delivery for no more throughput (docs/performance.md).
 pub const POSTGRES_WRITERS: usize = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -83,8 +83,8 @@ pub fn find(conn: &mut AnyConnection, action_id: &str) -> QueryResult<Option<Act
         .optional()
 }
 
-/// The reconciled state alone, which is all the write path reads: loading the whole row (the
-/// action's raw extras are kilobytes) were a quarter of the single writer's per-delivery work.
+/// The reconciled state, which is what the write path reads: not the whole row, whose raw extras
+/// are kilobytes.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = actions)]
 pub struct StoredState {

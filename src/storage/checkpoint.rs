@@ -31,7 +31,7 @@ struct Progress {
 /// How long to rest after a pass: long only when the log is the one seen last time and all of it
 /// is copied. A pass that could not run (another connection, the writer at its own threshold,
 /// held the checkpoint lock) answers -1 for both counts: a busy server, not a quiet one. Read as
-/// quiet, it left the log to the writer, whose checkpoint inside a commit took 40-60 ms.
+/// quiet, it left the log to the writer, whose checkpoint inside a commit stalls every postback.
 fn pause_after(progress: &Progress, last_log: i32) -> Duration {
     let ran = progress.log >= 0;
     let quiet = ran && progress.log == last_log && progress.checkpointed == progress.log;

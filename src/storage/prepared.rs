@@ -1,7 +1,7 @@
 //! The write path's multi-row statements and IN lists, in a form diesel keeps prepared.
 //!
 //! Diesel prepares a multi-row INSERT, an upsert or an IN list anew on every call (its text
-//! varies with the number of rows), which was a sixth of the SQLite writer's time. Here each is
+//! varies with the number of rows), a large share of the SQLite writer's time. Here each is
 //! sent in a few fixed sizes, powers of two, so its texts are few, and it is marked safe to
 //! cache: diesel then keys its statement cache by the text.
 

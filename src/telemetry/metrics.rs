@@ -53,9 +53,9 @@ pub fn install() -> PrometheusHandle {
             // renders only what is recorded through it, and nothing fails.
             let _ = metrics::set_global_recorder(recorder);
             describe();
-            // The recorder keeps every histogram sample until something drains it: a receiver
-            // that nobody scrapes grew by about 160 bytes per request (a 10-minute soak went past
-            // 100 MiB). The exporter's own upkeep task comes only with its HTTP listener.
+            // The recorder keeps every histogram sample until something drains it, so a receiver
+            // nobody scrapes would grow with every request. The exporter's own upkeep task
+            // comes only with its HTTP listener.
             let upkept = handle.clone();
             std::thread::Builder::new()
                 .name(UPKEEP_THREAD.into())

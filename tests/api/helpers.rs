@@ -114,6 +114,34 @@ impl TestDatabase {
         self.backend
     }
 
+    /// One whole number from the database (the query names it `value`), read from outside the
+    /// app: for what the storage API does not show.
+    pub fn scalar(&self, sql: &str) -> i64 {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Scalar {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            value: i64,
+        }
+        let rows: Vec<Scalar> = match self.backend {
+            Backend::Sqlite => {
+                let path = self.url.trim_start_matches("sqlite://");
+                let mut conn = diesel::SqliteConnection::establish(path).expect("open sqlite");
+                conn.batch_execute("PRAGMA busy_timeout = 5000").unwrap();
+                diesel::sql_query(sql)
+                    .load(&mut conn)
+                    .expect("the query runs")
+            }
+            Backend::Postgres => {
+                let mut conn = PgConnection::establish(&self.url).expect("open postgres");
+                diesel::sql_query(sql)
+                    .load(&mut conn)
+                    .expect("the query runs")
+            }
+        };
+        rows.first().expect("a row").value
+    }
+
     /// Makes a PostgreSQL database refuse connections and ends the ones it has (an outage the
     /// database comes back from), or lets it accept them again.
     pub fn set_reachable(&self, reachable: bool) {

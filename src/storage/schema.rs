@@ -59,6 +59,7 @@ diesel::table! {
         client_addr -> Nullable<Text>,
         failed_check -> Text,
         method -> Text,
+        times -> Int4,
     }
 }
 

@@ -13,6 +13,7 @@ use crate::config::{Responses, Settings, Testing};
 use crate::domain::clock::Clock;
 use crate::intake::auth::{AuthPolicy, BearerTokens, generate_secret};
 use crate::intake::delivery::Source;
+use crate::ledger::refusals::Refusals;
 use crate::ledger::writer::{DEFAULT_MAX_BATCH, DEFAULT_QUEUE_CAPACITY, POSTGRES_WRITERS, Writer};
 use crate::storage::{Backend, Database, settings as stored_settings, to_db_time};
 use crate::web::access::{self, ReaderAccess};
@@ -42,6 +43,8 @@ pub struct AppState {
     pub sources: HashMap<String, Receiver>,
     pub responses: Responses,
     pub access: ReaderAccess,
+    /// Refused postbacks, counted and written in batches.
+    pub refusals: Refusals,
     pub testing: Testing,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// "Now" for receiving and for what is derived at read time (approved/locked).
@@ -68,6 +71,8 @@ pub struct Application {
     server: Server,
     port: u16,
     writer_thread: JoinHandle<()>,
+    refusals: Refusals,
+    refusals_thread: JoinHandle<()>,
 }
 
 /// What the first start tells the person running it.
@@ -125,6 +130,7 @@ impl Application {
         if let Some(days) = settings.retention.raw_days {
             crate::ledger::retention::prune_daily(db.clone(), days);
         }
+        let (refusals, refusals_thread) = Refusals::start(db.clone());
         let state = web::Data::new(AppState {
             db,
             writer,
@@ -136,6 +142,7 @@ impl Application {
                 metrics_tokens: BearerTokens::new(&settings.metrics.bearer_tokens)
                     .context("[metrics]")?,
             },
+            refusals: refusals.clone(),
             testing: settings.testing.clone(),
             metrics: crate::telemetry::metrics::install(),
             clock,
@@ -199,6 +206,8 @@ impl Application {
                 server,
                 port,
                 writer_thread,
+                refusals,
+                refusals_thread,
             },
             credentials,
         ))
@@ -212,6 +221,11 @@ impl Application {
     /// before this returns, so nothing acknowledged is lost.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.server.await?;
+        self.refusals.stop();
+        let refusals = self.refusals_thread;
+        tokio::task::spawn_blocking(move || refusals.join())
+            .await?
+            .map_err(|_| anyhow::anyhow!("the refusal recorder panicked"))?;
         let writer = self.writer_thread;
         tokio::task::spawn_blocking(move || writer.join())
             .await?

@@ -19,7 +19,8 @@ on_both_backends! {
         let url = format!("{}/postbacks/actions?secure=guess-123&ActionId=X1&Payout=1", app.address);
         assert_eq!(app.post_postback_to(&url, None, "").await.status, 401);
         let db = postback_ledger::storage::Database::connect(&app.db.url).unwrap();
-        let failures = postback_ledger::storage::auth_failures::recent(&mut db.conn().unwrap(), 10).unwrap();
+        // Written within a second or so, off the postbacks' write path.
+        let failures = refusals_recorded(&app, 1).await;
         assert_eq!(failures.len(), 1);
         assert_eq!(failures[0].failed_check, "query_secret_wrong");
         assert_eq!(failures[0].source, "actions");

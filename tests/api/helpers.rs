@@ -238,6 +238,24 @@ pub async fn spawn_on_with_clock(db: TestDatabase, config_text: &str, clock: Clo
     }
 }
 
+/// Refused requests are counted in memory and written about once a second: waits (at most 10
+/// s) until the table holds at least `rows` rows, and returns the newest 100.
+pub async fn refusals_recorded(
+    app: &TestApp,
+    rows: usize,
+) -> Vec<postback_ledger::storage::auth_failures::AuthFailureRow> {
+    let db = postback_ledger::storage::Database::connect(&app.db.url).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let found =
+            postback_ledger::storage::auth_failures::recent(&mut db.conn().unwrap(), 100).unwrap();
+        if found.len() >= rows || std::time::Instant::now() > deadline {
+            return found;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// What a postback request got back.
 #[derive(Debug)]
 pub struct Answer {

@@ -16,6 +16,7 @@ mod health;
 mod kinds;
 mod lifecycle;
 mod receiving;
+mod refusals;
 mod storing;
 
 // Shared with the benchmark (benches/load.rs): the real binary as a child process, and the

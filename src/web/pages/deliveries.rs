@@ -67,6 +67,7 @@ pub struct FailureRow {
     pub client: String,
     pub failed_check: String,
     pub method: String,
+    pub times: i32,
 }
 
 #[derive(Template)]
@@ -136,6 +137,7 @@ pub async fn log(
                 client: failure.client_addr.unwrap_or_default(),
                 failed_check: failure.failed_check,
                 method: failure.method,
+                times: failure.times,
             })
             .collect(),
     };

@@ -7,8 +7,6 @@ use crate::domain::event::Postback;
 use crate::intake::auth::{AuthConfig, AuthRequest, strip_query_param};
 use crate::intake::delivery::{RawRequest, understand};
 use crate::ledger::writer::WriteError;
-use crate::storage::auth_failures::{self, NewAuthFailure};
-use crate::storage::to_db_time;
 use crate::web::startup::AppState;
 
 /// The answer's headers naming the stored delivery, read back by the request log and `send-test`.
@@ -56,28 +54,14 @@ pub async fn receive(
             let client_ip = receiver.policy.client_ip(&auth_request).to_string();
             tracing::warn!(source = %source, client = %client_ip, check = failure.check(), "postback refused");
             crate::telemetry::metrics::auth_failure(&source, failure.check());
-            let (db, source, method, check) = (
-                state.db.clone(),
-                source.into_inner(),
-                request.method().to_string(),
+            // Counted in memory and written once a second, off the postbacks' write path.
+            state.refusals.record(
+                now,
+                &source,
+                &client_ip,
                 failure.check(),
+                request.method().as_str(),
             );
-            // Best effort: a refusal is answered whether or not it could be recorded.
-            let _ = web::block(move || {
-                let mut conn = db.conn()?;
-                auth_failures::record(
-                    &mut conn,
-                    &NewAuthFailure {
-                        occurred_at: to_db_time(now),
-                        source: &source,
-                        client_addr: Some(&client_ip),
-                        failed_check: check,
-                        method: &method,
-                    },
-                )
-                .map_err(crate::storage::StorageError::from)
-            })
-            .await;
             return error_response(&state, StatusCode::UNAUTHORIZED);
         }
     };

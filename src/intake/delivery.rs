@@ -88,22 +88,36 @@ pub struct Reading {
     pub dedup_key: String,
 }
 
+/// Reads a request's query and body as the source's event. The query string's pairs are read as
+/// fields only when the source's signature (if any) covers them
+/// ([`AuthConfig::reads_query_fields`]).
 pub fn read(source: &Source, query: &str, content_type: Option<&str>, body: &[u8]) -> Reading {
-    match decode::decode(query, content_type, body, &Limits::default()) {
+    let fields_query = if source.auth.reads_query_fields() {
+        query
+    } else {
+        ""
+    };
+    match decode::decode(fields_query, content_type, body, &Limits::default()) {
         Ok(decoded) => {
             let mut warnings = decoded.warnings;
+            if fields_query.is_empty() && !query.is_empty() {
+                warnings.push(
+                    "the query string was not read: this source's signature covers only the body"
+                        .to_owned(),
+                );
+            }
             let understood = interpret(source, &decoded.fields, &mut warnings);
             let payload = canonical_json(&decoded.fields);
             Reading {
                 understood,
                 warnings,
-                dedup_key: dedup_key(&source.name, Some(&payload), query, body),
+                dedup_key: dedup_key(&source.name, Some(&payload), fields_query, body),
             }
         }
         Err(error) => Reading {
             understood: Err(Quarantine::UnparseableBody(error.to_string())),
             warnings: Vec::new(),
-            dedup_key: dedup_key(&source.name, None, query, body),
+            dedup_key: dedup_key(&source.name, None, fields_query, body),
         },
     }
 }

@@ -21,6 +21,7 @@ pub mod schema;
 pub mod settings;
 pub mod statement;
 pub mod tracking_value_requests;
+pub mod webhook_messages;
 
 use std::time::Duration;
 

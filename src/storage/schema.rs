@@ -224,6 +224,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_messages (source, message_digest) {
+        source -> Text,
+        message_digest -> Text,
+        delivery_id -> Int8,
+        received_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(action_events -> actions (action_id));
 diesel::joinable!(action_events -> deliveries (delivery_id));
 diesel::joinable!(catalog_items -> deliveries (delivery_id));
@@ -234,6 +243,7 @@ diesel::joinable!(jobs -> deliveries (delivery_id));
 diesel::joinable!(ledger_entries -> actions (action_id));
 diesel::joinable!(ledger_entries -> deliveries (delivery_id));
 diesel::joinable!(tracking_value_requests -> deliveries (delivery_id));
+diesel::joinable!(webhook_messages -> deliveries (delivery_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     action_events,
@@ -248,4 +258,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     ledger_entries,
     settings,
     tracking_value_requests,
+    webhook_messages,
 );

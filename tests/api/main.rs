@@ -17,6 +17,7 @@ mod kinds;
 mod lifecycle;
 mod receiving;
 mod refusals;
+mod signatures;
 mod storing;
 
 // Shared with the benchmark (benches/load.rs): the real binary as a child process, and the

@@ -1,12 +1,19 @@
 //! `/postbacks/{source}`: authenticate, understand, store, and only then answer success.
+//!
+//! In this order: the credentials (a signature covers the body, or the request line and the
+//! body); a Standard Webhooks message already stored is answered as the duplicate it is; then
+//! the request is understood and stored.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use sha2::{Digest as _, Sha256};
 
 use crate::domain::event::Postback;
 use crate::intake::auth::{AuthConfig, AuthRequest, strip_query_param};
 use crate::intake::delivery::{RawRequest, understand};
 use crate::ledger::writer::WriteError;
+use crate::storage::{StorageError, to_db_time, webhook_messages};
 use crate::web::startup::AppState;
 
 /// The answer's headers naming the stored delivery, read back by the request log and `send-test`.
@@ -19,12 +26,16 @@ pub async fn receive(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
+    let now = state.clock.now();
+    let peer = request
+        .peer_addr()
+        .map(|address| address.ip())
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
     let Some(receiver) = state.sources.get(source.as_str()) else {
         return HttpResponse::NotFound()
             .content_type("text/plain")
             .body(format!("no source named `{source}`"));
     };
-    let now = state.clock.now();
     let query = request.query_string();
     // Only the secret parameter is checked: a GET postback's seventy other fields are decoded
     // once, by `understand`.
@@ -38,12 +49,14 @@ pub async fn receive(
         .iter()
         .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
         .collect();
-    let peer = request
-        .peer_addr()
-        .map(|address| address.ip())
-        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or_else(|| request.path(), |target| target.as_str());
     let auth_request = AuthRequest {
         peer,
+        method: request.method().as_str(),
+        target,
         headers: &headers,
         query_pairs: &query_pairs,
         body: &body,
@@ -51,20 +64,31 @@ pub async fn receive(
     let client_ip = match receiver.policy.verify(&auth_request, now) {
         Ok(verified) => verified.client_ip,
         Err(failure) => {
-            let client_ip = receiver.policy.client_ip(&auth_request).to_string();
-            tracing::warn!(source = %source, client = %client_ip, check = failure.check(), "postback refused");
-            crate::telemetry::metrics::auth_failure(&source, failure.check());
-            // Counted in memory and written once a second, off the postbacks' write path.
-            state.refusals.record(
-                now,
-                &source,
-                &client_ip,
-                failure.check(),
-                request.method().as_str(),
-            );
-            return error_response(&state, StatusCode::UNAUTHORIZED);
+            let client = receiver.policy.client_ip(&auth_request).to_string();
+            return refused(&state, &request, now, &source, &client, failure.check());
         }
     };
+    // A Standard Webhooks message is the same message on each retry: once stored, it is not
+    // stored again while a replay could still pass the timestamp check.
+    let message = receiver
+        .policy
+        .webhook_message_id(&auth_request)
+        .zip(receiver.policy.webhook_tolerance_seconds())
+        .map(|(id, tolerance)| (hex::encode(Sha256::digest(id)), tolerance));
+    if let Some((digest, tolerance)) = &message {
+        match stored_message(&state, &source, digest, now, *tolerance).await {
+            Ok(Some(delivery_id)) => {
+                crate::telemetry::metrics::delivery(&source, "duplicate");
+                tracing::info!(source = %source, delivery_id, "a Standard Webhooks message already stored; answered as a duplicate");
+                return stored_answer(&state, delivery_id, "duplicate");
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::error!(source = %source, error = %error, "the webhook message ids could not be read; answered 503");
+                return error_response(&state, StatusCode::SERVICE_UNAVAILABLE);
+            }
+        }
+    }
     let stored_query = match secret_param {
         Some(param) => strip_query_param(query, param),
         None => query.to_owned(),
@@ -101,11 +125,10 @@ pub async fn receive(
         Ok(stored) => {
             crate::telemetry::metrics::delivery(&source, stored.outcome.as_str());
             tracing::debug!(source = %source, delivery_id = stored.delivery_id, outcome = stored.outcome.as_str(), "postback stored");
-            HttpResponse::Ok()
-                .content_type("text/plain")
-                .insert_header((DELIVERY_ID_HEADER, stored.delivery_id.to_string()))
-                .insert_header((OUTCOME_HEADER, stored.outcome.as_str()))
-                .body(state.responses.success.clone())
+            if let Some((digest, tolerance)) = message {
+                remember_message(&state, &source, digest, stored.delivery_id, now, tolerance).await;
+            }
+            stored_answer(&state, stored.delivery_id, stored.outcome.as_str())
         }
         Err(error) => {
             crate::telemetry::metrics::delivery(&source, "not_stored");
@@ -119,6 +142,95 @@ pub async fn receive(
             }
             error_response(&state, StatusCode::SERVICE_UNAVAILABLE)
         }
+    }
+}
+
+/// A refusal: logged, counted (written later, in batches: see `ledger::refusals`), and
+/// answered 401 with the configured error text.
+fn refused(
+    state: &AppState,
+    request: &HttpRequest,
+    now: DateTime<Utc>,
+    source: &str,
+    client: &str,
+    check: &'static str,
+) -> HttpResponse {
+    tracing::warn!(source = %source, client = %client, check, "postback refused");
+    crate::telemetry::metrics::auth_failure(source, check);
+    state
+        .refusals
+        .record(now, source, client, check, request.method().as_str());
+    HttpResponse::build(StatusCode::UNAUTHORIZED)
+        .content_type("text/plain")
+        .body(state.responses.error.clone())
+}
+
+fn stored_answer(state: &AppState, delivery_id: i64, outcome: &str) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain")
+        .insert_header((DELIVERY_ID_HEADER, delivery_id.to_string()))
+        .insert_header((OUTCOME_HEADER, outcome.to_owned()))
+        .body(state.responses.success.clone())
+}
+
+/// How long a message id is remembered: a replay passes the timestamp check until the
+/// tolerance has passed after its timestamp, which was up to the tolerance before it arrived
+/// (a tolerance beyond a year is remembered for two years and a minute).
+fn remembered_for(tolerance_seconds: u64) -> chrono::Duration {
+    const YEAR: u64 = 365 * 24 * 3600;
+    let tolerance = tolerance_seconds.min(YEAR) as i64;
+    chrono::Duration::seconds(tolerance * 2 + 60)
+}
+
+async fn stored_message(
+    state: &AppState,
+    source: &str,
+    digest: &str,
+    now: DateTime<Utc>,
+    tolerance_seconds: u64,
+) -> Result<Option<i64>, StorageError> {
+    let (db, source, digest) = (state.db.clone(), source.to_owned(), digest.to_owned());
+    let since = to_db_time(now - remembered_for(tolerance_seconds));
+    web::block(move || {
+        Ok(webhook_messages::delivery_of(
+            &mut *db.conn()?,
+            &source,
+            &digest,
+            since,
+        )?)
+    })
+    .await
+    .map_err(|_| StorageError::Corrupt("the read did not run".into()))?
+}
+
+/// Best effort: the delivery is stored either way, and a replay of the same body would still
+/// be a duplicate by its dedup key.
+async fn remember_message(
+    state: &AppState,
+    source: &str,
+    digest: String,
+    delivery_id: i64,
+    now: DateTime<Utc>,
+    tolerance_seconds: u64,
+) {
+    let (db, source) = (state.db.clone(), source.to_owned());
+    let forget_before = to_db_time(now - remembered_for(tolerance_seconds));
+    let result = web::block(move || -> Result<(), StorageError> {
+        Ok(webhook_messages::remember(
+            &mut *db.conn()?,
+            &source,
+            &digest,
+            delivery_id,
+            to_db_time(now),
+            forget_before,
+        )?)
+    })
+    .await;
+    if !matches!(result, Ok(Ok(()))) {
+        tracing::warn!(
+            delivery_id,
+            "a Standard Webhooks message id could not be remembered"
+        );
     }
 }
 
@@ -177,5 +289,11 @@ mod tests {
         assert_eq!(shown, "a=[redacted]&b=[redacted]&c=[redacted]");
         let long = "x".repeat(5_000);
         assert!(redact(&long, &[]).len() < 2_100);
+    }
+
+    #[test]
+    fn a_message_id_is_remembered_twice_the_tolerance_and_a_minute() {
+        assert_eq!(remembered_for(300), chrono::Duration::seconds(660));
+        assert!(remembered_for(u64::MAX) > chrono::Duration::days(365));
     }
 }

@@ -15,6 +15,8 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://postback-ledger.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_CONFIG_FILE: &str = "postback-ledger.toml";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
+/// How long a postback's whole body may take to arrive.
+pub const DEFAULT_BODY_TIMEOUT_SECONDS: u64 = 10;
 
 /// The file as written. Every table rejects keys it does not know.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -23,6 +25,8 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     pub listen: Option<String>,
     pub max_body_bytes: Option<usize>,
+    /// Seconds a postback's whole body may take to arrive (10 when unset).
+    pub body_timeout_seconds: Option<u64>,
     #[serde(default)]
     pub responses: Responses,
     #[serde(default)]
@@ -193,6 +197,7 @@ pub struct Settings {
     pub database_url: String,
     pub listen: String,
     pub max_body_bytes: usize,
+    pub body_timeout_seconds: u64,
     pub responses: Responses,
     pub auth: AuthConfig,
     pub sources: BTreeMap<String, Source>,
@@ -255,6 +260,11 @@ pub fn resolve(file: FileConfig) -> Result<Settings, ConfigError> {
                 "[dashboard] password_hash: not an argon2 hash; create one with `postback-ledger hash-password`".into(),
             ));
         }
+    }
+    if file.body_timeout_seconds == Some(0) {
+        return Err(invalid(
+            "body_timeout_seconds: 0 would refuse every body; use at least 1".into(),
+        ));
     }
     BearerTokens::new(&file.metrics.bearer_tokens)
         .map_err(|error| invalid(format!("[metrics]: {error}")))?;
@@ -330,6 +340,9 @@ pub fn resolve(file: FileConfig) -> Result<Settings, ConfigError> {
             .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
         listen: file.listen.unwrap_or_else(|| DEFAULT_LISTEN.into()),
         max_body_bytes: file.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
+        body_timeout_seconds: file
+            .body_timeout_seconds
+            .unwrap_or(DEFAULT_BODY_TIMEOUT_SECONDS),
         responses: file.responses,
         auth: file.auth,
         sources,
@@ -431,6 +444,14 @@ MODIFIED = "pending"
         let good = format!("[dashboard]\nusername = \"finance\"\npassword_hash = \"{hash}\"\n");
         let settings = resolve(parse(&good).unwrap()).unwrap();
         assert!(!format!("{settings:?}").contains(&hash));
+    }
+
+    #[test]
+    fn a_body_time_limit_of_zero_is_refused() {
+        let zero = resolve(parse("body_timeout_seconds = 0\n").unwrap()).unwrap_err();
+        assert!(zero.to_string().contains("body_timeout_seconds"), "{zero}");
+        let settings = resolve(parse("body_timeout_seconds = 3\n").unwrap()).unwrap();
+        assert_eq!(settings.body_timeout_seconds, 3);
     }
 
     #[test]

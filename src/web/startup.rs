@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::{DefaultHeaders, from_fn};
@@ -45,6 +46,9 @@ pub struct AppState {
     pub access: ReaderAccess,
     /// Refused postbacks, counted and written in batches.
     pub refusals: Refusals,
+    pub max_body_bytes: usize,
+    /// How long a postback's whole body may take to arrive.
+    pub body_timeout: Duration,
     pub testing: Testing,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// "Now" for receiving and for what is derived at read time (approved/locked).
@@ -143,6 +147,8 @@ impl Application {
                     .context("[metrics]")?,
             },
             refusals: refusals.clone(),
+            max_body_bytes: settings.max_body_bytes,
+            body_timeout: Duration::from_secs(settings.body_timeout_seconds),
             testing: settings.testing.clone(),
             metrics: crate::telemetry::metrics::install(),
             clock,

@@ -18,6 +18,7 @@ mod lifecycle;
 mod receiving;
 mod refusals;
 mod signatures;
+mod slow_bodies;
 mod storing;
 
 // Shared with the benchmark (benches/load.rs): the real binary as a child process, and the

@@ -1,8 +1,10 @@
 //! `/postbacks/{source}`: authenticate, understand, store, and only then answer success.
 //!
-//! In this order: the credentials (a signature covers the body, or the request line and the
-//! body); a Standard Webhooks message already stored is answered as the duplicate it is; then
-//! the request is understood and stored.
+//! In this order: the source and every credential that is not in the body (IP allowlist, query
+//! secret, header) are checked before the body is read, so a stranger's slow or large body is
+//! never waited for; the body is read under a size and a time limit; then the signatures; a
+//! Standard Webhooks message already stored is answered as the duplicate it is; then the request
+//! is understood and stored.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -14,6 +16,7 @@ use crate::intake::auth::{AuthConfig, AuthRequest, strip_query_param};
 use crate::intake::delivery::{RawRequest, understand};
 use crate::ledger::writer::WriteError;
 use crate::storage::{StorageError, to_db_time, webhook_messages};
+use crate::web::limits::read_body;
 use crate::web::startup::AppState;
 
 /// The answer's headers naming the stored delivery, read back by the request log and `send-test`.
@@ -23,7 +26,7 @@ pub const OUTCOME_HEADER: &str = "x-delivery-outcome";
 pub async fn receive(
     request: HttpRequest,
     source: web::Path<String>,
-    body: web::Bytes,
+    payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let now = state.clock.now();
@@ -53,21 +56,42 @@ pub async fn receive(
         .uri()
         .path_and_query()
         .map_or_else(|| request.path(), |target| target.as_str());
-    let auth_request = AuthRequest {
+    let mut auth_request = AuthRequest {
         peer,
         method: request.method().as_str(),
         target,
         headers: &headers,
         query_pairs: &query_pairs,
-        body: &body,
+        body: &[],
     };
-    let client_ip = match receiver.policy.verify(&auth_request, now) {
+    let client_ip = match receiver.policy.verify_credentials(&auth_request) {
         Ok(verified) => verified.client_ip,
         Err(failure) => {
             let client = receiver.policy.client_ip(&auth_request).to_string();
             return refused(&state, &request, now, &source, &client, failure.check());
         }
     };
+    let body = match read_body(&request, payload, state.max_body_bytes, state.body_timeout).await {
+        Ok(body) => body,
+        Err(refusal) => {
+            tracing::warn!(source = %source, client = %client_ip, status = refusal.status().as_u16(), "postback body not read");
+            return HttpResponse::build(refusal.status())
+                .content_type("text/plain")
+                .force_close()
+                .body(refusal.message(state.max_body_bytes, state.body_timeout));
+        }
+    };
+    auth_request.body = &body;
+    if let Err(failure) = receiver.policy.verify_signatures(&auth_request, now) {
+        return refused(
+            &state,
+            &request,
+            now,
+            &source,
+            &client_ip.to_string(),
+            failure.check(),
+        );
+    }
     // A Standard Webhooks message is the same message on each retry: once stored, it is not
     // stored again while a replay could still pass the timestamp check.
     let message = receiver
@@ -146,7 +170,8 @@ pub async fn receive(
 }
 
 /// A refusal: logged, counted (written later, in batches: see `ledger::refusals`), and
-/// answered 401 with the configured error text.
+/// answered 401 with the configured error text. The body, if any is still coming, is not read:
+/// the connection is closed.
 fn refused(
     state: &AppState,
     request: &HttpRequest,
@@ -162,6 +187,7 @@ fn refused(
         .record(now, source, client, check, request.method().as_str());
     HttpResponse::build(StatusCode::UNAUTHORIZED)
         .content_type("text/plain")
+        .force_close()
         .body(state.responses.error.clone())
 }
 

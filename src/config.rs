@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 
@@ -10,6 +11,7 @@ use crate::intake::auth::{AuthConfig, AuthConfigError, AuthPolicy, BearerTokens}
 use crate::intake::delivery::Source;
 use crate::intake::kind_mapping::KindMapping;
 use crate::intake::mapping::ActionMapping;
+use crate::intake::redact::Redactor;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://postback-ledger.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -242,6 +244,19 @@ pub fn load(explicit: Option<&Path>) -> Result<Settings, ConfigError> {
     Ok(settings)
 }
 
+/// Gives every source one masking rule built from every source's credentials and the `/metrics`
+/// tokens: a secret of one source sent to another is masked too. Called again when credentials
+/// change (the generated secret is added at start).
+pub fn share_redactor(sources: &mut BTreeMap<String, Source>, tokens: &[String]) {
+    let redactor = Arc::new(Redactor::new(
+        sources.values().map(|source| &source.auth),
+        tokens,
+    ));
+    for source in sources.values_mut() {
+        source.redactor = redactor.clone();
+    }
+}
+
 /// toml's messages name the line, the column and the offending key.
 pub fn parse(text: &str) -> Result<FileConfig, String> {
     toml::from_str(text).map_err(|error| error.to_string().trim_end().to_owned())
@@ -331,9 +346,11 @@ pub fn resolve(file: FileConfig) -> Result<Settings, ConfigError> {
                 action_mapping,
                 kind_mapping,
                 auth,
+                redactor: Arc::default(),
             },
         );
     }
+    share_redactor(&mut sources, &file.metrics.bearer_tokens);
     Ok(Settings {
         database_url: file
             .database_url
@@ -452,6 +469,19 @@ MODIFIED = "pending"
         assert!(zero.to_string().contains("body_timeout_seconds"), "{zero}");
         let settings = resolve(parse("body_timeout_seconds = 3\n").unwrap()).unwrap();
         assert_eq!(settings.body_timeout_seconds, 3);
+    }
+
+    #[test]
+    fn every_source_shares_one_masking_rule_with_every_secret() {
+        let text = "[metrics]\nbearer_tokens = [\"scrape-token-5512\"]\n\
+            [sources.a]\nkind = \"action_lifecycle\"\n[sources.a.auth]\nquery_param = \"secure\"\nquery_values = [\"secret-of-a-1234\"]\n\
+            [sources.b]\nkind = \"action_lifecycle\"\n[sources.b.auth]\nhmac_header = \"X-Signature\"\nhmac_secrets = [\"secret-of-b-5678\"]\n";
+        let settings = resolve(parse(text).unwrap()).unwrap();
+        let a = &settings.sources["a"].redactor;
+        assert!(std::sync::Arc::ptr_eq(a, &settings.sources["b"].redactor));
+        for secret in ["secret-of-a-1234", "secret-of-b-5678", "scrape-token-5512"] {
+            assert_eq!(a.text(secret), crate::intake::redact::MASK);
+        }
     }
 
     #[test]

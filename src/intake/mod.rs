@@ -5,3 +5,4 @@ pub mod decode;
 pub mod delivery;
 pub mod kind_mapping;
 pub mod mapping;
+pub mod redact;

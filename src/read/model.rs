@@ -10,6 +10,7 @@ use crate::domain::event::{ActionStatus, InquiryStatus};
 use crate::domain::inquiry::{self, Credit};
 use crate::domain::money::Money;
 use crate::domain::reconcile::{Flag, flags_from_text, is_locked};
+use crate::intake::redact::Redactor;
 use crate::storage::action_query::{ActionFilter, Cursor, SortKey, SortValue};
 use crate::storage::actions::Action;
 use crate::storage::clearings::Clearing;
@@ -615,8 +616,9 @@ pub fn tracking_values(
         .collect())
 }
 
-/// One delivery as the log shows it: the raw request (credentials were removed before it was
-/// stored), how it ended, and what it was about.
+/// One delivery as the log shows it: the raw request (credentials were removed and secrets
+/// masked before it was stored, and are masked again as it is shown: a secret configured since,
+/// or a row stored before the rule, shows none either), how it ended, and what it was about.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeliveryView {
     pub id: i64,
@@ -664,6 +666,18 @@ impl From<crate::storage::deliveries::Delivery> for DeliveryView {
     }
 }
 
+impl DeliveryView {
+    /// The view with every secret masked by the one rule (see [`crate::intake::redact`]).
+    pub fn masked(mut self, redactor: &Redactor) -> DeliveryView {
+        let text = |text: String| redactor.text(&text).into_owned();
+        self.query = redactor.query(&self.query);
+        self.body = self.body.map(text);
+        self.reason = self.reason.map(text);
+        self.warnings = self.warnings.map(text);
+        self
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct DeliveryPage {
     /// Newest first.
@@ -676,6 +690,7 @@ pub struct DeliveryPage {
 pub fn delivery_page(
     conn: &mut AnyConnection,
     filter: &crate::read::log::LogFilter,
+    redactor: &Redactor,
 ) -> Result<DeliveryPage, StorageError> {
     let mut rows = crate::storage::deliveries::recent(
         conn,
@@ -688,10 +703,18 @@ pub fn delivery_page(
     rows.truncate(filter.limit as usize);
     Ok(DeliveryPage {
         next_before: rows.last().filter(|_| more).map(|last| last.id),
-        deliveries: rows.into_iter().map(DeliveryView::from).collect(),
+        deliveries: rows
+            .into_iter()
+            .map(|row| DeliveryView::from(row).masked(redactor))
+            .collect(),
     })
 }
 
-pub fn delivery(conn: &mut AnyConnection, id: i64) -> Result<Option<DeliveryView>, StorageError> {
-    Ok(crate::storage::deliveries::find(conn, id)?.map(DeliveryView::from))
+pub fn delivery(
+    conn: &mut AnyConnection,
+    id: i64,
+    redactor: &Redactor,
+) -> Result<Option<DeliveryView>, StorageError> {
+    Ok(crate::storage::deliveries::find(conn, id)?
+        .map(|row| DeliveryView::from(row).masked(redactor)))
 }

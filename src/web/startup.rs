@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use crate::config::{Responses, Settings, Testing};
 use crate::domain::clock::Clock;
 use crate::intake::auth::{AuthPolicy, BearerTokens, generate_secret};
 use crate::intake::delivery::Source;
+use crate::intake::redact::Redactor;
 use crate::ledger::refusals::Refusals;
 use crate::ledger::writer::{DEFAULT_MAX_BATCH, DEFAULT_QUEUE_CAPACITY, POSTGRES_WRITERS, Writer};
 use crate::storage::{Backend, Database, settings as stored_settings, to_db_time};
@@ -46,6 +48,8 @@ pub struct AppState {
     pub access: ReaderAccess,
     /// Refused postbacks, counted and written in batches.
     pub refusals: Refusals,
+    /// The one masking rule for secrets, for what the pages and the API show of deliveries.
+    pub redactor: Arc<Redactor>,
     pub max_body_bytes: usize,
     /// How long a postback's whole body may take to arrive.
     pub body_timeout: Duration,
@@ -106,7 +110,15 @@ impl Application {
                 "migrations applied"
             );
         }
-        let (sources, credentials) = receivers(&settings, &db)?;
+        let (mut sources, credentials) = receivers(&settings, &db)?;
+        // One masking rule for every source, the generated secret included.
+        let redactor = Arc::new(Redactor::new(
+            sources.values().map(|receiver| &receiver.source.auth),
+            &settings.metrics.bearer_tokens,
+        ));
+        for receiver in sources.values_mut() {
+            receiver.source.redactor = redactor.clone();
+        }
         let listener = TcpListener::bind(&settings.listen)
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let port = listener.local_addr()?.port();
@@ -147,6 +159,7 @@ impl Application {
                     .context("[metrics]")?,
             },
             refusals: refusals.clone(),
+            redactor,
             max_body_bytes: settings.max_body_bytes,
             body_timeout: Duration::from_secs(settings.body_timeout_seconds),
             testing: settings.testing.clone(),

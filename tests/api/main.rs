@@ -17,6 +17,7 @@ mod kinds;
 mod lifecycle;
 mod receiving;
 mod refusals;
+mod secrets;
 mod signatures;
 mod slow_bodies;
 mod storing;

@@ -99,9 +99,9 @@ pub async fn log(
         Ok(filter) => filter,
         Err(message) => return error_page(&request, &state, StatusCode::BAD_REQUEST, message),
     };
-    let for_read = filter.clone();
+    let (for_read, redactor) = (filter.clone(), state.redactor.clone());
     let (page, failures) = match read(&request, &state, move |conn| {
-        let page = model::delivery_page(conn, &for_read)?;
+        let page = model::delivery_page(conn, &for_read, &redactor)?;
         let failures = auth_failures::recent(conn, FAILURES_SHOWN)?;
         Ok((page, failures))
     })
@@ -193,7 +193,12 @@ pub async fn show(
     let Ok(id) = id.parse::<i64>() else {
         return no_such_delivery(&request, &state);
     };
-    let found = match read(&request, &state, move |conn| model::delivery(conn, id)).await {
+    let redactor = state.redactor.clone();
+    let found = match read(&request, &state, move |conn| {
+        model::delivery(conn, id, &redactor)
+    })
+    .await
+    {
         Ok(found) => found,
         Err(response) => return response,
     };

@@ -198,8 +198,9 @@ pub async fn deliveries(
         Ok(filter) => filter,
         Err(message) => return bad_request(&message),
     };
-    let db = state.db.clone();
-    let result = web::block(move || model::delivery_page(&mut *db.conn()?, &filter)).await;
+    let (db, redactor) = (state.db.clone(), state.redactor.clone());
+    let result =
+        web::block(move || model::delivery_page(&mut *db.conn()?, &filter, &redactor)).await;
     reply(result, |page| HttpResponse::Ok().json(page))
 }
 
@@ -208,8 +209,8 @@ pub async fn delivery(id: web::Path<String>, state: web::Data<AppState>) -> Http
     let Ok(id) = id.parse::<i64>() else {
         return bad_request("a delivery id is a whole number");
     };
-    let db = state.db.clone();
-    let result = web::block(move || model::delivery(&mut *db.conn()?, id)).await;
+    let (db, redactor) = (state.db.clone(), state.redactor.clone());
+    let result = web::block(move || model::delivery(&mut *db.conn()?, id, &redactor)).await;
     reply(result, |view| match view {
         Some(view) => HttpResponse::Ok().json(view),
         None => not_found("no such delivery"),

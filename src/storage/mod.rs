@@ -18,6 +18,7 @@ pub mod ledger_export;
 pub mod overview;
 pub mod prepared;
 pub mod schema;
+pub mod sessions;
 pub mod settings;
 pub mod statement;
 pub mod tracking_value_requests;

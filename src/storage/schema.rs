@@ -197,6 +197,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    sessions (id_digest) {
+        id_digest -> Text,
+        username -> Text,
+        login_fingerprint -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     settings (key) {
         key -> Text,
         value -> Text,
@@ -256,6 +266,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     inquiry_events,
     jobs,
     ledger_entries,
+    sessions,
     settings,
     tracking_value_requests,
     webhook_messages,

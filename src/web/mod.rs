@@ -3,9 +3,11 @@
 
 pub mod access;
 pub mod limits;
+pub mod login;
 pub mod metrics;
 pub mod pages;
 pub mod request_log;
 pub mod routes;
 pub mod session;
 pub mod startup;
+pub mod throttle;

@@ -238,6 +238,18 @@ pub async fn spawn_on_with_clock(db: TestDatabase, config_text: &str, clock: Clo
     }
 }
 
+/// Another app on the same database as `app`, with another configuration (as a restart with a
+/// changed configuration would be); its address.
+pub async fn spawn_beside(app: &TestApp, config_text: &str) -> String {
+    let file = config::parse(config_text).expect("test config parses");
+    let mut settings = config::resolve(file).expect("test config is valid");
+    settings.database_url = app.db.url.clone();
+    let (beside, _) = Application::build(settings).expect("the app starts");
+    let address = format!("http://127.0.0.1:{}", beside.port());
+    actix_web::rt::spawn(beside.run_until_stopped());
+    address
+}
+
 /// Refused requests are counted in memory and written about once a second: waits (at most 10
 /// s) until the table holds at least `rows` rows, and returns the newest 100.
 pub async fn refusals_recorded(
@@ -254,6 +266,66 @@ pub async fn refusals_recorded(
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+}
+
+/// A client that shows redirects instead of following them.
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The `Set-Cookie` line of this cookie in a response.
+pub fn cookie_of(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+/// `name=value` of a `Set-Cookie` line, as a `Cookie` header sends it back.
+pub fn value_of(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().to_owned()
+}
+
+/// The CSRF token of the first form of a page.
+pub fn csrf_in(page: &str) -> String {
+    let start =
+        page.find("name=\"csrf\" value=\"").expect("a csrf field") + "name=\"csrf\" value=\"".len();
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+/// A fresh login form: its nonce cookie (as `name=value`) and its CSRF token.
+pub async fn login_form(client: &reqwest::Client, address: &str) -> (String, String) {
+    let form = client.get(format!("{address}/login")).send().await.unwrap();
+    let nonce = value_of(&cookie_of(&form, "postback_ledger_login").expect("a login nonce cookie"));
+    let csrf = csrf_in(&form.text().await.unwrap());
+    (nonce, csrf)
+}
+
+/// Signs in with a fresh form; the response (303 with the session cookie when it worked).
+pub async fn sign_in(
+    client: &reqwest::Client,
+    address: &str,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
+    let (nonce, csrf) = login_form(client, address).await;
+    client
+        .post(format!("{address}/login"))
+        .header("cookie", nonce)
+        .form(&[
+            ("username", username),
+            ("password", password),
+            ("csrf", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
 }
 
 /// What a postback request got back.

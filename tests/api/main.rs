@@ -15,6 +15,8 @@ mod hardening;
 mod health;
 mod kinds;
 mod lifecycle;
+mod login;
+mod readers;
 mod receiving;
 mod refusals;
 mod secrets;

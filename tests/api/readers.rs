@@ -1,5 +1,6 @@
 //! Who reads the ledger: only the dashboard's host names, loopback trust only on a loopback
-//! listener and without any forwarding header.
+//! listener and without any forwarding header, an unknown source answered as a failed
+//! authentication to strangers.
 
 use crate::helpers::*;
 
@@ -215,5 +216,44 @@ async fn the_start_says_when_the_server_listens_beyond_loopback() {
     assert!(
         warning.contains("login") && warning.contains("bearer"),
         "{warning}"
+    );
+}
+
+#[actix_web::test]
+async fn an_unknown_source_is_answered_as_a_failed_authentication_to_strangers() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let stranger = |path: String| {
+        app.client
+            .get(format!("{}{path}", app.address))
+            .header("x-forwarded-for", "203.0.113.9")
+            .send()
+    };
+    let unknown = stranger("/postbacks/nowhere?ActionId=X".into())
+        .await
+        .unwrap();
+    let wrong = stranger("/postbacks/actions?secure=wrong&ActionId=X".into())
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 401);
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(unknown.text().await.unwrap(), wrong.text().await.unwrap());
+    // Nor does a foreign host name make it a reader.
+    let rebinding = app
+        .client
+        .get(format!("{}/postbacks/nowhere", app.address))
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebinding.status(), 401);
+    // The dashboard's own readers are told what is wrong.
+    let (status, text) = app.get("/postbacks/nowhere").await;
+    assert_eq!(status, 404);
+    assert!(text.contains("nowhere"), "{text}");
+    // Counted as refusals.
+    let failures = refusals_recorded(&app, 2).await;
+    assert!(
+        failures.iter().any(|f| f.failed_check == "unknown_source"),
+        "{failures:?}"
     );
 }

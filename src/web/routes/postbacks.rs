@@ -4,7 +4,8 @@
 //! secret, header) are checked before the body is read, so a stranger's slow or large body is
 //! never waited for; the body is read under a size and a time limit; then the signatures; a
 //! Standard Webhooks message already stored is answered as the duplicate it is; then the request
-//! is understood, its secrets masked, and stored.
+//! is understood, its secrets masked, and stored. An unknown source is answered as a failed
+//! authentication (a scanner learns nothing), except to the dashboard's own readers.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -23,6 +24,9 @@ use crate::web::startup::AppState;
 pub const DELIVERY_ID_HEADER: &str = "x-delivery-id";
 pub const OUTCOME_HEADER: &str = "x-delivery-outcome";
 
+/// The check name a request to a source that does not exist is counted under.
+pub const UNKNOWN_SOURCE: &str = "unknown_source";
+
 pub async fn receive(
     request: HttpRequest,
     source: web::Path<String>,
@@ -35,9 +39,19 @@ pub async fn receive(
         .map(|address| address.ip())
         .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
     let Some(receiver) = state.sources.get(source.as_str()) else {
-        return HttpResponse::NotFound()
-            .content_type("text/plain")
-            .body(format!("no source named `{source}`"));
+        if crate::web::access::reader(&request, &state).await.is_ok() {
+            return HttpResponse::NotFound()
+                .content_type("text/plain")
+                .body(format!("no source named `{source}`"));
+        }
+        return refused(
+            &state,
+            &request,
+            now,
+            &source,
+            &peer.to_string(),
+            UNKNOWN_SOURCE,
+        );
     };
     let query = request.query_string();
     // Only the secret parameter is checked: a GET postback's seventy other fields are decoded
@@ -172,8 +186,8 @@ pub async fn receive(
 }
 
 /// A refusal: logged, counted (written later, in batches: see `ledger::refusals`), and
-/// answered 401 with the configured error text. The body, if any is still coming, is not read:
-/// the connection is closed.
+/// answered 401 with the configured error text, the same for an unknown source as for a failed
+/// check. The body, if any is still coming, is not read: the connection is closed.
 fn refused(
     state: &AppState,
     request: &HttpRequest,
@@ -183,7 +197,14 @@ fn refused(
     check: &'static str,
 ) -> HttpResponse {
     tracing::warn!(source = %source, client = %client, check, "postback refused");
-    crate::telemetry::metrics::auth_failure(source, check);
+    crate::telemetry::metrics::auth_failure(
+        if check == UNKNOWN_SOURCE {
+            "(unknown)"
+        } else {
+            source
+        },
+        check,
+    );
     state
         .refusals
         .record(now, source, client, check, request.method().as_str());

@@ -288,12 +288,35 @@ pub fn metrics_refusal(request: &HttpRequest, access: &ReaderAccess) -> Option<H
     )
 }
 
+/// Unicode's bidirectional controls: shown as text (`[U+202E]`) so that no stored value can
+/// reorder what a page shows around it.
+const BIDI_CONTROLS: &[char] = &[
+    '\u{061C}', '\u{200E}', '\u{200F}', '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}',
+    '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+];
+
+/// The page's text with every bidi control shown as its code point.
+pub fn escape_bidi(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains(BIDI_CONTROLS) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if BIDI_CONTROLS.contains(&c) {
+            out.push_str(&format!("[U+{:04X}]", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// A page as HTML: every page of the dashboard is answered through here.
 pub fn html(status: StatusCode, page: &impl Template) -> HttpResponse {
     match page.render() {
         Ok(body) => HttpResponse::build(status)
             .content_type("text/html; charset=utf-8")
-            .body(body),
+            .body(escape_bidi(&body).into_owned()),
         Err(error) => {
             tracing::error!(error = %error, "a page did not render");
             HttpResponse::InternalServerError()
@@ -414,4 +437,21 @@ pub async fn live_script() -> HttpResponse {
         .content_type("text/javascript; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
         .body(include_str!("../../static/live.js"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bidi_controls_are_shown_as_their_code_points() {
+        assert_eq!(
+            escape_bidi("abc\u{202E}fed\u{2066}x\u{200F}"),
+            "abc[U+202E]fed[U+2066]x[U+200F]"
+        );
+        assert!(matches!(
+            escape_bidi("plain é ü ✓"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
 }

@@ -1,6 +1,6 @@
 //! Who reads the ledger: only the dashboard's host names, loopback trust only on a loopback
 //! listener and without any forwarding header, an unknown source answered as a failed
-//! authentication to strangers.
+//! authentication to strangers, and no stored text that reorders a page.
 
 use crate::helpers::*;
 
@@ -255,5 +255,35 @@ async fn an_unknown_source_is_answered_as_a_failed_authentication_to_strangers()
     assert!(
         failures.iter().any(|f| f.failed_check == "unknown_source"),
         "{failures:?}"
+    );
+}
+
+#[actix_web::test]
+async fn bidi_controls_in_stored_values_are_shown_escaped_on_pages() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let answer = app
+        .post_postback(
+            "actions",
+            Some("application/json"),
+            "{\"ActionId\":\"BIDI-1\",\"Payout\":\"1.00\",\"CampaignName\":\"exe.\u{202E}fdp\",\"Odd\":\"\u{2066}x\u{2069}\"}",
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    for path in [
+        "/actions/BIDI-1",
+        "/actions?status=all",
+        &format!("/deliveries/{}", answer.delivery_id.unwrap()),
+    ] {
+        let (status, page) = app.get(path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(page.contains("U+202E"), "{path}: {page}");
+        for control in ['\u{202E}', '\u{2066}', '\u{2069}'] {
+            assert!(!page.contains(control), "{path} shows {control:?} raw");
+        }
+    }
+    // The data itself is kept as it came (the API is JSON, escaped by its reader).
+    assert_eq!(
+        app.action("BIDI-1").await.unwrap()["campaign_name"],
+        "exe.\u{202E}fdp"
     );
 }

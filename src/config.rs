@@ -2,18 +2,26 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ipnet::IpNet;
 
 use serde::Deserialize;
 
 use crate::domain::event::{ActionEvent, MarkerField, SourceKind};
-use crate::intake::auth::{AuthConfig, AuthConfigError, AuthPolicy, BearerTokens};
+use crate::intake::auth::{AuthConfig, AuthConfigError, AuthPolicy, BearerTokens, parse_networks};
 use crate::intake::delivery::Source;
 use crate::intake::mapping::Mapping;
+use crate::intake::redact::Redactor;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://postback-ledger.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_CONFIG_FILE: &str = "postback-ledger.toml";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
+/// How long a postback's whole body may take to arrive.
+pub const DEFAULT_BODY_TIMEOUT_SECONDS: u64 = 10;
+/// The host names the dashboard always answers to (besides the listen address and `hosts`).
+pub const LOOPBACK_HOSTS: &[&str] = &["localhost", "127.0.0.1", "::1"];
 
 /// The file as written. Every table rejects keys it does not know.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -22,15 +30,19 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     pub listen: Option<String>,
     pub max_body_bytes: Option<usize>,
+    /// Seconds a postback's whole body may take to arrive (10 when unset).
+    pub body_timeout_seconds: Option<u64>,
     #[serde(default)]
     pub responses: Responses,
     #[serde(default)]
     pub auth: AuthConfig,
     #[serde(default)]
     pub sources: BTreeMap<String, SourceConfig>,
-    /// The login for the dashboard, the JSON API and the exports. Without it they answer only to
-    /// loopback clients.
-    pub dashboard: Option<DashboardLogin>,
+    /// Who may read the dashboard, the JSON API and the exports: the login (without it they
+    /// answer only to loopback clients, and only when the server listens on loopback), the
+    /// host names they answer to, and how to tell a proxy.
+    #[serde(default)]
+    pub dashboard: DashboardConfig,
     #[serde(default)]
     pub testing: Testing,
     #[serde(default)]
@@ -103,8 +115,90 @@ impl std::fmt::Debug for MetricsAccess {
     }
 }
 
-#[derive(Clone, Deserialize, PartialEq, Eq)]
+/// The `[dashboard]` table as written.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
+pub struct DashboardConfig {
+    pub username: Option<String>,
+    /// An argon2 PHC string from `postback-ledger hash-password`; never the password itself.
+    pub password_hash: Option<String>,
+    /// Host names (the `Host` header, port aside) the dashboard answers to besides the loopback
+    /// names and the listen address: the name a proxy or a browser uses to reach it.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Whether a loopback client with no forwarding header reads without the login when no
+    /// login is configured (default true; only ever when the listener is bound to loopback).
+    pub trust_loopback: Option<bool>,
+    /// Set the `Secure` flag on the session cookies (default false: set it when the dashboard
+    /// is reached over HTTPS, or let a trusted proxy say so with `X-Forwarded-Proto: https`).
+    pub secure_cookies: Option<bool>,
+    /// Peers (proxies) whose `X-Forwarded-For` and `X-Forwarded-Proto` the dashboard believes.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+}
+
+impl std::fmt::Debug for DashboardConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DashboardConfig")
+            .field("username", &self.username)
+            .field(
+                "password_hash",
+                &self.password_hash.as_ref().map(|_| "<redacted>"),
+            )
+            .field("hosts", &self.hosts)
+            .field("trust_loopback", &self.trust_loopback)
+            .field("secure_cookies", &self.secure_cookies)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .finish()
+    }
+}
+
+/// Who may read, resolved: everything of `[dashboard]` but the login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Readers {
+    /// Lowercase host names, without port, the configured ones only (the loopback names and the
+    /// listen address are added when the server binds).
+    pub hosts: Vec<String>,
+    pub trust_loopback: bool,
+    pub secure_cookies: bool,
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+/// The host part of a `Host` header value or a configured host: lowercase, without the port
+/// and without an IPv6 literal's brackets. None when it is not a host name or address.
+pub fn host_name(value: &str) -> Option<String> {
+    let value = value.trim();
+    let host = if let Some(rest) = value.strip_prefix('[') {
+        let (inside, after) = rest.split_once(']')?;
+        if !(after.is_empty() || after.strip_prefix(':').is_some_and(is_port)) {
+            return None;
+        }
+        inside
+    } else {
+        match value.rsplit_once(':') {
+            Some((host, port)) if !host.contains(':') => {
+                if !is_port(port) {
+                    return None;
+                }
+                host
+            }
+            // An IPv6 address written without brackets (a configured host may be).
+            Some(_) => value,
+            None => value,
+        }
+    };
+    let valid = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._:".contains(&b));
+    valid.then(|| host.to_ascii_lowercase())
+}
+
+fn is_port(text: &str) -> bool {
+    !text.is_empty() && text.len() <= 5 && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[derive(Clone, PartialEq, Eq)]
 pub struct DashboardLogin {
     pub username: String,
     /// An argon2 PHC string from `postback-ledger hash-password`; never the password itself.
@@ -180,10 +274,12 @@ pub struct Settings {
     pub database_url: String,
     pub listen: String,
     pub max_body_bytes: usize,
+    pub body_timeout_seconds: u64,
     pub responses: Responses,
     pub auth: AuthConfig,
     pub sources: BTreeMap<String, Source>,
     pub dashboard: Option<DashboardLogin>,
+    pub readers: Readers,
     pub testing: Testing,
     pub retention: Retention,
     pub metrics: MetricsAccess,
@@ -224,6 +320,19 @@ pub fn load(explicit: Option<&Path>) -> Result<Settings, ConfigError> {
     Ok(settings)
 }
 
+/// Gives every source one masking rule built from every source's credentials and the `/metrics`
+/// tokens: a secret of one source sent to another is masked too. Called again when credentials
+/// change (the generated secret is added at start).
+pub fn share_redactor(sources: &mut BTreeMap<String, Source>, tokens: &[String]) {
+    let redactor = Arc::new(Redactor::new(
+        sources.values().map(|source| &source.auth),
+        tokens,
+    ));
+    for source in sources.values_mut() {
+        source.redactor = redactor.clone();
+    }
+}
+
 /// toml's messages name the line, the column and the offending key.
 pub fn parse(text: &str) -> Result<FileConfig, String> {
     toml::from_str(text).map_err(|error| error.to_string().trim_end().to_owned())
@@ -233,15 +342,51 @@ pub fn parse(text: &str) -> Result<FileConfig, String> {
 pub fn resolve(file: FileConfig) -> Result<Settings, ConfigError> {
     let invalid = ConfigError::Invalid;
     AuthPolicy::from_config(&file.auth).map_err(|error| invalid(format!("[auth]: {error}")))?;
-    if let Some(login) = &file.dashboard {
-        if login.username.trim().is_empty() {
-            return Err(invalid("[dashboard] username: must not be empty".into()));
-        }
-        if !crate::intake::auth::is_password_hash(&login.password_hash) {
+    let dashboard = file.dashboard.clone();
+    let login = match (dashboard.username, dashboard.password_hash) {
+        (None, None) => None,
+        (Some(_), None) | (None, Some(_)) => {
             return Err(invalid(
-                "[dashboard] password_hash: not an argon2 hash; create one with `postback-ledger hash-password`".into(),
+                "[dashboard]: username and password_hash go together; set both for a login, or neither".into(),
             ));
         }
+        (Some(username), Some(password_hash)) => {
+            if username.trim().is_empty() {
+                return Err(invalid("[dashboard] username: must not be empty".into()));
+            }
+            if !crate::intake::auth::is_password_hash(&password_hash) {
+                return Err(invalid(
+                    "[dashboard] password_hash: not an argon2 hash; create one with `postback-ledger hash-password`".into(),
+                ));
+            }
+            Some(DashboardLogin {
+                username,
+                password_hash,
+            })
+        }
+    };
+    let mut hosts = Vec::new();
+    for (index, host) in dashboard.hosts.iter().enumerate() {
+        let Some(name) = host_name(host) else {
+            return Err(invalid(format!(
+                "[dashboard] hosts[{index}]: `{host}` is not a host name (write it as the browser's address bar shows it, without scheme or path)"
+            )));
+        };
+        if !hosts.contains(&name) {
+            hosts.push(name);
+        }
+    }
+    let readers = Readers {
+        hosts,
+        trust_loopback: dashboard.trust_loopback.unwrap_or(true),
+        secure_cookies: dashboard.secure_cookies.unwrap_or(false),
+        trusted_proxies: parse_networks(&dashboard.trusted_proxies, "trusted_proxies")
+            .map_err(|error| invalid(format!("[dashboard]: {error}")))?,
+    };
+    if file.body_timeout_seconds == Some(0) {
+        return Err(invalid(
+            "body_timeout_seconds: 0 would refuse every body; use at least 1".into(),
+        ));
     }
     BearerTokens::new(&file.metrics.bearer_tokens)
         .map_err(|error| invalid(format!("[metrics]: {error}")))?;
@@ -293,19 +438,25 @@ pub fn resolve(file: FileConfig) -> Result<Settings, ConfigError> {
                 kind: source.kind,
                 mapping,
                 auth,
+                redactor: Arc::default(),
             },
         );
     }
+    share_redactor(&mut sources, &file.metrics.bearer_tokens);
     Ok(Settings {
         database_url: file
             .database_url
             .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
         listen: file.listen.unwrap_or_else(|| DEFAULT_LISTEN.into()),
         max_body_bytes: file.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
+        body_timeout_seconds: file
+            .body_timeout_seconds
+            .unwrap_or(DEFAULT_BODY_TIMEOUT_SECONDS),
         responses: file.responses,
         auth: file.auth,
         sources,
-        dashboard: file.dashboard,
+        dashboard: login,
+        readers,
         testing: file.testing,
         retention: file.retention,
         metrics: file.metrics,
@@ -403,6 +554,64 @@ MODIFIED = "pending"
         let good = format!("[dashboard]\nusername = \"finance\"\npassword_hash = \"{hash}\"\n");
         let settings = resolve(parse(&good).unwrap()).unwrap();
         assert!(!format!("{settings:?}").contains(&hash));
+    }
+
+    #[test]
+    fn dashboard_hosts_are_read_as_host_names_and_a_half_login_is_refused() {
+        let text = "[dashboard]\nhosts = [\"Ledger.Example.com\", \"ledger.example.com:8443\", \"[::1]:8080\", \"10.0.0.5\"]\ntrusted_proxies = [\"127.0.0.1\"]\nsecure_cookies = true\n";
+        let settings = resolve(parse(text).unwrap()).unwrap();
+        assert_eq!(
+            settings.readers.hosts,
+            ["ledger.example.com", "::1", "10.0.0.5"]
+        );
+        assert!(settings.readers.secure_cookies && settings.readers.trust_loopback);
+        assert_eq!(settings.readers.trusted_proxies.len(), 1);
+        assert!(settings.dashboard.is_none(), "hosts alone are no login");
+        for bad in [
+            "https://ledger.example.com",
+            "ledger.example.com/x",
+            "a b",
+            "",
+        ] {
+            let text = format!("[dashboard]\nhosts = [\"{bad}\"]\n");
+            let error = resolve(parse(&text).unwrap()).unwrap_err().to_string();
+            assert!(error.contains("hosts[0]"), "{bad}: {error}");
+        }
+        let half = "[dashboard]\nusername = \"finance\"\n";
+        let error = resolve(parse(half).unwrap()).unwrap_err().to_string();
+        assert!(error.contains("go together"), "{error}");
+    }
+
+    #[test]
+    fn a_body_time_limit_of_zero_is_refused() {
+        let zero = resolve(parse("body_timeout_seconds = 0\n").unwrap()).unwrap_err();
+        assert!(zero.to_string().contains("body_timeout_seconds"), "{zero}");
+        let settings = resolve(parse("body_timeout_seconds = 3\n").unwrap()).unwrap();
+        assert_eq!(settings.body_timeout_seconds, 3);
+    }
+
+    #[test]
+    fn a_host_header_is_read_without_its_port() {
+        assert_eq!(host_name("127.0.0.1:8080").as_deref(), Some("127.0.0.1"));
+        assert_eq!(host_name("LOCALHOST").as_deref(), Some("localhost"));
+        assert_eq!(host_name("[::1]:80").as_deref(), Some("::1"));
+        assert_eq!(host_name("::1").as_deref(), Some("::1"));
+        assert_eq!(host_name("evil.example:99999999"), None);
+        assert_eq!(host_name("a@b"), None);
+        assert_eq!(host_name(""), None);
+    }
+
+    #[test]
+    fn every_source_shares_one_masking_rule_with_every_secret() {
+        let text = "[metrics]\nbearer_tokens = [\"scrape-token-5512\"]\n\
+            [sources.a]\nkind = \"action_lifecycle\"\n[sources.a.auth]\nquery_param = \"secure\"\nquery_values = [\"secret-of-a-1234\"]\n\
+            [sources.b]\nkind = \"action_lifecycle\"\n[sources.b.auth]\nhmac_header = \"X-Signature\"\nhmac_secrets = [\"secret-of-b-5678\"]\n";
+        let settings = resolve(parse(text).unwrap()).unwrap();
+        let a = &settings.sources["a"].redactor;
+        assert!(std::sync::Arc::ptr_eq(a, &settings.sources["b"].redactor));
+        for secret in ["secret-of-a-1234", "secret-of-b-5678", "scrape-token-5512"] {
+            assert_eq!(a.text(secret), crate::intake::redact::MASK);
+        }
     }
 
     #[test]

@@ -309,4 +309,7 @@ pub enum Quarantine {
     MissingId { what: &'static str, field: String },
     #[error("unparseable money in `{field}`: {problem}")]
     UnparseableMoney { field: String, problem: String },
+    /// Read, but the database refused it in that form: kept raw instead.
+    #[error("read, but could not be stored as read ({0}); kept raw")]
+    NotStorable(String),
 }

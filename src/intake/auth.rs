@@ -1,10 +1,17 @@
 //! Postback authentication: the configured credentials and the constant-time checks a request must pass.
 //!
 //! The `[auth]` table (and a source's override of it) is read into an [`AuthConfig`], validated
-//! once into an [`AuthPolicy`], and every request is checked with [`AuthPolicy::verify`]:
-//! first the IP allowlist, then every configured scheme (query secret, custom header, plain
-//! `sha256=` HMAC, Standard Webhooks). Every scheme configured must pass; a policy without any
-//! scheme refuses everything unless `allow_unauthenticated = true` was written.
+//! once into an [`AuthPolicy`], and every request is checked in two steps: before its body is
+//! read, [`AuthPolicy::verify_credentials`] (the IP allowlist, the query secret, the custom
+//! header), and once it is read, [`AuthPolicy::verify_signatures`] (plain `sha256=` HMAC,
+//! Standard Webhooks); [`AuthPolicy::verify`] does both. Every scheme configured must pass; a
+//! policy without any scheme refuses everything unless `allow_unauthenticated = true` was
+//! written.
+//!
+//! What a signature covers: the body alone, unless `sign_request_line = true`; then the method
+//! and the request target too (see [`signed_message`]). A signed source whose signature covers
+//! the body alone refuses an empty body (its signature would be a constant) and its query string
+//! is never read as fields (see [`AuthConfig::reads_query_fields`]).
 //!
 //! Secrets never leave this module in text: `Debug` prints only how many values there are,
 //! errors and failures name the key or the check, never a configured or presented value.
@@ -86,6 +93,9 @@ pub struct AuthConfig {
     pub trusted_proxies: Vec<String>,
     /// Must be written `true` to accept requests when no scheme is configured.
     pub allow_unauthenticated: Option<bool>,
+    /// The HMAC or Standard Webhooks signature also covers the method and the request target
+    /// (path and query as sent), so the query's fields may be read; see [`signed_message`].
+    pub sign_request_line: Option<bool>,
 }
 
 /// Prints in place of secret values.
@@ -112,6 +122,7 @@ impl fmt::Debug for AuthConfig {
             ip_allowlist,
             trusted_proxies,
             allow_unauthenticated,
+            sign_request_line,
         } = self;
         f.debug_struct("AuthConfig")
             .field("query_param", query_param)
@@ -128,11 +139,25 @@ impl fmt::Debug for AuthConfig {
             .field("ip_allowlist", ip_allowlist)
             .field("trusted_proxies", trusted_proxies)
             .field("allow_unauthenticated", allow_unauthenticated)
+            .field("sign_request_line", sign_request_line)
             .finish()
     }
 }
 
 impl AuthConfig {
+    /// A signature (plain HMAC or Standard Webhooks) is configured.
+    pub fn is_signed(&self) -> bool {
+        (self.hmac_header.is_some() && !self.hmac_secrets.is_empty())
+            || !self.standard_webhooks_secrets.is_empty()
+    }
+
+    /// Whether the query string's pairs may be read as the postback's fields: always for a
+    /// source nothing signs (its credentials cover the whole request or nothing), and for a
+    /// signed source only when its signature covers the request line.
+    pub fn reads_query_fields(&self) -> bool {
+        !self.is_signed() || self.sign_request_line == Some(true)
+    }
+
     /// This config (a source's override) laid over `default` (the global `[auth]` table): every
     /// field set here replaces the default's, every field left unset is inherited.
     ///
@@ -157,6 +182,7 @@ impl AuthConfig {
             ip_allowlist,
             trusted_proxies,
             allow_unauthenticated,
+            sign_request_line,
         } = self;
         AuthConfig {
             query_param: pick(query_param, &default.query_param),
@@ -176,6 +202,7 @@ impl AuthConfig {
             ip_allowlist: pick_list(ip_allowlist, &default.ip_allowlist),
             trusted_proxies: pick_list(trusted_proxies, &default.trusted_proxies),
             allow_unauthenticated: pick(allow_unauthenticated, &default.allow_unauthenticated),
+            sign_request_line: pick(sign_request_line, &default.sign_request_line),
         }
     }
 }
@@ -217,6 +244,10 @@ pub enum AuthConfigError {
     InvalidWebhookSecret { key: &'static str, index: usize },
     #[error("`{key}` entry `{value}` is neither an IP address nor a CIDR network")]
     InvalidNetwork { key: &'static str, value: String },
+    #[error(
+        "`sign_request_line = true` but no signature is configured (`hmac_header` with `hmac_secrets`, or `standard_webhooks_secrets`)"
+    )]
+    NothingSignsTheRequestLine,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -289,6 +320,15 @@ struct StandardWebhooks {
     tolerance_seconds: u64,
 }
 
+/// What a signature is computed over, besides the Standard Webhooks `{id}.{timestamp}.` prefix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Coverage {
+    /// The raw body only (the default, what relays and Standard Webhooks senders do).
+    Body,
+    /// `{METHOD} {target}\n{body}`: see [`signed_message`].
+    RequestLineAndBody,
+}
+
 /// The credentials of one source, validated and ready to check requests against.
 ///
 /// `Debug` prints names and counts, never a secret or a digest of one.
@@ -301,6 +341,7 @@ pub struct AuthPolicy {
     ip_allowlist: Vec<IpNet>,
     trusted_proxies: Vec<IpNet>,
     open: bool,
+    coverage: Coverage,
 }
 
 impl fmt::Debug for AuthPolicy {
@@ -313,6 +354,7 @@ impl fmt::Debug for AuthPolicy {
             ip_allowlist,
             trusted_proxies,
             open,
+            coverage,
         } = self;
         f.debug_struct("AuthPolicy")
             .field("query_param", &query.as_ref().map(|q| &q.name))
@@ -341,6 +383,10 @@ impl fmt::Debug for AuthPolicy {
             .field("ip_allowlist", ip_allowlist)
             .field("trusted_proxies", trusted_proxies)
             .field("allow_unauthenticated", open)
+            .field(
+                "sign_request_line",
+                &(*coverage == Coverage::RequestLineAndBody),
+            )
             .finish()
     }
 }
@@ -350,11 +396,16 @@ impl fmt::Debug for AuthPolicy {
 pub struct AuthRequest<'a> {
     /// The TCP peer.
     pub peer: IpAddr,
+    /// The method as sent (`GET`, `POST`).
+    pub method: &'a str,
+    /// The request target as sent on the request line: the path and, when there is one, `?` and
+    /// the query, percent-encoding untouched.
+    pub target: &'a str,
     /// Header names lowercase; a header sent several times appears several times, in order.
     pub headers: &'a [(String, Vec<u8>)],
     /// Query pairs, percent-decoded.
     pub query_pairs: &'a [(String, String)],
-    /// The raw body, exactly as received.
+    /// The raw body, exactly as received (empty while it is not read yet).
     pub body: &'a [u8],
 }
 
@@ -414,6 +465,10 @@ pub enum AuthFailure {
     #[error("no `v1` signature in `webhook-signature` is valid under any configured secret")]
     WebhookSignatureWrong,
     #[error(
+        "the body is empty, and the signature covers only the body: it would be the same for every such request"
+    )]
+    SignedBodyEmpty,
+    #[error(
         "no credentials are configured for this source and `allow_unauthenticated = true` is not set"
     )]
     NoCredentialsConfigured,
@@ -436,6 +491,7 @@ impl AuthFailure {
                 "webhook_timestamp_out_of_tolerance"
             }
             AuthFailure::WebhookSignatureWrong => "webhook_signature_wrong",
+            AuthFailure::SignedBodyEmpty => "signed_body_empty",
             AuthFailure::NoCredentialsConfigured => "no_credentials_configured",
         }
     }
@@ -494,14 +550,23 @@ impl AuthPolicy {
             })
         };
 
+        let coverage = if config.sign_request_line == Some(true) {
+            if hmac.is_none() && webhooks.is_none() {
+                return Err(AuthConfigError::NothingSignsTheRequestLine);
+            }
+            Coverage::RequestLineAndBody
+        } else {
+            Coverage::Body
+        };
         Ok(AuthPolicy {
             query,
             header,
             hmac,
             webhooks,
-            ip_allowlist: networks(&config.ip_allowlist, "ip_allowlist")?,
-            trusted_proxies: networks(&config.trusted_proxies, "trusted_proxies")?,
+            ip_allowlist: parse_networks(&config.ip_allowlist, "ip_allowlist")?,
+            trusted_proxies: parse_networks(&config.trusted_proxies, "trusted_proxies")?,
             open: config.allow_unauthenticated == Some(true),
+            coverage,
         })
     }
 
@@ -551,48 +616,36 @@ impl AuthPolicy {
     /// address that is not one. An entry that is not an address stops the walk at the last
     /// trusted hop, which then counts as the client.
     pub fn client_ip(&self, req: &AuthRequest<'_>) -> IpAddr {
-        let mut client = req.peer.to_canonical();
-        if !self.is_trusted_proxy(client) {
-            return client;
-        }
-        let mut hops = Vec::new();
-        for value in req.header_values(FORWARDED_FOR_HEADER) {
-            let Ok(value) = std::str::from_utf8(value) else {
-                return client;
-            };
-            hops.extend(value.split(','));
-        }
-        for hop in hops.iter().rev() {
-            let Some(addr) = parse_forwarded_addr(hop) else {
-                break;
-            };
-            client = addr;
-            if !self.is_trusted_proxy(addr) {
-                break;
-            }
-        }
-        client
+        forwarded_client(
+            req.peer,
+            req.header_values(FORWARDED_FOR_HEADER),
+            &self.trusted_proxies,
+        )
     }
 
-    /// Checks the IP allowlist, then every configured scheme in turn (query secret, header,
-    /// plain HMAC, Standard Webhooks); the first failure is returned.
+    /// Both steps at once, for a request whose body is already read: the first failure is
+    /// returned.
     pub fn verify(
         &self,
         req: &AuthRequest<'_>,
         now: DateTime<Utc>,
     ) -> Result<Verified, AuthFailure> {
+        let verified = self.verify_credentials(req)?;
+        self.verify_signatures(req, now)?;
+        Ok(verified)
+    }
+
+    /// What can be checked before the body is read: the IP allowlist, the query secret and the
+    /// header, in turn. A request that fails here is answered without reading its body.
+    pub fn verify_credentials(&self, req: &AuthRequest<'_>) -> Result<Verified, AuthFailure> {
         let client_ip = self.client_ip(req);
         if !self.ip_allowlist.is_empty()
             && !self.ip_allowlist.iter().any(|n| n.contains(&client_ip))
         {
             return Err(AuthFailure::IpNotAllowed { client_ip });
         }
-        if !self.has_credentials() {
-            return if self.open {
-                Ok(Verified { client_ip })
-            } else {
-                Err(AuthFailure::NoCredentialsConfigured)
-            };
+        if !self.has_credentials() && !self.open {
+            return Err(AuthFailure::NoCredentialsConfigured);
         }
         if let Some(query) = &self.query {
             check_query(query, req)?;
@@ -600,18 +653,76 @@ impl AuthPolicy {
         if let Some(header) = &self.header {
             check_header(header, req)?;
         }
-        if let Some(hmac) = &self.hmac {
-            check_plain_hmac(hmac, req)?;
-        }
-        if let Some(webhooks) = &self.webhooks {
-            check_standard_webhooks(webhooks, req, now)?;
-        }
         Ok(Verified { client_ip })
     }
 
-    fn is_trusted_proxy(&self, addr: IpAddr) -> bool {
-        self.trusted_proxies.iter().any(|n| n.contains(&addr))
+    /// What needs the body: the plain HMAC and Standard Webhooks signatures, and the refusal of
+    /// an empty body when a signature covers the body alone.
+    pub fn verify_signatures(
+        &self,
+        req: &AuthRequest<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<(), AuthFailure> {
+        if self.hmac.is_none() && self.webhooks.is_none() {
+            return Ok(());
+        }
+        if self.coverage == Coverage::Body && req.body.trim_ascii().is_empty() {
+            return Err(AuthFailure::SignedBodyEmpty);
+        }
+        if let Some(hmac) = &self.hmac {
+            check_plain_hmac(hmac, self.coverage, req)?;
+        }
+        if let Some(webhooks) = &self.webhooks {
+            check_standard_webhooks(webhooks, self.coverage, req, now)?;
+        }
+        Ok(())
     }
+
+    /// The Standard Webhooks tolerance, when this source checks Standard Webhooks signatures:
+    /// how long a message id must be remembered to refuse its replays.
+    pub fn webhook_tolerance_seconds(&self) -> Option<u64> {
+        self.webhooks.as_ref().map(|w| w.tolerance_seconds)
+    }
+
+    /// The `webhook-id` of a request to a Standard Webhooks source (None for other sources):
+    /// the sender's id of the message, the same on each of its retries.
+    pub fn webhook_message_id<'a>(&self, req: &AuthRequest<'a>) -> Option<&'a [u8]> {
+        self.webhooks.as_ref()?;
+        req.first_header(WEBHOOK_ID_HEADER)
+    }
+}
+
+/// The client's address: `peer`, unless it is one of `trusted` proxies; then the
+/// `X-Forwarded-For` values are walked from the right, past every trusted proxy, to the first
+/// address that is not one. An entry that is not an address stops the walk at the last trusted
+/// hop, which then counts as the client.
+pub fn forwarded_client<'v>(
+    peer: IpAddr,
+    forwarded_for: impl Iterator<Item = &'v [u8]>,
+    trusted: &[IpNet],
+) -> IpAddr {
+    let is_trusted = |addr: IpAddr| trusted.iter().any(|n| n.contains(&addr));
+    let mut client = peer.to_canonical();
+    if !is_trusted(client) {
+        return client;
+    }
+    let mut hops = Vec::new();
+    for value in forwarded_for {
+        let Ok(value) = std::str::from_utf8(value) else {
+            return client;
+        };
+        hops.extend(value.split(','));
+    }
+    for hop in hops.iter().rev() {
+        let Some(addr) = parse_forwarded_addr(hop) else {
+            break;
+        };
+        client = addr;
+        if !is_trusted(addr) {
+            break;
+        }
+    }
+    client
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -724,7 +835,11 @@ fn webhook_keys(secrets: &[String]) -> Result<Vec<Vec<u8>>, AuthConfigError> {
         .collect()
 }
 
-fn networks(entries: &[String], key: &'static str) -> Result<Vec<IpNet>, AuthConfigError> {
+/// CIDR networks or bare addresses, as `ip_allowlist` and `trusted_proxies` are written.
+pub fn parse_networks(
+    entries: &[String],
+    key: &'static str,
+) -> Result<Vec<IpNet>, AuthConfigError> {
     entries
         .iter()
         .map(|entry| {
@@ -783,17 +898,46 @@ fn check_header(header: &AcceptedValues, req: &AuthRequest<'_>) -> Result<(), Au
     }
 }
 
-/// `sha256=<hex>` of HMAC-SHA256(secret, raw body), under any configured secret.
-fn check_plain_hmac(hmac: &PlainHmac, req: &AuthRequest<'_>) -> Result<(), AuthFailure> {
+/// The bytes a signature covers after any scheme's own prefix: the raw body, or with
+/// `sign_request_line = true`
+///
+/// ```text
+/// {METHOD} {target}\n{body}
+/// ```
+///
+/// the method as sent (`GET`), one space, the request target exactly as on the request line
+/// (`/postbacks/relay?ActionId=A1&Payout=10.00`: path, and `?` with the query when there is
+/// one, percent-encoding untouched), one line feed (0x0A), then the raw body (empty for a GET).
+/// Returned as the parts to feed the MAC in order.
+fn signed_message<'a>(coverage: Coverage, req: &AuthRequest<'a>) -> Vec<&'a [u8]> {
+    match coverage {
+        Coverage::Body => vec![req.body],
+        Coverage::RequestLineAndBody => vec![
+            req.method.as_bytes(),
+            b" ",
+            req.target.as_bytes(),
+            b"\n",
+            req.body,
+        ],
+    }
+}
+
+/// `sha256=<hex>` of HMAC-SHA256(secret, signed message), under any configured secret.
+fn check_plain_hmac(
+    hmac: &PlainHmac,
+    coverage: Coverage,
+    req: &AuthRequest<'_>,
+) -> Result<(), AuthFailure> {
     let mut present = false;
     let mut accepted = false;
+    let message = signed_message(coverage, req);
     for value in req.header_values(&hmac.header) {
         present = true;
         let Some(tag) = parse_hmac_header(value) else {
             continue;
         };
         for key in &hmac.keys {
-            accepted |= mac_for(key, &[req.body]).verify_slice(&tag).is_ok();
+            accepted |= mac_for(key, &message).verify_slice(&tag).is_ok();
         }
     }
     match (present, accepted) {
@@ -816,11 +960,13 @@ fn parse_hmac_header(value: &[u8]) -> Option<Vec<u8>> {
     hex::decode(&value[HMAC_HEADER_PREFIX.len()..]).ok()
 }
 
-/// The Standard Webhooks scheme: `v1,<base64>` of HMAC-SHA256 over `{id}.{timestamp}.{body}`.
+/// The Standard Webhooks scheme: `v1,<base64>` of HMAC-SHA256 over `{id}.{timestamp}.` and the
+/// signed message (the body, or the request line and the body: [`signed_message`]).
 /// The signature is checked before the timestamp, so a forged request is reported as a wrong
 /// signature rather than as clock skew.
 fn check_standard_webhooks(
     webhooks: &StandardWebhooks,
+    coverage: Coverage,
     req: &AuthRequest<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), AuthFailure> {
@@ -842,14 +988,12 @@ fn check_standard_webhooks(
 
     // One expected tag per key; every presented signature is compared against each, in
     // constant time, without recomputing the HMAC per signature.
+    let mut message: Vec<&[u8]> = vec![id, b".", timestamp, b"."];
+    message.extend(signed_message(coverage, req));
     let expected: Vec<_> = webhooks
         .keys
         .iter()
-        .map(|key| {
-            mac_for(key, &[id, b".", timestamp, b".", req.body])
-                .finalize()
-                .into_bytes()
-        })
+        .map(|key| mac_for(key, &message).finalize().into_bytes())
         .collect();
     let mut accepted = Choice::from(0);
     for value in req.header_values(WEBHOOK_SIGNATURE_HEADER) {
@@ -1032,6 +1176,8 @@ mod tests {
     /// An owned request to borrow an [`AuthRequest`] from.
     struct Req {
         peer: IpAddr,
+        method: String,
+        target: String,
         headers: Vec<(String, Vec<u8>)>,
         query: Vec<(String, String)>,
         body: Vec<u8>,
@@ -1040,6 +1186,8 @@ mod tests {
     fn request() -> Req {
         Req {
             peer: PEER,
+            method: "POST".into(),
+            target: "/postbacks/relay".into(),
             headers: Vec::new(),
             query: Vec::new(),
             body: b"ActionId=1000.4636.158133&Payout=10.00".to_vec(),
@@ -1064,9 +1212,16 @@ mod tests {
             self.body = body.as_bytes().to_vec();
             self
         }
+        fn line(mut self, method: &str, target: &str) -> Self {
+            self.method = method.to_owned();
+            self.target = target.to_owned();
+            self
+        }
         fn view(&self) -> AuthRequest<'_> {
             AuthRequest {
                 peer: self.peer,
+                method: &self.method,
+                target: &self.target,
                 headers: &self.headers,
                 query_pairs: &self.query,
                 body: &self.body,
@@ -1153,6 +1308,171 @@ mod tests {
             .header("webhook-timestamp", &timestamp.to_string())
             .header("webhook-signature", signature)
             .body(body)
+    }
+
+    // --- what a signature covers ----------------------------------------------------------------
+
+    #[test]
+    fn a_signature_over_the_body_alone_refuses_an_empty_body() {
+        let policy = hmac_policy(&["K"]);
+        for body in ["", " \r\n\t"] {
+            let req = request()
+                .line("GET", "/postbacks/relay?ActionId=F1&Payout=77777.00")
+                .body(body)
+                .header("x-signature", &hmac_header_value("K", body));
+            assert_eq!(verdict(&policy, &req), Err("signed_body_empty"), "{body:?}");
+        }
+        let webhooks = webhooks_policy(&[VECTOR_SECRET]);
+        let req = webhook_request(
+            VECTOR_TIMESTAMP,
+            &webhook_signature(VECTOR_SECRET, VECTOR_ID, VECTOR_TIMESTAMP, ""),
+            "",
+        );
+        assert_eq!(
+            verdict_at(&webhooks, &req, VECTOR_TIMESTAMP),
+            Err("signed_body_empty")
+        );
+    }
+
+    #[test]
+    fn sign_request_line_covers_the_method_and_the_target_with_the_exact_string() {
+        let policy = policy(AuthConfig {
+            hmac_header: Some("X-Signature".into()),
+            hmac_secrets: strings(&["K"]),
+            sign_request_line: Some(true),
+            ..AuthConfig::default()
+        });
+        let target = "/postbacks/relay?ActionId=A1&Payout=10%2E00";
+        // The documented string, built by hand as a sender would.
+        let signed = format!("GET {target}\n");
+        let signature = hmac_header_value("K", &signed);
+        let req = |method: &str, target: &str| {
+            request()
+                .line(method, target)
+                .body("")
+                .header("x-signature", &signature)
+        };
+        assert_eq!(
+            verdict(&policy, &req("GET", target)),
+            Ok(PEER),
+            "an empty GET is fine"
+        );
+        assert_eq!(
+            verdict(&policy, &req("GET", &format!("{target}&Payout=99999.00"))),
+            Err("hmac_wrong")
+        );
+        assert_eq!(verdict(&policy, &req("POST", target)), Err("hmac_wrong"));
+        // With a body: the body follows the line feed.
+        let body = r#"{"ActionId":"A2"}"#;
+        let req = request()
+            .line("POST", "/postbacks/relay?Payout=1.00")
+            .body(body)
+            .header(
+                "x-signature",
+                &hmac_header_value("K", &format!("POST /postbacks/relay?Payout=1.00\n{body}")),
+            );
+        assert_eq!(verdict(&policy, &req), Ok(PEER));
+        // The body alone no longer passes.
+        let req = request()
+            .line("POST", "/postbacks/relay")
+            .body(body)
+            .header("x-signature", &hmac_header_value("K", body));
+        assert_eq!(verdict(&policy, &req), Err("hmac_wrong"));
+    }
+
+    #[test]
+    fn standard_webhooks_with_sign_request_line_sign_the_line_after_id_and_timestamp() {
+        let policy = policy(AuthConfig {
+            standard_webhooks_secrets: strings(&[VECTOR_SECRET]),
+            sign_request_line: Some(true),
+            ..AuthConfig::default()
+        });
+        let line_and_body = format!("POST /postbacks/relay?a=1\n{VECTOR_PAYLOAD}");
+        let signature =
+            webhook_signature(VECTOR_SECRET, VECTOR_ID, VECTOR_TIMESTAMP, &line_and_body);
+        let req = webhook_request(VECTOR_TIMESTAMP, &signature, VECTOR_PAYLOAD)
+            .line("POST", "/postbacks/relay?a=1");
+        assert_eq!(verdict_at(&policy, &req, VECTOR_TIMESTAMP), Ok(PEER));
+        let req = webhook_request(VECTOR_TIMESTAMP, &signature, VECTOR_PAYLOAD)
+            .line("POST", "/postbacks/relay?a=2");
+        assert_eq!(
+            verdict_at(&policy, &req, VECTOR_TIMESTAMP),
+            Err("webhook_signature_wrong")
+        );
+        assert_eq!(
+            policy.webhook_message_id(&req.view()),
+            Some(VECTOR_ID.as_bytes())
+        );
+        assert_eq!(policy.webhook_tolerance_seconds(), Some(300));
+        assert_eq!(hmac_policy(&["K"]).webhook_message_id(&req.view()), None);
+    }
+
+    #[test]
+    fn sign_request_line_without_a_signature_is_refused_at_load() {
+        let error = config_error(AuthConfig {
+            query_param: Some("secure".into()),
+            query_values: strings(&["v"]),
+            sign_request_line: Some(true),
+            ..AuthConfig::default()
+        });
+        assert_eq!(error, AuthConfigError::NothingSignsTheRequestLine);
+    }
+
+    #[test]
+    fn only_a_source_nothing_signs_or_one_signing_the_request_line_reads_query_fields() {
+        let plain = AuthConfig {
+            query_param: Some("secure".into()),
+            query_values: strings(&["v"]),
+            ..AuthConfig::default()
+        };
+        assert!(plain.reads_query_fields());
+        let hmac = AuthConfig {
+            hmac_header: Some("X-Signature".into()),
+            hmac_secrets: strings(&["K"]),
+            ..plain.clone()
+        };
+        assert!(!hmac.reads_query_fields());
+        let webhooks = AuthConfig {
+            standard_webhooks_secrets: strings(&[VECTOR_SECRET]),
+            ..plain.clone()
+        };
+        assert!(!webhooks.reads_query_fields());
+        let line = AuthConfig {
+            sign_request_line: Some(true),
+            ..hmac
+        };
+        assert!(line.reads_query_fields());
+    }
+
+    #[test]
+    fn credentials_are_checked_without_the_body_and_signatures_with_it() {
+        let policy = policy(AuthConfig {
+            query_param: Some("secure".into()),
+            query_values: strings(&["q"]),
+            hmac_header: Some("X-Signature".into()),
+            hmac_secrets: strings(&["K"]),
+            ..AuthConfig::default()
+        });
+        let unread = request().query("secure", "q").body("");
+        assert_eq!(
+            policy
+                .verify_credentials(&unread.view())
+                .map(|v| v.client_ip),
+            Ok(PEER)
+        );
+        let wrong = request().query("secure", "x").body("");
+        assert_eq!(
+            policy
+                .verify_credentials(&wrong.view())
+                .map_err(|f| f.check()),
+            Err("query_secret_wrong")
+        );
+        let body = "ActionId=1";
+        let read = request()
+            .query("secure", "q")
+            .body(body)
+            .header("x-signature", &hmac_header_value("K", body));
+        assert_eq!(policy.verify_signatures(&read.view(), at(NOW)), Ok(()));
     }
 
     // --- bearer tokens for /metrics --------------------------------------------------------------
@@ -1899,6 +2219,7 @@ mod tests {
             ip_allowlist: strings(&["203.0.113.0/24"]),
             trusted_proxies: strings(&["10.0.0.0/8"]),
             allow_unauthenticated: None,
+            sign_request_line: None,
         }
     }
 
@@ -1970,6 +2291,7 @@ mod tests {
                 tolerance_seconds: 300,
             },
             AuthFailure::WebhookSignatureWrong,
+            AuthFailure::SignedBodyEmpty,
             AuthFailure::NoCredentialsConfigured,
         ];
         let mut checks: Vec<_> = failures.iter().map(AuthFailure::check).collect();

@@ -140,7 +140,11 @@ pub fn field_text(value: &Value) -> Option<&str> {
 }
 
 /// `query` is the raw query string (no leading '?'), already stripped of credentials.
-/// The query's pairs are merged UNDER the body's (a key in the body wins).
+/// The query's pairs are merged UNDER the body's: a key the body has, in any ASCII case (the
+/// mapping looks keys up without regard to case), keeps the body's value.
+///
+/// NUL characters are removed from every key and text value (PostgreSQL's text refuses them;
+/// the raw body, stored as bytes, keeps them), with a warning naming the key.
 pub fn decode(
     query: &str,
     content_type: Option<&str>,
@@ -151,6 +155,9 @@ pub fn decode(
     let query_fields = decode_pairs(query, "the query string", &mut warnings)
         .map_err(|reason| DecodeError::InvalidQuery { reason })?;
     let (body_fields, format) = decode_body(content_type, body, limits, &mut warnings)?;
+    // Before merging: a key that only NUL told apart from another must not slip past the rule.
+    let query_fields = without_nul(query_fields, &mut warnings);
+    let body_fields = without_nul(body_fields, &mut warnings);
 
     // A postback's fields usually come in one place; then that map is the result as it is.
     let (mut fields, query_fields) = if body_fields.is_empty() {
@@ -158,14 +165,17 @@ pub fn decode(
     } else {
         (body_fields, query_fields)
     };
-    for (key, value) in query_fields {
-        if fields.contains_key(&key) {
-            warnings.push(format!(
-                "key {} is in both the query string and the body; the body's value is used",
-                quote(&key)
-            ));
-        } else {
-            fields.insert(key, value);
+    if !query_fields.is_empty() {
+        let body_keys: HashSet<String> = fields.keys().map(|k| k.to_ascii_lowercase()).collect();
+        for (key, value) in query_fields {
+            if body_keys.contains(&key.to_ascii_lowercase()) {
+                warnings.push(format!(
+                    "key {} is in both the query string and the body; the body's value is used",
+                    quote(&key)
+                ));
+            } else {
+                fields.insert(key, value);
+            }
         }
     }
     if let Some(key) = fields.keys().nth(limits.max_fields) {
@@ -179,6 +189,57 @@ pub fn decode(
         format,
         warnings: warnings.finish(),
     })
+}
+
+/// Some key or text value, at any depth, holds a NUL character.
+fn fields_hold_nul(fields: &Fields) -> bool {
+    fields
+        .iter()
+        .any(|(key, value)| key.contains('\0') || holds_nul(value))
+}
+
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => fields_hold_nul(map),
+        _ => false,
+    }
+}
+
+/// The fields with every NUL removed from keys and text values, one warning per top-level key
+/// that held one; the same map when none does. A key that becomes equal to another keeps the
+/// later value, as a repeated key does.
+fn without_nul(fields: Fields, warnings: &mut Warnings) -> Fields {
+    if !fields_hold_nul(&fields) {
+        return fields;
+    }
+    fn clean(value: Value) -> Value {
+        match value {
+            Value::String(text) if text.contains('\0') => Value::String(text.replace('\0', "")),
+            Value::Array(items) => Value::Array(items.into_iter().map(clean).collect()),
+            Value::Object(map) => Value::Object(
+                map.into_iter()
+                    .map(|(key, value)| (key.replace('\0', ""), clean(value)))
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+    let mut out = Fields::with_capacity(fields.len());
+    for (key, value) in fields {
+        if key.contains('\0') || holds_nul(&value) {
+            let key = key.replace('\0', "");
+            warnings.push(format!(
+                "key {} held NUL characters, removed (the raw body keeps them)",
+                quote(&key)
+            ));
+            out.insert(key, clean(value));
+        } else {
+            out.insert(key, value);
+        }
+    }
+    out
 }
 
 #[derive(Default)]
@@ -1530,6 +1591,36 @@ mod tests {
                     .to_owned()
             ]
         );
+    }
+
+    #[test]
+    fn a_query_key_in_another_case_never_overrides_the_body() {
+        let decoded = decode_ok(
+            "PAYOUT=99999.00&status=APPROVED&SubId1=abc",
+            JSON,
+            r#"{"ActionId": "A1", "Payout": "1.00", "Status": "PENDING"}"#,
+        );
+        assert_eq!(text(&decoded, "Payout"), "1.00");
+        assert_eq!(text(&decoded, "Status"), "PENDING");
+        assert!(!decoded.fields.contains_key("PAYOUT"));
+        assert!(!decoded.fields.contains_key("status"));
+        assert_eq!(text(&decoded, "SubId1"), "abc");
+        assert_eq!(decoded.warnings.len(), 2, "{:?}", decoded.warnings);
+    }
+
+    #[test]
+    fn nul_characters_are_removed_from_keys_and_values_with_a_warning() {
+        let decoded = decode_ok(
+            "Note=x%00y",
+            JSON,
+            "{\"Campaign\\u0000Name\": \"a\\u0000b\", \"Items\": [{\"Sku\": \"\\u0000\"}]}",
+        );
+        assert_eq!(text(&decoded, "CampaignName"), "ab");
+        assert_eq!(text(&decoded, "Note"), "xy");
+        assert_eq!(decoded.fields["Items"][0]["Sku"], "");
+        assert!(!fields_hold_nul(&decoded.fields));
+        assert_eq!(decoded.warnings.len(), 3, "{:?}", decoded.warnings);
+        assert!(decoded.warnings.iter().all(|w| !w.contains('\0')));
     }
 
     #[test]

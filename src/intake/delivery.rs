@@ -1,5 +1,7 @@
 //! A delivery: one authenticated request, understood (or not) and ready to store, and how it ended.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -8,6 +10,7 @@ use crate::domain::event::{Postback, Quarantine, SourceKind};
 use crate::intake::auth::AuthConfig;
 use crate::intake::decode::{self, Fields, Limits, field_text};
 use crate::intake::mapping::{self, Mapping};
+use crate::intake::redact::Redactor;
 
 /// One source, ready to serve.
 #[derive(Debug, Clone)]
@@ -17,6 +20,9 @@ pub struct Source {
     /// How it reads its keys and status words.
     pub mapping: Mapping,
     pub auth: AuthConfig,
+    /// The secrets of every source (not only this one's), masked in what is stored of its
+    /// deliveries: the same rule for all, shared.
+    pub redactor: Arc<Redactor>,
 }
 
 /// Everything the store needs about one request. Credentials are already removed.
@@ -27,8 +33,9 @@ pub struct IncomingDelivery {
     pub received_at: DateTime<Utc>,
     pub method: String,
     pub content_type: Option<String>,
-    /// The query string with the secret parameter removed.
+    /// The query string with the secret parameter removed and every secret masked.
     pub query: String,
+    /// The raw body with every secret masked, otherwise byte for byte (NUL included).
     pub body: Vec<u8>,
     pub client_addr: Option<String>,
     /// SHA-256 over the source and the canonical payload.
@@ -50,20 +57,29 @@ pub struct RawRequest<'a> {
 }
 
 /// Decodes and maps a request for a source. Never fails: what is not understood is quarantined.
+/// Secrets are masked (see [`crate::intake::redact`]) before anything is read or kept.
 pub fn understand(source: &Source, request: RawRequest<'_>) -> IncomingDelivery {
+    let query = source.redactor.query(request.query);
+    let body = source.redactor.bytes(request.body);
     let Reading {
         understood,
         warnings,
         dedup_key,
-    } = read(source, request.query, request.content_type, request.body);
+        masked,
+    } = read(source, &query, request.content_type, &body);
+    let (query, body) = if masked.is_empty() {
+        (query, body.into_owned())
+    } else {
+        source.redactor.request(&query, &body, &masked)
+    };
     IncomingDelivery {
         source: source.name.clone(),
         kind: source.kind,
         received_at: request.received_at,
         method: request.method.to_owned(),
         content_type: request.content_type.map(str::to_owned),
-        query: request.query.to_owned(),
-        body: request.body.to_vec(),
+        query,
+        body,
         client_addr: request.client_addr,
         dedup_key,
         understood,
@@ -80,24 +96,43 @@ pub struct Reading {
     /// SHA-256 over the source and the canonical payload (the raw query and body when they
     /// cannot be decoded).
     pub dedup_key: String,
+    /// Whole field values that were secrets (masked in the fields), to mask in the raw request.
+    pub masked: Vec<String>,
 }
 
+/// Reads a request's query and body as the source's event. The query string's pairs are read as
+/// fields only when the source's signature (if any) covers them
+/// ([`AuthConfig::reads_query_fields`]); field values that are secrets are masked first.
 pub fn read(source: &Source, query: &str, content_type: Option<&str>, body: &[u8]) -> Reading {
-    match decode::decode(query, content_type, body, &Limits::default()) {
-        Ok(decoded) => {
+    let fields_query = if source.auth.reads_query_fields() {
+        query
+    } else {
+        ""
+    };
+    match decode::decode(fields_query, content_type, body, &Limits::default()) {
+        Ok(mut decoded) => {
+            let masked = source.redactor.fields(&mut decoded.fields);
             let mut warnings = decoded.warnings;
+            if fields_query.is_empty() && !query.is_empty() {
+                warnings.push(
+                    "the query string was not read: this source's signature covers only the body"
+                        .to_owned(),
+                );
+            }
             let understood = mapping::map(&decoded.fields, &source.mapping, &mut warnings);
             let payload = canonical_json(&decoded.fields);
             Reading {
                 understood,
                 warnings,
-                dedup_key: dedup_key(&source.name, Some(&payload), query, body),
+                dedup_key: dedup_key(&source.name, Some(&payload), fields_query, body),
+                masked,
             }
         }
         Err(error) => Reading {
             understood: Err(Quarantine::UnparseableBody(error.to_string())),
             warnings: Vec::new(),
-            dedup_key: dedup_key(&source.name, None, query, body),
+            dedup_key: dedup_key(&source.name, None, fields_query, body),
+            masked: Vec::new(),
         },
     }
 }
@@ -167,6 +202,7 @@ mod tests {
             kind: SourceKind::ActionLifecycle,
             mapping: Mapping::defaults(SourceKind::ActionLifecycle),
             auth: AuthConfig::default(),
+            redactor: Arc::new(Redactor::new([], &[])),
         }
     }
 

@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod kinds;
+pub mod refusals;
 pub mod reprocess;
 pub mod retention;
 pub mod writer;

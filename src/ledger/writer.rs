@@ -8,6 +8,7 @@ use std::thread::JoinHandle;
 
 use tokio::sync::oneshot;
 
+use crate::domain::event::Quarantine;
 use crate::domain::outcome::Stored;
 use crate::intake::delivery::IncomingDelivery;
 use crate::ledger::batch;
@@ -151,7 +152,9 @@ fn run(db: Database, queue: Arc<Mutex<Receiver<Job>>>, max_batch: usize, depth: 
             .map(|job| (job.delivery, job.reply))
             .unzip();
         let started = std::time::Instant::now();
-        match store_batch(&db, &mut kept, &deliveries) {
+        match store_batch(&db, &mut kept, &deliveries)
+            .map(|results| keep_raw_what_failed(&db, &mut kept, &deliveries, results))
+        {
             Ok(results) => {
                 crate::telemetry::metrics::batch(deliveries.len(), started.elapsed());
                 tracing::debug!(
@@ -177,6 +180,81 @@ fn run(db: Database, queue: Arc<Mutex<Receiver<Job>>>, max_batch: usize, depth: 
                 }
             }
         }
+    }
+}
+
+/// The most of a database error a quarantine reason keeps.
+const REASON_CHARS: usize = 300;
+
+/// Deliveries the database refused in their parsed form (a value it cannot hold, a constraint)
+/// are stored again raw and quarantined with the reason, so nothing authenticated is lost to
+/// the form it was read into: `reprocess` can read them again. A delivery that cannot be stored
+/// even so (the database is down) keeps its error, and is answered 503.
+fn keep_raw_what_failed(
+    db: &Database,
+    kept: &mut Option<PooledConn>,
+    deliveries: &[IncomingDelivery],
+    mut results: Vec<Result<Stored, StorageError>>,
+) -> Vec<Result<Stored, StorageError>> {
+    let failed: Vec<usize> = results
+        .iter()
+        .enumerate()
+        .filter(|(index, result)| result.is_err() && deliveries[*index].understood.is_ok())
+        .map(|(index, _)| index)
+        .collect();
+    if failed.is_empty() {
+        return results;
+    }
+    let raw: Vec<IncomingDelivery> = failed
+        .iter()
+        .map(|&index| {
+            let reason = results[index]
+                .as_ref()
+                .err()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            kept_raw(&deliveries[index], &reason)
+        })
+        .collect();
+    match store_batch(db, kept, &raw) {
+        Ok(stored) => {
+            for (index, result) in failed.into_iter().zip(stored) {
+                if let Ok(stored) = &result {
+                    tracing::warn!(
+                        delivery_id = stored.delivery_id,
+                        source = %deliveries[index].source,
+                        "a delivery could not be stored as read; stored raw and quarantined"
+                    );
+                    results[index] = result;
+                }
+            }
+        }
+        Err(error) => {
+            tracing::error!(error = %error, "deliveries not stored as read could not be stored raw either")
+        }
+    }
+    results
+}
+
+/// The delivery as it arrived, quarantined with why its parsed form was not stored; its text
+/// without NUL (the body is bytes and keeps every byte).
+fn kept_raw(delivery: &IncomingDelivery, error: &str) -> IncomingDelivery {
+    let text = |text: &str| text.replace('\0', "");
+    let mut reason: String = error.chars().take(REASON_CHARS).collect();
+    reason = text(&reason);
+    IncomingDelivery {
+        source: text(&delivery.source),
+        kind: delivery.kind,
+        received_at: delivery.received_at,
+        method: text(&delivery.method),
+        content_type: delivery.content_type.as_deref().map(text),
+        query: text(&delivery.query),
+        body: delivery.body.clone(),
+        client_addr: delivery.client_addr.as_deref().map(text),
+        dedup_key: delivery.dedup_key.clone(),
+        understood: Err(Quarantine::NotStorable(reason)),
+        warnings: delivery.warnings.iter().map(|w| text(w)).collect(),
+        is_test: delivery.is_test,
     }
 }
 

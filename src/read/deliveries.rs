@@ -7,8 +7,9 @@ use crate::domain::outcome::Outcome;
 use crate::read::format::utc;
 use crate::storage::{AnyConnection, StorageError};
 
-/// One delivery as the log shows it: the raw request (credentials were removed before it was
-/// stored), how it ended, and what it was about.
+/// One delivery as the log shows it: the raw request (credentials were removed and secrets
+/// masked before it was stored; `web::masking` masks it again as it is shown), how it ended,
+/// and what it was about.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeliveryView {
     pub id: i64,

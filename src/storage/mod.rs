@@ -19,9 +19,11 @@ pub mod ledger_export;
 pub mod overview;
 pub mod prepared;
 pub mod schema;
+pub mod sessions;
 pub mod settings;
 pub mod statement;
 pub mod tracking_value_requests;
+pub mod webhook_messages;
 pub mod words;
 
 use std::time::Duration;

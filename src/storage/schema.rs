@@ -59,6 +59,7 @@ diesel::table! {
         client_addr -> Nullable<Text>,
         failed_check -> Text,
         method -> Text,
+        times -> Int4,
     }
 }
 
@@ -196,6 +197,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    sessions (id_digest) {
+        id_digest -> Text,
+        username -> Text,
+        login_fingerprint -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     settings (key) {
         key -> Text,
         value -> Text,
@@ -223,6 +234,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_messages (source, message_digest) {
+        source -> Text,
+        message_digest -> Text,
+        delivery_id -> Int8,
+        received_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(action_events -> actions (action_id));
 diesel::joinable!(action_events -> deliveries (delivery_id));
 diesel::joinable!(catalog_items -> deliveries (delivery_id));
@@ -233,6 +253,7 @@ diesel::joinable!(jobs -> deliveries (delivery_id));
 diesel::joinable!(ledger_entries -> actions (action_id));
 diesel::joinable!(ledger_entries -> deliveries (delivery_id));
 diesel::joinable!(tracking_value_requests -> deliveries (delivery_id));
+diesel::joinable!(webhook_messages -> deliveries (delivery_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     action_events,
@@ -245,6 +266,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     inquiry_events,
     jobs,
     ledger_entries,
+    sessions,
     settings,
     tracking_value_requests,
+    webhook_messages,
 );

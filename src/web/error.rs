@@ -213,8 +213,14 @@ mod tests {
     fn access() -> ReaderAccess {
         ReaderAccess {
             login: None,
+            login_fingerprint: None,
             key: SessionKey::new(vec![7; 32]),
             metrics_tokens: BearerTokens::new(&[]).unwrap(),
+            hosts: Vec::new(),
+            trust_loopback: true,
+            secure_cookies: false,
+            trusted_proxies: Vec::new(),
+            listen: "127.0.0.1:8080".parse().unwrap(),
         }
     }
 

@@ -1,4 +1,5 @@
-//! Limits on the request head, checked before any work: a long URL is 414, large headers 431.
+//! Limits on the request: a long URL is 414 and large headers 431, checked before any work; a
+//! body is read under a size limit (413) and a time limit for the whole of it (408).
 
 use actix_web::HttpResponse;
 use actix_web::body::{EitherBody, MessageBody};
@@ -42,5 +43,61 @@ pub async fn limit_request_head(
             )
             .map_into_right_body()),
         None => Ok(next.call(request).await?.map_into_left_body()),
+    }
+}
+
+/// Why a request's body was not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyRefusal {
+    /// Larger than the limit (said by `Content-Length`, or found while reading).
+    TooLarge,
+    /// Not all there within the time allowed for the whole body.
+    TooSlow,
+    /// The stream broke (a bad chunked encoding, a dropped connection).
+    Broken,
+}
+
+impl BodyRefusal {
+    pub fn status(self) -> StatusCode {
+        match self {
+            BodyRefusal::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            BodyRefusal::TooSlow => StatusCode::REQUEST_TIMEOUT,
+            BodyRefusal::Broken => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    pub fn message(self, max_bytes: usize, within: std::time::Duration) -> String {
+        match self {
+            BodyRefusal::TooLarge => format!("the body is larger than {max_bytes} bytes"),
+            BodyRefusal::TooSlow => format!(
+                "the body did not arrive within {} seconds",
+                within.as_secs()
+            ),
+            BodyRefusal::Broken => "the body could not be read".to_owned(),
+        }
+    }
+}
+
+/// Reads a whole body of at most `max_bytes` within `within` (counted from now, for the body
+/// as a whole: a client sending a byte now and then is cut off all the same).
+pub async fn read_body(
+    request: &actix_web::HttpRequest,
+    payload: actix_web::web::Payload,
+    max_bytes: usize,
+    within: std::time::Duration,
+) -> Result<actix_web::web::Bytes, BodyRefusal> {
+    let declared = request
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > max_bytes as u64) {
+        return Err(BodyRefusal::TooLarge);
+    }
+    match tokio::time::timeout(within, payload.to_bytes_limited(max_bytes)).await {
+        Err(_) => Err(BodyRefusal::TooSlow),
+        Ok(Err(_)) => Err(BodyRefusal::TooLarge),
+        Ok(Ok(Err(_))) => Err(BodyRefusal::Broken),
+        Ok(Ok(Ok(body))) => Ok(body),
     }
 }

@@ -1,26 +1,31 @@
 //! Builds the application from settings: database, credentials, writer, HTTP server.
 
 use std::collections::HashMap;
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
-use crate::config::{Responses, Settings, Testing};
+use crate::config::{LOOPBACK_HOSTS, Readers, Responses, Settings, Testing, host_name};
 use crate::domain::clock::Clock;
 use crate::intake::auth::{AuthPolicy, BearerTokens, generate_secret};
 use crate::intake::delivery::Source;
+use crate::intake::redact::Redactor;
+use crate::ledger::refusals::Refusals;
 use crate::ledger::writer::{DEFAULT_MAX_BATCH, DEFAULT_QUEUE_CAPACITY, POSTGRES_WRITERS, Writer};
-use crate::storage::{Backend, Database, settings as stored_settings, to_db_time};
+use crate::storage::{Backend, Database, sessions, settings as stored_settings, to_db_time};
 use crate::web::access::{self, ReaderAccess};
 use crate::web::limits;
+use crate::web::login::{self, LoginGuard};
 use crate::web::pages;
 use crate::web::request_log::log_request;
 use crate::web::routes::{api, exports, health, postbacks};
-use crate::web::session::SessionKey;
+use crate::web::session::{SessionKey, login_fingerprint};
 
 /// The generated query secret, kept in the settings table.
 pub const SECRET_KEY: &str = "postback_secret";
@@ -42,6 +47,15 @@ pub struct AppState {
     pub sources: HashMap<String, Receiver>,
     pub responses: Responses,
     pub access: ReaderAccess,
+    /// The sign-ins' backoff and turns.
+    pub login: LoginGuard,
+    /// Refused postbacks, counted and written in batches.
+    pub refusals: Refusals,
+    /// The one masking rule for secrets, for what the pages and the API show of deliveries.
+    pub redactor: Arc<Redactor>,
+    pub max_body_bytes: usize,
+    /// How long a postback's whole body may take to arrive.
+    pub body_timeout: Duration,
     pub testing: Testing,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// "Now" for receiving and for what is derived at read time (approved/locked).
@@ -68,6 +82,8 @@ pub struct Application {
     server: Server,
     port: u16,
     writer_thread: JoinHandle<()>,
+    refusals: Refusals,
+    refusals_thread: JoinHandle<()>,
 }
 
 /// What the first start tells the person running it.
@@ -97,10 +113,31 @@ impl Application {
                 "migrations applied"
             );
         }
-        let (sources, credentials) = receivers(&settings, &db)?;
+        let (mut sources, credentials) = receivers(&settings, &db)?;
+        // One masking rule for every source, the generated secret included.
+        let redactor = Arc::new(Redactor::new(
+            sources.values().map(|receiver| &receiver.source.auth),
+            &settings.metrics.bearer_tokens,
+        ));
+        for receiver in sources.values_mut() {
+            receiver.source.redactor = redactor.clone();
+        }
         let listener = TcpListener::bind(&settings.listen)
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
-        let port = listener.local_addr()?.port();
+        let bound = listener.local_addr()?;
+        let port = bound.port();
+        let readers = readers_of(&settings, bound);
+        if !bound.ip().is_loopback() {
+            tracing::warn!(
+                listen = %bound,
+                login = settings.dashboard.is_some(),
+                "listening beyond loopback: the dashboard, the API and the exports answer only to the login ([dashboard] username and password_hash), /metrics only to a bearer token ([metrics] bearer_tokens)"
+            );
+        }
+        let fingerprint = settings
+            .dashboard
+            .as_ref()
+            .map(|login| login_fingerprint(&login.username, &login.password_hash));
         let key = {
             let mut conn = db.conn()?;
             let fresh = hex::encode(rand::random::<[u8; 32]>());
@@ -110,6 +147,15 @@ impl Application {
                 &fresh,
                 to_db_time(chrono::Utc::now()),
             )?;
+            // A changed password (or username, or no login any more) ends the sessions of the
+            // login before.
+            let ended = sessions::delete_other_logins(&mut conn, fingerprint.as_deref())?;
+            if ended > 0 {
+                tracing::info!(
+                    ended,
+                    "sessions of a login that is no longer configured were ended"
+                );
+            }
             SessionKey::new(hex::decode(stored).context("the stored session key is not hex")?)
         };
         let writers = match db.backend() {
@@ -125,6 +171,7 @@ impl Application {
         if let Some(days) = settings.retention.raw_days {
             crate::ledger::retention::prune_daily(db.clone(), days);
         }
+        let (refusals, refusals_thread) = Refusals::start(db.clone());
         let state = web::Data::new(AppState {
             db,
             writer,
@@ -132,10 +179,21 @@ impl Application {
             responses: settings.responses.clone(),
             access: ReaderAccess {
                 login: settings.dashboard.clone(),
+                login_fingerprint: fingerprint,
                 key,
                 metrics_tokens: BearerTokens::new(&settings.metrics.bearer_tokens)
                     .context("[metrics]")?,
+                hosts: readers.hosts,
+                trust_loopback: readers.trust_loopback && bound.ip().is_loopback(),
+                secure_cookies: readers.secure_cookies,
+                trusted_proxies: readers.trusted_proxies,
+                listen: bound,
             },
+            login: LoginGuard::default(),
+            refusals: refusals.clone(),
+            redactor,
+            max_body_bytes: settings.max_body_bytes,
+            body_timeout: Duration::from_secs(settings.body_timeout_seconds),
             testing: settings.testing.clone(),
             metrics: crate::telemetry::metrics::install(),
             clock,
@@ -150,8 +208,8 @@ impl Application {
                 .wrap(from_fn(log_request))
                 .service(health::healthz)
                 .service(health::readyz)
-                .service(access::login_page)
-                .service(access::login)
+                .service(login::login_page)
+                .service(login::login)
                 .service(access::stylesheet)
                 .service(access::live_script)
                 .service(crate::web::metrics::render)
@@ -166,7 +224,7 @@ impl Application {
                         .service(pages::actions::actions)
                         .service(pages::actions::action)
                         .service(pages::actions::mark_reviewed)
-                        .service(access::logout)
+                        .service(login::logout)
                         .service(api::action)
                         .service(api::actions)
                         .service(api::summary)
@@ -199,6 +257,8 @@ impl Application {
                 server,
                 port,
                 writer_thread,
+                refusals,
+                refusals_thread,
             },
             credentials,
         ))
@@ -212,12 +272,38 @@ impl Application {
     /// before this returns, so nothing acknowledged is lost.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.server.await?;
+        self.refusals.stop();
+        let refusals = self.refusals_thread;
+        tokio::task::spawn_blocking(move || refusals.join())
+            .await?
+            .map_err(|_| anyhow::anyhow!("the refusal recorder panicked"))?;
         let writer = self.writer_thread;
         tokio::task::spawn_blocking(move || writer.join())
             .await?
             .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
         Ok(())
     }
+}
+
+/// The dashboard's readers as this server binds: the configured hosts plus the loopback names
+/// and the listen address (its host as written, and the address bound).
+fn readers_of(settings: &Settings, bound: SocketAddr) -> Readers {
+    let mut readers = settings.readers.clone();
+    let mut hosts: Vec<String> = LOOPBACK_HOSTS.iter().map(|host| host.to_string()).collect();
+    if !bound.ip().is_unspecified() {
+        hosts.push(bound.ip().to_string());
+    }
+    if let Some(listen_host) = host_name(&settings.listen).filter(|host| {
+        host.parse::<std::net::IpAddr>()
+            .map_or(true, |ip| !ip.is_unspecified())
+    }) {
+        hosts.push(listen_host);
+    }
+    hosts.append(&mut readers.hosts);
+    hosts.sort();
+    hosts.dedup();
+    readers.hosts = hosts;
+    readers
 }
 
 /// Compiles each source's credentials. A source with none configured (and not explicitly open)

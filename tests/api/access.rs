@@ -6,20 +6,14 @@ use sha2::Sha256;
 use crate::helpers::*;
 use crate::on_both_backends;
 
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
 on_both_backends! {
     async fn a_refusal_is_recorded_with_the_check_and_never_the_secret(backend: Backend) {
         let app = spawn_app(backend).await;
         let url = format!("{}/postbacks/actions?secure=guess-123&ActionId=X1&Payout=1", app.address);
         assert_eq!(app.post_postback_to(&url, None, "").await.status, 401);
         let db = postback_ledger::storage::Database::connect(&app.db.url).unwrap();
-        let failures = postback_ledger::storage::auth_failures::recent(&mut db.conn().unwrap(), 10).unwrap();
+        // Written within a second or so, off the postbacks' write path.
+        let failures = refusals_recorded(&app, 1).await;
         assert_eq!(failures.len(), 1);
         assert_eq!(failures[0].failed_check, "query_secret_wrong");
         assert_eq!(failures[0].source, "actions");
@@ -155,26 +149,6 @@ async fn the_metrics_answer_elsewhere_only_to_a_configured_bearer_token() {
     );
 }
 
-fn cookie_of(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find(|value| value.starts_with(&format!("{name}=")))
-        .map(str::to_owned)
-}
-
-fn value_of(set_cookie: &str) -> String {
-    set_cookie.split(';').next().unwrap().to_owned()
-}
-
-fn csrf_in(page: &str) -> String {
-    let start =
-        page.find("name=\"csrf\" value=\"").expect("a csrf field") + "name=\"csrf\" value=\"".len();
-    page[start..].split('"').next().unwrap().to_owned()
-}
-
 #[actix_web::test]
 async fn with_a_login_the_api_needs_a_session_and_forms_need_their_csrf_token() {
     let hash = postback_ledger::intake::auth::hash_password("correct horse").unwrap();
@@ -193,13 +167,8 @@ async fn with_a_login_the_api_needs_a_session_and_forms_need_their_csrf_token() 
         .unwrap();
     assert_eq!(home.status(), 303);
 
-    let form = client
-        .get(format!("{}/login", app.address))
-        .send()
-        .await
-        .unwrap();
-    let nonce = value_of(&cookie_of(&form, "postback_ledger_login").expect("a login nonce cookie"));
-    let csrf = csrf_in(&form.text().await.unwrap());
+    // Each sign-in takes a fresh form: a form's token is accepted once.
+    let (nonce, csrf) = login_form(&client, &app.address).await;
     let sign_in = |password: &'static str, csrf: String, nonce: String| {
         client
             .post(format!("{}/login", app.address))
@@ -218,6 +187,7 @@ async fn with_a_login_the_api_needs_a_session_and_forms_need_their_csrf_token() 
             .status(),
         401
     );
+    let (nonce, _) = login_form(&client, &app.address).await;
     assert_eq!(
         sign_in("correct horse", "forged".into(), nonce.clone())
             .await
@@ -225,6 +195,7 @@ async fn with_a_login_the_api_needs_a_session_and_forms_need_their_csrf_token() 
             .status(),
         403
     );
+    let (nonce, csrf) = login_form(&client, &app.address).await;
     let signed_in = sign_in("correct horse", csrf, nonce).await.unwrap();
     assert_eq!(signed_in.status(), 303);
     let session = cookie_of(&signed_in, "postback_ledger_session").expect("a session cookie");

@@ -248,6 +248,7 @@ on_both_backends! {
         let app = spawn_app(backend).await;
         let url = format!("{}/postbacks/actions?secure=guess-secret-987&ActionId=X1&Payout=1", app.address);
         assert_eq!(app.post_postback_to(&url, None, "").await.status, 401);
+        refusals_recorded(&app, 1).await;
         let (status, page) = app.get("/deliveries").await;
         assert_eq!(status, 200);
         let failures = table_body(&page, "auth-failures");

@@ -32,12 +32,23 @@ fn mangle(rng: &mut impl Rng, text: &str) -> Vec<u8> {
     bytes
 }
 
+/// Rounds of the fuzz test (two requests each): 150, or `$FUZZ_ROUNDS` for a longer run, e.g.
+/// `FUZZ_ROUNDS=20000 cargo test --test api -- hardening::random --nocapture`.
+fn fuzz_rounds() -> usize {
+    std::env::var("FUZZ_ROUNDS")
+        .ok()
+        .and_then(|rounds| rounds.parse().ok())
+        .unwrap_or(150)
+}
+
 on_both_backends! {
     async fn random_and_mangled_requests_get_defined_answers_and_check_still_passes(backend: Backend) {
         let app = spawn_app(backend).await;
         let mut rng = rand::rngs::StdRng::seed_from_u64(11);
         let content_types = [None, Some("application/json"), Some("application/xml"), Some("application/x-www-form-urlencoded"), Some("text/plain"), Some("multipart/form-data")];
-        for round in 0..150 {
+        let rounds = fuzz_rounds();
+        let started = std::time::Instant::now();
+        for round in 0..rounds {
             let body: Vec<u8> = match round % 3 {
                 0 => (0..rng.random_range(0..400)).map(|_| rng.random()).collect(),
                 1 => mangle(&mut rng, JSON),
@@ -52,6 +63,11 @@ on_both_backends! {
             let answer = app.get_postback("actions", &query).await;
             assert!(matches!(answer.status, 200 | 400), "query {query:?}: {answer:?}");
         }
+        eprintln!(
+            "fuzz on {backend:?}: {} requests in {:.1?}, none answered 500",
+            rounds * 2,
+            started.elapsed()
+        );
         let output = app.cli(&["check"]);
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
     }

@@ -114,6 +114,34 @@ impl TestDatabase {
         self.backend
     }
 
+    /// One whole number from the database (the query names it `value`), read from outside the
+    /// app: for what the storage API does not show.
+    pub fn scalar(&self, sql: &str) -> i64 {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Scalar {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            value: i64,
+        }
+        let rows: Vec<Scalar> = match self.backend {
+            Backend::Sqlite => {
+                let path = self.url.trim_start_matches("sqlite://");
+                let mut conn = diesel::SqliteConnection::establish(path).expect("open sqlite");
+                conn.batch_execute("PRAGMA busy_timeout = 5000").unwrap();
+                diesel::sql_query(sql)
+                    .load(&mut conn)
+                    .expect("the query runs")
+            }
+            Backend::Postgres => {
+                let mut conn = PgConnection::establish(&self.url).expect("open postgres");
+                diesel::sql_query(sql)
+                    .load(&mut conn)
+                    .expect("the query runs")
+            }
+        };
+        rows.first().expect("a row").value
+    }
+
     /// Makes a PostgreSQL database refuse connections and ends the ones it has (an outage the
     /// database comes back from), or lets it accept them again.
     pub fn set_reachable(&self, reachable: bool) {
@@ -208,6 +236,96 @@ pub async fn spawn_on_with_clock(db: TestDatabase, config_text: &str, clock: Clo
         db,
         client: reqwest::Client::new(),
     }
+}
+
+/// Another app on the same database as `app`, with another configuration (as a restart with a
+/// changed configuration would be); its address.
+pub async fn spawn_beside(app: &TestApp, config_text: &str) -> String {
+    let file = config::parse(config_text).expect("test config parses");
+    let mut settings = config::resolve(file).expect("test config is valid");
+    settings.database_url = app.db.url.clone();
+    let (beside, _) = Application::build(settings).expect("the app starts");
+    let address = format!("http://127.0.0.1:{}", beside.port());
+    actix_web::rt::spawn(beside.run_until_stopped());
+    address
+}
+
+/// Refused requests are counted in memory and written about once a second: waits (at most 10
+/// s) until the table holds at least `rows` rows, and returns the newest 100.
+pub async fn refusals_recorded(
+    app: &TestApp,
+    rows: usize,
+) -> Vec<postback_ledger::storage::auth_failures::AuthFailureRow> {
+    let db = postback_ledger::storage::Database::connect(&app.db.url).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let found =
+            postback_ledger::storage::auth_failures::recent(&mut db.conn().unwrap(), 100).unwrap();
+        if found.len() >= rows || std::time::Instant::now() > deadline {
+            return found;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// A client that shows redirects instead of following them.
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The `Set-Cookie` line of this cookie in a response.
+pub fn cookie_of(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+/// `name=value` of a `Set-Cookie` line, as a `Cookie` header sends it back.
+pub fn value_of(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().to_owned()
+}
+
+/// The CSRF token of the first form of a page.
+pub fn csrf_in(page: &str) -> String {
+    let start =
+        page.find("name=\"csrf\" value=\"").expect("a csrf field") + "name=\"csrf\" value=\"".len();
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+/// A fresh login form: its nonce cookie (as `name=value`) and its CSRF token.
+pub async fn login_form(client: &reqwest::Client, address: &str) -> (String, String) {
+    let form = client.get(format!("{address}/login")).send().await.unwrap();
+    let nonce = value_of(&cookie_of(&form, "postback_ledger_login").expect("a login nonce cookie"));
+    let csrf = csrf_in(&form.text().await.unwrap());
+    (nonce, csrf)
+}
+
+/// Signs in with a fresh form; the response (303 with the session cookie when it worked).
+pub async fn sign_in(
+    client: &reqwest::Client,
+    address: &str,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
+    let (nonce, csrf) = login_form(client, address).await;
+    client
+        .post(format!("{address}/login"))
+        .header("cookie", nonce)
+        .form(&[
+            ("username", username),
+            ("password", password),
+            ("csrf", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
 }
 
 /// What a postback request got back.

@@ -17,7 +17,14 @@ mod health;
 mod kinds;
 mod layers;
 mod lifecycle;
+mod login;
+mod readers;
 mod receiving;
+mod refusals;
+mod secrets;
+mod signatures;
+mod slow_bodies;
+mod storing;
 
 // Shared with the benchmark (benches/load.rs): the real binary as a child process, and the
 // seed-shaped workload.

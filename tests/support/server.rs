@@ -22,13 +22,14 @@ pub struct Server {
     log_offset: u64,
 }
 
-/// Writes the config file a server runs with: port 0 and a fixed query secret.
-pub fn write_config(dir: &Path, database_url: &str) -> PathBuf {
+/// Writes the config file a server runs with: port 0 and a fixed query secret, then `more`
+/// (further tables).
+pub fn write_config(dir: &Path, database_url: &str, more: &str) -> PathBuf {
     let path = dir.join("postback-ledger.toml");
     std::fs::write(
         &path,
         format!(
-            "database_url = \"{database_url}\"\nlisten = \"127.0.0.1:0\"\n\n[auth]\nquery_param = \"secure\"\nquery_values = [\"{SECRET}\"]\n"
+            "database_url = \"{database_url}\"\nlisten = \"127.0.0.1:0\"\n\n[auth]\nquery_param = \"secure\"\nquery_values = [\"{SECRET}\"]\n{more}"
         ),
     )
     .expect("write the config file");
@@ -38,7 +39,12 @@ pub fn write_config(dir: &Path, database_url: &str) -> PathBuf {
 impl Server {
     /// Starts `binary serve` on the database and waits until it listens.
     pub fn start(binary: &Path, dir: &Path, database_url: &str) -> Server {
-        let config = write_config(dir, database_url);
+        Server::start_with(binary, dir, database_url, "")
+    }
+
+    /// As `start`, with `more` configuration after the `[auth]` table (a `[dashboard]`, say).
+    pub fn start_with(binary: &Path, dir: &Path, database_url: &str, more: &str) -> Server {
+        let config = write_config(dir, database_url, more);
         // The log goes to a file, as in a deployment: read from a pipe line by line, it woke a
         // thread of ours for every request the server logged, a quarter of the load generator's
         // CPU per postback. $SERVER_LOG_FILE keeps it (with $SERVER_RUST_LOG for what it says).

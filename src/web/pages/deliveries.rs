@@ -18,6 +18,7 @@ use crate::storage::auth_failures;
 use crate::web::access::Chrome;
 use crate::web::blocking::with_conn;
 use crate::web::error::{ForCaller, RequestError};
+use crate::web::masking;
 use crate::web::query::{DeliveryLog, Page};
 use crate::web::startup::AppState;
 
@@ -72,6 +73,7 @@ pub struct FailureRow {
     pub client: String,
     pub failed_check: String,
     pub method: String,
+    pub times: i32,
 }
 
 #[derive(Template)]
@@ -106,6 +108,7 @@ pub async fn log(
     })
     .await
     .for_page(&request, &state)?;
+    let page = masking::page(page, &state.redactor);
     let next_page = page.next_before.map(|before| {
         let mut next = query.clone();
         next.before = Some(before.to_string());
@@ -133,6 +136,7 @@ pub async fn log(
                 client: failure.client_addr.unwrap_or_default(),
                 failed_check: failure.failed_check,
                 method: failure.method,
+                times: failure.times,
             })
             .collect(),
     };
@@ -190,6 +194,7 @@ pub async fn show(
         .await
         .and_then(|found| found.ok_or_else(no_such_delivery))
         .for_page(&request, &state)?;
+    let delivery = masking::delivery(delivery, &state.redactor);
     let page = DeliveryPage {
         chrome: Chrome::new(&request, &state.access, "deliveries"),
         received: shown_time(Some(&delivery.received_at)),

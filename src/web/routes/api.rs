@@ -8,6 +8,7 @@ use crate::read::overview::Options;
 use crate::read::statement::Period;
 use crate::web::blocking::with_conn;
 use crate::web::error::{ForCaller, RequestError};
+use crate::web::masking;
 use crate::web::query::{
     API_PAGE, ActionList, Api, CatalogQuery, DeliveryLog, InquiryList, TrackedAction,
 };
@@ -159,7 +160,7 @@ pub async fn deliveries(
     })
     .await
     .for_api()?;
-    Ok(HttpResponse::Ok().json(page))
+    Ok(HttpResponse::Ok().json(masking::page(page, &state.redactor)))
 }
 
 #[get("/api/deliveries/{id}")]
@@ -172,7 +173,8 @@ pub async fn delivery(
         .map_err(|_| RequestError::bad_input("a delivery id is a whole number").for_api())?;
     let view = with_conn(&state, move |conn| read::deliveries::delivery(conn, id))
         .await
-        .for_api()?;
+        .for_api()?
+        .map(|view| masking::delivery(view, &state.redactor));
     found(view, "no such delivery")
 }
 

@@ -1,0 +1,1 @@
+ALTER TABLE auth_failures DROP COLUMN times;

@@ -309,4 +309,11 @@ pub enum Quarantine {
     MissingId { what: &'static str, field: String },
     #[error("unparseable money in `{field}`: {problem}")]
     UnparseableMoney { field: String, problem: String },
+    /// No field the source maps carries a value: the template pasted into impact.com has no
+    /// placeholders (or only ones it left unreplaced). A setup error, shown as such.
+    #[error("{}", EMPTY_POSTBACK_REASON)]
+    EmptyPostback,
 }
+
+/// The reason an empty postback is quarantined with, as stored and counted.
+pub const EMPTY_POSTBACK_REASON: &str = "empty postback: the URL template has no {Placeholders}";

@@ -4,3 +4,4 @@ pub mod auth;
 pub mod decode;
 pub mod delivery;
 pub mod mapping;
+pub mod template;

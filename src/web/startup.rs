@@ -1,7 +1,7 @@
 //! Builds the application from settings: database, credentials, writer, HTTP server.
 
-use std::collections::HashMap;
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use actix_web::dev::Server;
@@ -9,15 +9,16 @@ use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
-use crate::config::{Responses, Settings, Testing};
+use crate::config::{PublicBase, Responses, Settings, Testing};
 use crate::domain::clock::Clock;
-use crate::intake::auth::{AuthPolicy, BearerTokens, generate_secret};
-use crate::intake::delivery::Source;
+use crate::intake::auth::{BearerTokens, generate_secret};
+use crate::intake::template::Setup;
 use crate::ledger::writer::{DEFAULT_MAX_BATCH, DEFAULT_QUEUE_CAPACITY, POSTGRES_WRITERS, Writer};
 use crate::storage::{Backend, Database, settings as stored_settings, to_db_time};
 use crate::web::access::{self, ReaderAccess};
 use crate::web::limits;
 use crate::web::pages;
+use crate::web::receivers::{self, Receivers};
 use crate::web::request_log::log_request;
 use crate::web::routes::{api, exports, health, postbacks};
 use crate::web::session::SessionKey;
@@ -29,23 +30,27 @@ pub const PREVIOUS_SECRET_KEY: &str = "postback_secret_previous";
 /// The query parameter a generated secret travels in (impact.com's own example).
 pub const SECRET_PARAM: &str = "secure";
 
-/// A source with its compiled credentials.
-pub struct Receiver {
-    pub source: Source,
-    pub policy: AuthPolicy,
-}
+pub use crate::web::receivers::Receiver;
+
+/// Set once the first start has printed what to paste into impact.com.
+pub const SETUP_SHOWN_KEY: &str = "setup_shown";
 
 /// What every request handler shares.
 pub struct AppState {
     pub db: Database,
     pub writer: Writer,
-    pub sources: HashMap<String, Receiver>,
+    /// The sources, recompiled when the stored secret is rotated.
+    pub sources: Arc<Receivers>,
     pub responses: Responses,
     pub access: ReaderAccess,
     pub testing: Testing,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// "Now" for receiving and for what is derived at read time (approved/locked).
     pub clock: Clock,
+    /// The base of the URLs the setup page shows.
+    pub public_base: PublicBase,
+    /// Empty postbacks: warned about once per source, each its own delivery up to a bound.
+    pub empty_postbacks: crate::web::setup::EmptyPostbacks,
 }
 
 /// The key signing dashboard sessions, shared by every instance through the database.
@@ -76,6 +81,11 @@ pub struct Credentials {
     pub generated: Option<String>,
     /// Sources that use the stored secret.
     pub sources: Vec<String>,
+    /// What to paste into impact.com for every source, under `public_base`.
+    pub setups: Vec<Setup>,
+    pub public_base: PublicBase,
+    /// No start before this one printed the setup (the database is new to it).
+    pub first_start: bool,
 }
 
 impl Application {
@@ -97,10 +107,11 @@ impl Application {
                 "migrations applied"
             );
         }
-        let (sources, credentials) = receivers(&settings, &db)?;
         let listener = TcpListener::bind(&settings.listen)
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let port = listener.local_addr()?.port();
+        let public_base = settings.public_base(Some(port));
+        let (sources, credentials) = receivers(&settings, &db, &public_base)?;
         let key = {
             let mut conn = db.conn()?;
             let fresh = hex::encode(rand::random::<[u8; 32]>());
@@ -125,6 +136,21 @@ impl Application {
         if let Some(days) = settings.retention.raw_days {
             crate::ledger::retention::prune_daily(db.clone(), days);
         }
+        if sources.use_stored_secret() {
+            receivers::watch_stored_secret(sources.clone(), db.clone());
+        }
+        let webhook = settings
+            .alerts
+            .webhook_url
+            .clone()
+            .map(crate::alerts::webhook::Webhook::start);
+        crate::alerts::Watcher::new(
+            db.clone(),
+            settings.alerts.clone(),
+            sources.names(),
+            clock.clone(),
+        )
+        .spawn(webhook, settings.public_url.clone());
         let state = web::Data::new(AppState {
             db,
             writer,
@@ -139,6 +165,8 @@ impl Application {
             testing: settings.testing.clone(),
             metrics: crate::telemetry::metrics::install(),
             clock,
+            public_base,
+            empty_postbacks: crate::web::setup::EmptyPostbacks::default(),
         });
         let max_body = settings.max_body_bytes;
         let server = HttpServer::new(move || {
@@ -154,6 +182,7 @@ impl Application {
                 .service(access::login)
                 .service(access::stylesheet)
                 .service(access::live_script)
+                .service(pages::setup::script)
                 .service(crate::web::metrics::render)
                 .route("/postbacks/{source}", web::get().to(postbacks::receive))
                 .route("/postbacks/{source}", web::post().to(postbacks::receive))
@@ -163,6 +192,8 @@ impl Application {
                     web::scope("")
                         .wrap(from_fn(access::require_reader))
                         .service(pages::overview::overview)
+                        .service(pages::setup::setup)
+                        .service(pages::setup::status)
                         .service(pages::actions::actions)
                         .service(pages::actions::action)
                         .service(pages::actions::mark_reviewed)
@@ -225,32 +256,39 @@ impl Application {
 fn receivers(
     settings: &Settings,
     db: &Database,
-) -> anyhow::Result<(HashMap<String, Receiver>, Credentials)> {
-    let mut credentials = Credentials {
-        generated: None,
-        sources: Vec::new(),
+    public_base: &PublicBase,
+) -> anyhow::Result<(Arc<Receivers>, Credentials)> {
+    let (stored, generated) = if receivers::need_stored_secret(settings)? {
+        stored_secrets(db)?
+    } else {
+        (Vec::new(), None)
     };
-    let mut stored: Option<Vec<String>> = None;
-    let mut receivers = HashMap::new();
-    for source in settings.sources.values() {
-        let mut source = source.clone();
-        let policy = AuthPolicy::from_config(&source.auth)?;
-        let policy = if policy.has_credentials() || policy.is_open() {
-            policy
-        } else {
-            if stored.is_none() {
-                let (values, generated) = stored_secrets(db)?;
-                credentials.generated = generated;
-                stored = Some(values);
-            }
-            source.auth.query_param = Some(SECRET_PARAM.to_owned());
-            source.auth.query_values = stored.clone().unwrap_or_default();
-            credentials.sources.push(source.name.clone());
-            AuthPolicy::from_config(&source.auth)?
-        };
-        receivers.insert(source.name.clone(), Receiver { source, policy });
-    }
-    Ok((receivers, credentials))
+    let sources = Arc::new(Receivers::new(settings.sources.clone(), stored)?);
+    let setups = receivers::setups(settings, db, &public_base.url)?;
+    let first_start = {
+        let mut conn = db.conn()?;
+        let mark = hex::encode(rand::random::<[u8; 16]>());
+        let stored = stored_settings::get_or_insert(
+            &mut conn,
+            SETUP_SHOWN_KEY,
+            &mark,
+            to_db_time(chrono::Utc::now()),
+        )?;
+        stored == mark
+    };
+    let credentials = Credentials {
+        generated,
+        sources: sources
+            .all()
+            .iter()
+            .filter(|receiver| receiver.stored_secret)
+            .map(|receiver| receiver.source.name.clone())
+            .collect(),
+        setups,
+        public_base: public_base.clone(),
+        first_start,
+    };
+    Ok((sources, credentials))
 }
 
 /// The stored secrets (current first), generating one if there is none yet.

@@ -220,10 +220,8 @@ pub async fn reprocess(
         let Some(delivery) = crate::storage::deliveries::find(conn, id)? else {
             return Ok(None);
         };
-        let source = for_work
-            .sources
-            .get(&delivery.source)
-            .map(|receiver| &receiver.source);
+        let receiver = for_work.sources.get(&delivery.source);
+        let source = receiver.as_deref().map(|receiver| &receiver.source);
         crate::ledger::reprocess::one(
             conn,
             for_work.db.backend(),

@@ -356,7 +356,7 @@ fn alerts_of(
     let rate = |key: &str, value: Option<f64>| -> Result<Option<f64>, String> {
         match value {
             None => Ok(Some(0.5)),
-            Some(rate) if rate == 0.0 => Ok(None),
+            Some(0.0) => Ok(None),
             Some(rate) if rate > 0.0 && rate <= 1.0 => Ok(Some(rate)),
             Some(rate) => Err(format!(
                 "[alerts] {key}: {rate} is not a share between 0 and 1 (0.5 alerts when half are; 0 turns it off)"

@@ -12,7 +12,7 @@ use anyhow::Context;
 use crate::config::{PublicBase, Responses, Settings, Testing};
 use crate::domain::clock::Clock;
 use crate::intake::auth::{BearerTokens, generate_secret};
-use crate::intake::template::Setup;
+use crate::intake::template::{self, Setup};
 use crate::ledger::writer::{DEFAULT_MAX_BATCH, DEFAULT_QUEUE_CAPACITY, POSTGRES_WRITERS, Writer};
 use crate::storage::{Backend, Database, settings as stored_settings, to_db_time};
 use crate::web::access::{self, ReaderAccess};
@@ -264,7 +264,18 @@ fn receivers(
         (Vec::new(), None)
     };
     let sources = Arc::new(Receivers::new(settings.sources.clone(), stored)?);
-    let setups = receivers::setups(settings, db, &public_base.url)?;
+    let setups = sources
+        .all()
+        .iter()
+        .map(|receiver| {
+            template::for_source(
+                &receiver.source,
+                &public_base.url,
+                &settings.responses.success,
+                &settings.responses.error,
+            )
+        })
+        .collect();
     let first_start = {
         let mut conn = db.conn()?;
         let mark = hex::encode(rand::random::<[u8; 16]>());

@@ -16,7 +16,8 @@ use crate::web::startup::AppState;
 
 pub struct SourceSetup {
     pub setup: Setup,
-    /// Lines of the body template, to size its box.
+    /// Lines of the GET URL and the body template, to size their boxes.
+    pub get_rows: usize,
     pub body_rows: usize,
     pub arrival: SourceArrival,
 }
@@ -71,6 +72,8 @@ pub async fn setup(
                 &state.responses.error,
             );
             SourceSetup {
+                // About 110 characters fit a line of the box at desktop width.
+                get_rows: (setup.get_url.len() / 110 + 1).clamp(2, 8),
                 body_rows: setup.post_body.lines().count() + 1,
                 setup,
                 arrival,

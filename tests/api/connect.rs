@@ -769,3 +769,18 @@ fn a_command_writing_into_a_closed_pipe_ends_quietly() {
 fn libc_sigpipe() -> i32 {
     13
 }
+
+on_both_backends! {
+    async fn send_test_on_a_default_install_needs_no_secret_it_reads_the_generated_one(backend: Backend) {
+        // No [auth]: the sources take the generated secret, which send-test finds in the database.
+        let app = spawn_on(TestDatabase::new(backend), "listen = \"127.0.0.1:0\"\n").await;
+        let (url, to) = (app.db.url.clone(), app.address.clone());
+        let output = actix_web::rt::task::spawn_blocking(move || {
+            cli_on(&url, &["send-test", "--to", &to, "--scenario", "lifecycle", "--action-id", "FIRST-1"])
+        })
+        .await
+        .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
+        assert_eq!(app.action("FIRST-1").await.unwrap()["status"], "reversed");
+    }
+}

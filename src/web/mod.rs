@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod blocking;
+pub mod empty_postbacks;
 pub mod error;
 pub mod limits;
 pub mod metrics;
@@ -13,5 +14,4 @@ pub mod receivers;
 pub mod request_log;
 pub mod routes;
 pub mod session;
-pub mod setup;
 pub mod startup;

@@ -50,7 +50,7 @@ pub struct AppState {
     /// The base of the URLs the setup page shows.
     pub public_base: PublicBase,
     /// Empty postbacks: warned about once per source, each its own delivery up to a bound.
-    pub empty_postbacks: crate::web::setup::EmptyPostbacks,
+    pub empty_postbacks: crate::web::empty_postbacks::EmptyPostbacks,
 }
 
 /// The key signing dashboard sessions, shared by every instance through the database.
@@ -166,7 +166,7 @@ impl Application {
             metrics: crate::telemetry::metrics::install(),
             clock,
             public_base,
-            empty_postbacks: crate::web::setup::EmptyPostbacks::default(),
+            empty_postbacks: crate::web::empty_postbacks::EmptyPostbacks::default(),
         });
         let max_body = settings.max_body_bytes;
         let server = HttpServer::new(move || {

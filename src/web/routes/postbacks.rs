@@ -103,7 +103,7 @@ pub async fn receive(
     if let Ok(Postback::Action(event)) = &delivery.understood {
         delivery.is_test = state.testing.marks(event);
     }
-    crate::web::setup::note_empty_postback(&state, &mut delivery).await;
+    crate::web::empty_postbacks::note(&state, &mut delivery).await;
     if tracing::enabled!(tracing::Level::DEBUG) {
         let secrets = secrets_of(&receiver.source.auth);
         tracing::debug!(

@@ -75,7 +75,7 @@ impl EmptyPostbacks {
 }
 
 /// Called by the postback route for every understood delivery; does nothing unless it is empty.
-pub async fn note_empty_postback(state: &AppState, delivery: &mut IncomingDelivery) {
+pub async fn note(state: &AppState, delivery: &mut IncomingDelivery) {
     if !matches!(delivery.understood, Err(Quarantine::EmptyPostback)) {
         return;
     }

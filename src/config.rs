@@ -8,6 +8,8 @@ use ipnet::IpNet;
 
 use serde::Deserialize;
 
+use crate::domain::alert::Rules as AlertRules;
+use crate::domain::clock::parse_duration;
 use crate::domain::event::{ActionEvent, MarkerField, SourceKind};
 use crate::intake::auth::{AuthConfig, AuthConfigError, AuthPolicy, BearerTokens, parse_networks};
 use crate::intake::delivery::Source;
@@ -29,6 +31,11 @@ pub const LOOPBACK_HOSTS: &[&str] = &["localhost", "127.0.0.1", "::1"];
 pub struct FileConfig {
     pub database_url: Option<String>,
     pub listen: Option<String>,
+    /// The address impact.com reaches the receiver at (`https://postbacks.example.com`): the
+    /// base of every URL printed or shown.
+    pub public_url: Option<String>,
+    /// `false`: serve only the configured `[sources]`; otherwise they add to the defaults.
+    pub default_sources: Option<bool>,
     pub max_body_bytes: Option<usize>,
     /// Seconds a postback's whole body may take to arrive (10 when unset).
     pub body_timeout_seconds: Option<u64>,
@@ -49,6 +56,77 @@ pub struct FileConfig {
     pub retention: Retention,
     #[serde(default)]
     pub metrics: MetricsAccess,
+    #[serde(default)]
+    pub alerts: AlertsFile,
+}
+
+/// `[alerts]` as written: silence and trouble alerts, and where they are sent.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsFile {
+    /// Receives `{"text": "…"}` POSTs (a Slack incoming webhook's shape), plain HTTP.
+    pub webhook_url: Option<String>,
+    /// The default `alert_after` of every source that sets none.
+    pub alert_after: Option<String>,
+    /// How often the alerts are evaluated (default 1m).
+    pub check_every: Option<String>,
+    /// The window the rates are measured over (default 1h).
+    pub window: Option<String>,
+    /// Share of deliveries quarantined, 0 to 1, that alerts (default 0.5; 0 turns it off).
+    pub quarantine_rate: Option<f64>,
+    /// Share of requests refused, 0 to 1, that alerts (default 0.5; 0 turns it off).
+    pub auth_failure_rate: Option<f64>,
+    /// The least requests in the window for a rate to count (default 10).
+    pub min_requests: Option<u32>,
+}
+
+impl std::fmt::Debug for AlertsFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlertsFile")
+            .field(
+                "webhook_url",
+                &self.webhook_url.as_ref().map(|_| "<redacted>"),
+            )
+            .field("alert_after", &self.alert_after)
+            .field("check_every", &self.check_every)
+            .field("window", &self.window)
+            .field("quarantine_rate", &self.quarantine_rate)
+            .field("auth_failure_rate", &self.auth_failure_rate)
+            .field("min_requests", &self.min_requests)
+            .finish()
+    }
+}
+
+/// The alerts, resolved.
+#[derive(Clone)]
+pub struct Alerts {
+    /// A webhook URL carries its own secret (Slack's does): never printed or logged.
+    pub webhook_url: Option<String>,
+    pub check_every: std::time::Duration,
+    pub rules: AlertRules,
+}
+
+impl Default for Alerts {
+    fn default() -> Self {
+        Alerts {
+            webhook_url: None,
+            check_every: std::time::Duration::from_secs(60),
+            rules: AlertRules::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Alerts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Alerts")
+            .field(
+                "webhook_url",
+                &self.webhook_url.as_ref().map(|_| "<redacted>"),
+            )
+            .field("check_every", &self.check_every)
+            .field("rules", &self.rules)
+            .finish()
+    }
 }
 
 /// How test conversions are recognised: `send-test` puts `marker_value` into `marker_field` of
@@ -243,9 +321,12 @@ pub struct SourceConfig {
     pub statuses: BTreeMap<String, String>,
     /// Overrides the global `[auth]` for this source.
     pub auth: Option<AuthConfig>,
+    /// Alert when no postback arrived for this long (`6h`), once the source has had one.
+    pub alert_after: Option<String>,
 }
 
-/// The sources served when the file configures none, with impact.com's field names.
+/// The sources served beside the configured ones (unless `default_sources = false`), with
+/// impact.com's field names.
 const DEFAULT_SOURCES: &[(&str, SourceKind)] = &[
     ("actions", SourceKind::ActionLifecycle),
     ("inquiries", SourceKind::ActionInquiry),
@@ -273,6 +354,8 @@ pub enum ConfigError {
 pub struct Settings {
     pub database_url: String,
     pub listen: String,
+    /// Validated, without a trailing slash.
+    pub public_url: Option<String>,
     pub max_body_bytes: usize,
     pub body_timeout_seconds: u64,
     pub responses: Responses,
@@ -283,8 +366,138 @@ pub struct Settings {
     pub testing: Testing,
     pub retention: Retention,
     pub metrics: MetricsAccess,
+    pub alerts: Alerts,
     /// The file the settings came from, if any.
     pub file: Option<PathBuf>,
+}
+
+/// The base of the URLs to paste into impact.com, and what is wrong with it when it is only the
+/// listen address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicBase {
+    /// No trailing slash.
+    pub url: String,
+    /// Set when `public_url` is not: why impact.com may not reach `url`, and what to do.
+    pub warning: Option<String>,
+}
+
+impl Settings {
+    /// `public_url`, else `http://` and the listen address (with `port`, the one actually
+    /// bound, when listening on port 0).
+    pub fn public_base(&self, port: Option<u16>) -> PublicBase {
+        if let Some(url) = &self.public_url {
+            return PublicBase {
+                url: url.clone(),
+                warning: None,
+            };
+        }
+        let listen = match (self.listen.parse::<std::net::SocketAddr>(), port) {
+            (Ok(mut address), Some(port)) => {
+                address.set_port(port);
+                address.to_string()
+            }
+            _ => self.listen.clone(),
+        };
+        let host = listen
+            .parse::<std::net::SocketAddr>()
+            .map(|address| address.ip())
+            .ok();
+        let why = match host {
+            Some(ip) if ip.is_loopback() => {
+                format!("{listen} is a loopback address, which impact.com cannot reach")
+            }
+            Some(ip) if ip.is_unspecified() => format!(
+                "{listen} is a wildcard address (every interface), not one impact.com can reach"
+            ),
+            _ => format!(
+                "{listen} is the listen address; impact.com needs the address it reaches this receiver at, with TLS"
+            ),
+        };
+        PublicBase {
+            url: format!("http://{listen}"),
+            warning: Some(format!(
+                "public_url is not set, so these URLs use {why}. Put a reverse proxy with TLS in front (see docs/setup.md) and set public_url = \"https://postbacks.example.com\" in the configuration file, or POSTBACK_LEDGER_PUBLIC_URL."
+            )),
+        }
+    }
+}
+
+/// A public URL: http or https, a host, no query or fragment; kept without a trailing slash.
+pub fn check_public_url(text: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(text.trim()).map_err(|error| {
+        format!("`{text}` is not a URL ({error}); say https://postbacks.example.com")
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(format!(
+            "`{text}` must be an http:// or https:// URL with a host, such as https://postbacks.example.com"
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("`{text}` must not have a query or a fragment"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+fn alerts_of(
+    file: &AlertsFile,
+    sources: &BTreeMap<String, Option<String>>,
+) -> Result<Alerts, String> {
+    let duration = |key: &str, text: &str| -> Result<chrono::Duration, String> {
+        let duration = parse_duration(text).map_err(|error| format!("{key}: {error}"))?;
+        if duration <= chrono::Duration::zero() {
+            return Err(format!("{key}: `{text}` must be longer than zero"));
+        }
+        Ok(duration)
+    };
+    let rate = |key: &str, value: Option<f64>| -> Result<Option<f64>, String> {
+        match value {
+            None => Ok(Some(0.5)),
+            Some(0.0) => Ok(None),
+            Some(rate) if rate > 0.0 && rate <= 1.0 => Ok(Some(rate)),
+            Some(rate) => Err(format!(
+                "[alerts] {key}: {rate} is not a share between 0 and 1 (0.5 alerts when half are; 0 turns it off)"
+            )),
+        }
+    };
+    let mut alerts = Alerts::default();
+    if let Some(url) = &file.webhook_url {
+        let parsed = reqwest::Url::parse(url)
+            .map_err(|error| format!("[alerts] webhook_url: not a URL ({error})"))?;
+        if parsed.scheme() != "http" {
+            return Err(
+                "[alerts] webhook_url: this build sends plain HTTP only; give an http:// URL (for Slack, a relay in front of its https webhook: see docs/setup.md)".into(),
+            );
+        }
+        alerts.webhook_url = Some(url.clone());
+    }
+    if let Some(text) = &file.check_every {
+        alerts.check_every = duration("[alerts] check_every", text)?
+            .to_std()
+            .map_err(|_| "[alerts] check_every: too long".to_owned())?;
+    }
+    if let Some(text) = &file.window {
+        alerts.rules.window = duration("[alerts] window", text)?;
+    }
+    alerts.rules.quarantine_rate = rate("quarantine_rate", file.quarantine_rate)?;
+    alerts.rules.auth_failure_rate = rate("auth_failure_rate", file.auth_failure_rate)?;
+    if let Some(min) = file.min_requests {
+        alerts.rules.min_requests = i64::from(min.max(1));
+    }
+    let default_after = file
+        .alert_after
+        .as_deref()
+        .map(|text| duration("[alerts] alert_after", text))
+        .transpose()?;
+    for (name, own) in sources {
+        let after = match own {
+            Some(text) => Some(duration(&format!("[sources.{name}] alert_after"), text)?),
+            None => default_after,
+        };
+        if let Some(after) = after {
+            alerts.rules.silence.insert(name.clone(), after);
+        }
+    }
+    Ok(alerts)
 }
 
 /// Where to read from: `--config`, else `POSTBACK_LEDGER_CONFIG`, else `postback-ledger.toml` in
@@ -316,6 +529,11 @@ pub fn load(explicit: Option<&Path>) -> Result<Settings, ConfigError> {
     }
     if let Some(listen) = env("POSTBACK_LEDGER_LISTEN") {
         settings.listen = listen;
+    }
+    if let Some(url) = env("POSTBACK_LEDGER_PUBLIC_URL") {
+        settings.public_url = Some(check_public_url(&url).map_err(|error| {
+            ConfigError::Invalid(format!("POSTBACK_LEDGER_PUBLIC_URL: {error}"))
+        })?);
     }
     Ok(settings)
 }
@@ -396,22 +614,38 @@ pub fn resolve(file: FileConfig) -> Result<Settings, ConfigError> {
                 .into(),
         ));
     }
-    let configured: Vec<(String, SourceConfig)> = if file.sources.is_empty() {
-        DEFAULT_SOURCES
-            .iter()
-            .map(|(name, kind)| {
-                let source = SourceConfig {
-                    kind: *kind,
-                    fields: BTreeMap::new(),
-                    statuses: BTreeMap::new(),
-                    auth: None,
-                };
-                (name.to_string(), source)
-            })
-            .collect()
-    } else {
-        file.sources.into_iter().collect()
-    };
+    let public_url = file
+        .public_url
+        .as_deref()
+        .map(check_public_url)
+        .transpose()
+        .map_err(|error| invalid(format!("public_url: {error}")))?;
+    // Configured sources add to the defaults (one of the same name replaces it): configuring
+    // one source must not silently stop the others.
+    let mut configured: BTreeMap<String, SourceConfig> = BTreeMap::new();
+    if file.default_sources != Some(false) {
+        for (name, kind) in DEFAULT_SOURCES {
+            let source = SourceConfig {
+                kind: *kind,
+                fields: BTreeMap::new(),
+                statuses: BTreeMap::new(),
+                auth: None,
+                alert_after: None,
+            };
+            configured.insert(name.to_string(), source);
+        }
+    } else if file.sources.is_empty() {
+        return Err(invalid(
+            "default_sources = false but no [sources.NAME] is configured: nothing would be served"
+                .into(),
+        ));
+    }
+    configured.extend(file.sources);
+    let alert_after: BTreeMap<String, Option<String>> = configured
+        .iter()
+        .map(|(name, source)| (name.clone(), source.alert_after.clone()))
+        .collect();
+    let alerts = alerts_of(&file.alerts, &alert_after).map_err(invalid)?;
     let mut sources = BTreeMap::new();
     for (name, source) in configured {
         if name.is_empty()
@@ -448,6 +682,7 @@ pub fn resolve(file: FileConfig) -> Result<Settings, ConfigError> {
             .database_url
             .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
         listen: file.listen.unwrap_or_else(|| DEFAULT_LISTEN.into()),
+        public_url,
         max_body_bytes: file.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
         body_timeout_seconds: file
             .body_timeout_seconds
@@ -460,6 +695,7 @@ pub fn resolve(file: FileConfig) -> Result<Settings, ConfigError> {
         testing: file.testing,
         retention: file.retention,
         metrics: file.metrics,
+        alerts,
         file: None,
     })
 }
@@ -493,7 +729,8 @@ payout = "Payout"
 MODIFIED = "pending"
 "#;
         let settings = resolve(parse(text).unwrap()).unwrap();
-        assert_eq!(settings.sources.len(), 1);
+        // `[sources.actions]` replaces the default of that name; the other five stay.
+        assert_eq!(settings.sources.len(), 6);
         assert_eq!(
             settings.sources["actions"].kind,
             SourceKind::ActionLifecycle
@@ -518,6 +755,90 @@ MODIFIED = "pending"
         );
         assert_eq!(settings.database_url, DEFAULT_DATABASE_URL);
         assert_eq!(settings.listen, DEFAULT_LISTEN);
+    }
+
+    #[test]
+    fn configured_sources_add_to_the_defaults_unless_default_sources_is_false() {
+        let one = "[sources.partner-b]\nkind = \"action_lifecycle\"\n[sources.actions]\nkind = \"action_lifecycle\"\n[sources.actions.fields]\norder_id = \"OrderId\"\n";
+        let settings = resolve(parse(one).unwrap()).unwrap();
+        assert_eq!(settings.sources.len(), 7);
+        assert_eq!(
+            settings.sources["actions"].mapping.written_key("order_id"),
+            "OrderId"
+        );
+        assert_eq!(
+            settings.sources["inquiries"].kind,
+            SourceKind::ActionInquiry
+        );
+        let only = format!("default_sources = false\n{one}");
+        let settings = resolve(parse(&only).unwrap()).unwrap();
+        let names: Vec<&str> = settings.sources.keys().map(String::as_str).collect();
+        assert_eq!(names, ["actions", "partner-b"]);
+        let nothing = resolve(parse("default_sources = false\n").unwrap()).unwrap_err();
+        assert!(
+            nothing.to_string().contains("nothing would be served"),
+            "{nothing}"
+        );
+    }
+
+    #[test]
+    fn public_url_is_checked_and_without_it_the_listen_address_comes_with_a_warning() {
+        let settings =
+            resolve(parse("public_url = \"https://pb.example.com/\"\n").unwrap()).unwrap();
+        assert_eq!(
+            settings.public_url.as_deref(),
+            Some("https://pb.example.com")
+        );
+        assert_eq!(settings.public_base(Some(1)).url, "https://pb.example.com");
+        assert_eq!(settings.public_base(Some(1)).warning, None);
+        for bad in [
+            "pb.example.com",
+            "ftp://pb.example.com",
+            "https://pb.example.com/?x=1",
+        ] {
+            let error = resolve(parse(&format!("public_url = \"{bad}\"\n")).unwrap()).unwrap_err();
+            assert!(error.to_string().contains("public_url"), "{error}");
+        }
+        let local = resolve(parse("listen = \"127.0.0.1:0\"\n").unwrap()).unwrap();
+        let base = local.public_base(Some(4321));
+        assert_eq!(base.url, "http://127.0.0.1:4321");
+        assert!(
+            base.warning
+                .unwrap()
+                .contains("loopback address, which impact.com cannot reach")
+        );
+        let wildcard = resolve(parse("listen = \"0.0.0.0:8080\"\n").unwrap()).unwrap();
+        assert!(
+            wildcard
+                .public_base(None)
+                .warning
+                .unwrap()
+                .contains("wildcard")
+        );
+    }
+
+    #[test]
+    fn alerts_read_their_durations_and_rates_and_keep_the_webhook_secret() {
+        let text = "[alerts]\nwebhook_url = \"http://hooks.internal/T0/s3cret\"\nalert_after = \"12h\"\ncheck_every = \"5s\"\nquarantine_rate = 0\n[sources.partner]\nkind = \"action_lifecycle\"\nalert_after = \"6h\"\n";
+        let settings = resolve(parse(text).unwrap()).unwrap();
+        let rules = &settings.alerts.rules;
+        assert_eq!(rules.silence["partner"], chrono::Duration::hours(6));
+        assert_eq!(rules.silence["actions"], chrono::Duration::hours(12));
+        assert_eq!(rules.quarantine_rate, None);
+        assert_eq!(rules.auth_failure_rate, Some(0.5));
+        assert_eq!(
+            settings.alerts.check_every,
+            std::time::Duration::from_secs(5)
+        );
+        assert!(!format!("{settings:?}").contains("s3cret"));
+        for bad in [
+            "[alerts]\nwebhook_url = \"https://hooks.slack.com/x\"\n",
+            "[alerts]\nquarantine_rate = 1.5\n",
+            "[alerts]\nalert_after = \"6\"\n",
+            "[alerts]\nwindow = \"0m\"\n",
+        ] {
+            assert!(resolve(parse(bad).unwrap()).is_err(), "{bad}");
+        }
     }
 
     #[test]

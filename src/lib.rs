@@ -9,6 +9,7 @@
 //! - [`ledger`]: the write path: the writer threads, applying a batch, reprocess, retention.
 //! - [`read`]: what the pages, the API and the exports show, per subject.
 //! - [`config`]: the configuration file and its defaults, resolved into sources and settings.
+//! - [`alerts`]: silence and trouble alerts, evaluated on a timer and sent to a webhook.
 //! - [`web`]: the HTTP server: startup, routes, pages, access, sessions.
 //! - [`cli`]: the commands (`serve`, `check`, `send-test`, …).
 
@@ -22,6 +23,8 @@ pub mod ledger;
 pub mod read;
 
 pub mod config;
+
+pub mod alerts;
 
 pub mod cli;
 pub mod web;

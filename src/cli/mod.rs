@@ -1,6 +1,7 @@
 //! The command line: what each subcommand does, from parsing arguments to the exit code.
 
 pub mod send_test;
+pub mod setup;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,7 +11,8 @@ use clap::{Parser, Subcommand};
 use crate::config::{self, Settings};
 use crate::storage::{Database, check, settings as stored_settings, to_db_time};
 use crate::telemetry::{self, LogFormat};
-use crate::web::startup::{self, Application, PREVIOUS_SECRET_KEY, SECRET_KEY, SECRET_PARAM};
+use crate::web::receivers;
+use crate::web::startup::{self, Application, PREVIOUS_SECRET_KEY, SECRET_KEY};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,6 +25,7 @@ use crate::web::startup::{self, Application, PREVIOUS_SECRET_KEY, SECRET_KEY, SE
   POSTBACK_LEDGER_DATABASE_URL=postgres://ledger@db/ledger postback-ledger serve
   postback-ledger check                                  # verify the ledger's invariants
   postback-ledger reprocess                              # re-read quarantined deliveries
+  postback-ledger setup                                  # what to paste into impact.com
   postback-ledger token show
   echo 's3cret' | postback-ledger hash-password          # for [dashboard] password_hash
   postback-ledger send-test --to http://127.0.0.1:8080 --scenario lifecycle --secret S
@@ -51,6 +54,13 @@ pub enum Command {
     Reprocess,
     /// Read a password on standard input and print its argon2 hash for `[dashboard] password_hash`.
     HashPassword,
+    /// Print what to paste into impact.com for each source: the GET URL and POST body templates,
+    /// the header and the response texts (URLs under `public_url`).
+    Setup {
+        /// Only this source.
+        #[arg(long, value_name = "NAME")]
+        source: Option<String>,
+    },
     /// Show or rotate the generated postback secret.
     Token {
         #[command(subcommand)]
@@ -68,9 +78,9 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum TokenAction {
-    /// Print the current secret and the postback URL of each source.
+    /// Print the current secret and the GET URL template of each source that uses it.
     Show,
-    /// Replace the secret with a new random one.
+    /// Replace the secret with a new random one; running receivers accept it within seconds.
     Rotate {
         /// Keep accepting the old secret too, until the next rotation.
         #[arg(long)]
@@ -80,6 +90,15 @@ pub enum TokenAction {
 
 /// Exit codes: 0 fine, 1 the command found a problem (check), 2 bad configuration, 3 failure.
 pub fn run(cli: Cli) -> ExitCode {
+    if !matches!(cli.command, Command::Serve) {
+        // Rust ignores SIGPIPE, so a print to a closed pipe (`token show | head -2`) panics. A
+        // command ends quietly instead, as Unix tools do; `serve` keeps ignoring it (it must not
+        // die with a client) and never prints with a panicking macro.
+        // SAFETY: setting a signal's disposition to its default, before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     crate::storage::init_tls();
     telemetry::init(cli.log_format);
     if let Command::HashPassword = cli.command {
@@ -97,6 +116,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Migrate => migrate(&settings),
         Command::Check => return check(&settings),
         Command::Reprocess => reprocess(&settings),
+        Command::Setup { source } => print_setup(&settings, source.as_deref()),
         Command::Token { action } => token(&settings, action),
         Command::SendTest(args) => return crate::cli::send_test::run(&settings, args),
         Command::Prune { raw_older_than } => prune(&settings, raw_older_than.as_deref()),
@@ -115,24 +135,56 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
     let listen = settings.listen.clone();
     actix_web::rt::System::new().block_on(async move {
         let (app, credentials) = Application::build(settings)?;
-        let base = format!("http://{}", listen);
         tracing::info!(listen = %listen, port = app.port(), "serving");
-        if let Some(secret) = &credentials.generated {
-            println!("Generated a postback secret (shown once; `postback-ledger token show` prints it again).");
-            println!("Paste these postback URLs into impact.com:");
-            for source in &credentials.sources {
-                println!("  {source:<16} {base}/postbacks/{source}?{SECRET_PARAM}={secret}");
-            }
-            println!("To send it as a header instead, put this in the configuration file:");
-            println!("  [auth]\n  header = \"Authorization\"\n  header_values = [\"Bearer {secret}\"]");
-        } else if !credentials.sources.is_empty() {
-            println!(
-                "Sources {} use the stored postback secret (`postback-ledger token show`).",
+        let base = &credentials.public_base;
+        setup::print(&setup::listing(&credentials.setups, base));
+        setup::warn_about(base);
+        if credentials.generated.is_some() {
+            setup::print(&format!(
+                "Generated a postback secret for {} (`postback-ledger setup` prints it again).\n",
                 credentials.sources.join(", ")
-            );
+            ));
+        }
+        if credentials.first_start {
+            setup::print(&format!(
+                "\n{}\nThe dashboard shows the same at {}/setup, with each postback as it arrives.\n",
+                setup::render_all(&credentials.setups),
+                base.url
+            ));
+        } else {
+            setup::print(&format!(
+                "What to paste into impact.com: `postback-ledger setup`, or {}/setup on the dashboard.\n",
+                base.url
+            ));
         }
         app.run_until_stopped().await
     })
+}
+
+fn print_setup(settings: &Settings, only: Option<&str>) -> anyhow::Result<()> {
+    if let Some(name) = only
+        && !settings.sources.contains_key(name)
+    {
+        anyhow::bail!(
+            "no source named `{name}` (configured: {})",
+            settings
+                .sources
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let db = Database::connect(&settings.database_url)?;
+    db.migrate()?;
+    let base = settings.public_base(None);
+    setup::warn_about(&base);
+    let setups: Vec<_> = receivers::setups(settings, &db, &base.url)?
+        .into_iter()
+        .filter(|setup| only.is_none_or(|name| setup.source == name))
+        .collect();
+    print!("{}", setup::render_all(&setups));
+    Ok(())
 }
 
 fn hash_password() -> ExitCode {
@@ -228,6 +280,20 @@ fn prune(settings: &Settings, raw_older_than: Option<&str>) -> anyhow::Result<()
 fn token(settings: &Settings, action: TokenAction) -> anyhow::Result<()> {
     let db = Database::connect(&settings.database_url)?;
     db.migrate()?;
+    let base = settings.public_base(None);
+    // The sources the stored secret guards (those with no credentials of their own).
+    let guarded = |db: &Database| -> anyhow::Result<Vec<crate::intake::template::Setup>> {
+        let (stored, _) = startup::stored_secrets(db)?;
+        let guarded: Vec<String> = receivers::with_stored_secret(&settings.sources, &stored)?
+            .into_iter()
+            .filter(|(_, stored_secret)| *stored_secret)
+            .map(|(source, _)| source.name)
+            .collect();
+        Ok(receivers::setups(settings, db, &base.url)?
+            .into_iter()
+            .filter(|setup| guarded.contains(&setup.source))
+            .collect())
+    };
     match action {
         TokenAction::Show => {
             let (values, _) = startup::stored_secrets(&db)?;
@@ -235,12 +301,16 @@ fn token(settings: &Settings, action: TokenAction) -> anyhow::Result<()> {
             if let Some(old) = values.get(1) {
                 println!("also accepted (kept at the last rotation): {old}");
             }
-            for source in settings.sources.keys() {
+            let setups = guarded(&db)?;
+            if setups.is_empty() {
                 println!(
-                    "  {source:<16} http://{}/postbacks/{source}?{SECRET_PARAM}={}",
-                    settings.listen, values[0]
+                    "No source uses it: each has credentials of its own in the configuration (`postback-ledger setup` shows them)."
                 );
             }
+            for setup in &setups {
+                println!("  {:<16} {}", setup.source, setup.get_url);
+            }
+            setup::warn_about(&base);
         }
         TokenAction::Rotate { keep_old } => {
             let (values, _) = startup::stored_secrets(&db)?;
@@ -250,15 +320,23 @@ fn token(settings: &Settings, action: TokenAction) -> anyhow::Result<()> {
             let previous = if keep_old { values[0].as_str() } else { "" };
             stored_settings::put(&mut conn, PREVIOUS_SECRET_KEY, previous, now)?;
             stored_settings::put(&mut conn, SECRET_KEY, &fresh, now)?;
+            drop(conn);
             println!("new secret: {fresh}");
             println!(
-                "{}; restart the receivers to use it.",
+                "Running receivers accept it within {} seconds; {}.",
+                receivers::SECRET_RELOAD_EVERY.as_secs() + 1,
                 if keep_old {
-                    "the old secret is still accepted"
+                    "the old secret is still accepted until the next rotation"
                 } else {
                     "the old secret is no longer accepted"
                 }
             );
+            setup::warn_about(&base);
+            let setups = guarded(&db)?;
+            if !setups.is_empty() {
+                println!("Paste the new templates into impact.com:\n");
+                print!("{}", setup::render_all(&setups));
+            }
         }
     }
     Ok(())

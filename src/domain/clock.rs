@@ -40,6 +40,28 @@ impl Default for Clock {
     }
 }
 
+/// Reads a duration as the configuration and the command line write it: `90d`, `12h`, `30m`,
+/// `45s`.
+pub fn parse_duration(text: &str) -> Result<chrono::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("`{text}` needs a unit: d, h, m or s (say 90d)"))?;
+    let (number, unit) = text.split_at(split);
+    let number: i64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` does not start with a whole number (say 90d)"))?;
+    match unit {
+        "d" => Ok(chrono::Duration::days(number)),
+        "h" => Ok(chrono::Duration::hours(number)),
+        "m" => Ok(chrono::Duration::minutes(number)),
+        "s" => Ok(chrono::Duration::seconds(number)),
+        other => Err(format!(
+            "unknown unit `{other}` in `{text}`: use d, h, m or s"
+        )),
+    }
+}
+
 /// Both backends keep microseconds: an instant is cut to them before it is stored or compared.
 pub fn truncate_to_micros(instant: DateTime<Utc>) -> DateTime<Utc> {
     use chrono::Timelike;

@@ -312,4 +312,11 @@ pub enum Quarantine {
     /// Read, but the database refused it in that form: kept raw instead.
     #[error("read, but could not be stored as read ({0}); kept raw")]
     NotStorable(String),
+    /// No field the source maps carries a value: the template pasted into impact.com has no
+    /// placeholders (or only ones it left unreplaced). A setup error, shown as such.
+    #[error("{}", EMPTY_POSTBACK_REASON)]
+    EmptyPostback,
 }
+
+/// The reason an empty postback is quarantined with, as stored and counted.
+pub const EMPTY_POSTBACK_REASON: &str = "empty postback: the URL template has no {Placeholders}";

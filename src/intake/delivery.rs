@@ -46,6 +46,35 @@ pub struct IncomingDelivery {
     pub is_test: bool,
 }
 
+impl IncomingDelivery {
+    /// An empty postback (see `mapping::is_empty`) whose request carries no value at all:
+    /// nothing tells it from the next one, so by its dedup key alone every later empty postback
+    /// would be a `duplicate` of the first and the events they stand for would go uncounted.
+    pub fn carries_no_value(&self) -> bool {
+        if self.understood != Err(Quarantine::EmptyPostback) {
+            return false;
+        }
+        match decode::decode(
+            &self.query,
+            self.content_type.as_deref(),
+            &self.body,
+            &Limits::default(),
+        ) {
+            Ok(decoded) => !decoded.fields.values().any(mapping::has_value),
+            Err(_) => false,
+        }
+    }
+
+    /// Gives the delivery a dedup key of its own: `nonce` must differ for each delivery.
+    pub fn make_distinct(&mut self, nonce: &str) {
+        let mut hasher = Sha256::new();
+        hasher.update(self.dedup_key.as_bytes());
+        hasher.update(b"\0distinct\0");
+        hasher.update(nonce.as_bytes());
+        self.dedup_key = hex::encode(hasher.finalize());
+    }
+}
+
 /// The request as the route saw it, credentials already stripped.
 pub struct RawRequest<'a> {
     pub method: &'a str,
@@ -267,6 +296,41 @@ mod tests {
             Err(Quarantine::UnparseableBody(_))
         ));
         assert_eq!(delivery.dedup_key.len(), 64);
+    }
+
+    #[test]
+    fn an_empty_postback_is_a_setup_error_and_only_a_valueless_one_is_made_distinct() {
+        let source = actions();
+        for (query, content_type, body) in [
+            ("", None, &b""[..]),
+            ("ActionId={ActionId}&Payout={Payout}", None, b""),
+            ("ActionId=&Status=", None, b""),
+            (
+                "",
+                Some("application/json"),
+                br#"{"ActionId": "{ActionId}", "Payout": }"#,
+            ),
+        ] {
+            let delivery = understand(&source, request("GET", query, content_type, body));
+            assert_eq!(
+                delivery.understood,
+                Err(Quarantine::EmptyPostback),
+                "{query}"
+            );
+            assert!(delivery.carries_no_value(), "{query}");
+            let mut distinct = delivery.clone();
+            distinct.make_distinct("1");
+            assert_ne!(distinct.dedup_key, delivery.dedup_key);
+        }
+        // Values under keys the source does not map: empty for the mapping, but the values
+        // tell one postback from another, so a repeat stays a duplicate.
+        let unmapped = understand(&source, request("GET", "MyParam=social_post_01", None, b""));
+        assert_eq!(unmapped.understood, Err(Quarantine::EmptyPostback));
+        assert!(!unmapped.carries_no_value());
+        // A mapped field with a value but no id is the old reason.
+        let no_id = understand(&source, request("GET", "Payout=10.00", None, b""));
+        assert!(matches!(no_id.understood, Err(Quarantine::NoActionId(_))));
+        assert!(!no_id.carries_no_value());
     }
 
     /// A test vector: dedup keys of stored deliveries depend on this exact text, so it must not

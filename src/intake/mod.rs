@@ -5,3 +5,4 @@ pub mod decode;
 pub mod delivery;
 pub mod mapping;
 pub mod redact;
+pub mod template;

@@ -12,23 +12,7 @@ const CHUNK: i64 = 1_000;
 
 /// Reads an age such as `90d`, `12h`, `30m` or `45s`.
 pub fn parse_age(text: &str) -> Result<chrono::Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("`{text}` needs a unit: d, h, m or s (say 90d)"))?;
-    let (number, unit) = text.split_at(split);
-    let number: i64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` does not start with a whole number (say 90d)"))?;
-    match unit {
-        "d" => Ok(chrono::Duration::days(number)),
-        "h" => Ok(chrono::Duration::hours(number)),
-        "m" => Ok(chrono::Duration::minutes(number)),
-        "s" => Ok(chrono::Duration::seconds(number)),
-        other => Err(format!(
-            "unknown unit `{other}` in `{text}`: use d, h, m or s"
-        )),
-    }
+    crate::domain::clock::parse_duration(text)
 }
 
 /// Prunes the raw payloads of deliveries first received before `cutoff`; returns how many.

@@ -1,6 +1,7 @@
 //! What the pages, the JSON API and the CSV exports show, assembled from storage.
 
 pub mod actions;
+pub mod arrivals;
 pub mod catalog;
 pub mod chart;
 pub mod csv_format;

@@ -9,9 +9,13 @@ use serde::{Deserialize, Serialize};
 use super::chart::{self, Chart, Day};
 use super::filter::flag;
 use super::format;
+use crate::domain::alert::AlertKind;
 use crate::domain::bucket::Bucket;
+use crate::domain::event::EMPTY_POSTBACK_REASON;
 use crate::domain::money::Money;
 use crate::read::format::utc;
+use crate::storage::activity as source_activity;
+use crate::storage::alerts;
 use crate::storage::overview::{self, Attention};
 use crate::storage::{AnyConnection, StorageError};
 
@@ -97,6 +101,8 @@ pub struct AttentionView {
     pub flagged_actions: i64,
     pub auth_failures_24h: i64,
     pub inquiries_due_soon: i64,
+    /// Quarantined as empty: a template without placeholders (a setup error; see `/setup`).
+    pub empty_postbacks: i64,
 }
 
 impl From<Attention> for AttentionView {
@@ -106,8 +112,21 @@ impl From<Attention> for AttentionView {
             flagged_actions: attention.flagged,
             auth_failures_24h: attention.auth_failures,
             inquiries_due_soon: attention.inquiries_due,
+            empty_postbacks: 0,
         }
     }
+}
+
+/// An open alert (silence, or a quarantine or authentication-failure rate).
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertView {
+    pub source: String,
+    pub kind: AlertKind,
+    pub message: String,
+    /// ISO 8601, UTC.
+    pub since: String,
+    #[serde(skip)]
+    pub since_shown: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -130,6 +149,7 @@ pub struct Overview {
     pub daily: BTreeMap<String, Vec<ChartDay>>,
     pub sources: Vec<SourceActivity>,
     pub attention: AttentionView,
+    pub alerts: Vec<AlertView>,
     #[serde(skip)]
     pub charts: Vec<Chart>,
 }
@@ -251,6 +271,19 @@ pub fn read(
         now - chrono::Duration::hours(24),
         now + chrono::Duration::days(DEADLINE_DAYS as i64),
     )?;
+    let mut attention: AttentionView = attention.into();
+    attention.empty_postbacks =
+        source_activity::quarantined_with_reason(conn, EMPTY_POSTBACK_REASON, None)?;
+    let alerts = alerts::open(conn)?
+        .into_iter()
+        .map(|alert| AlertView {
+            source: alert.source,
+            kind: alert.kind,
+            message: alert.message,
+            since: utc(alert.started_at),
+            since_shown: format::time(alert.started_at),
+        })
+        .collect();
     Ok(Overview {
         as_of: utc(now),
         as_of_shown: format::time(now),
@@ -259,7 +292,8 @@ pub fn read(
         currencies: currencies.into_values().collect(),
         daily,
         sources: activity,
-        attention: attention.into(),
+        attention,
+        alerts,
         charts,
     })
 }

@@ -5,6 +5,8 @@ pub mod action_details;
 pub mod action_events;
 pub mod action_query;
 pub mod actions;
+pub mod activity;
+pub mod alerts;
 pub mod auth_failures;
 pub mod catalog_items;
 pub mod check;

@@ -52,6 +52,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    alerts (id) {
+        id -> Int8,
+        source -> Text,
+        kind -> Text,
+        message -> Text,
+        started_at -> Timestamp,
+        cleared_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     auth_failures (id) {
         id -> Int8,
         occurred_at -> Timestamp,
@@ -258,6 +269,7 @@ diesel::joinable!(webhook_messages -> deliveries (delivery_id));
 diesel::allow_tables_to_appear_in_same_query!(
     action_events,
     actions,
+    alerts,
     auth_failures,
     catalog_items,
     clearings,

@@ -9,6 +9,7 @@ use diesel::internal::derives::as_expression::Bound;
 use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::{Nullable, SingleValue, Text};
 
+use crate::domain::alert::AlertKind;
 use crate::domain::bucket::Bucket;
 use crate::domain::event::{ActionStatus, ClearingMatch, EventStatus, InquiryStatus, SourceKind};
 use crate::domain::outcome::Outcome;
@@ -88,6 +89,7 @@ stored_as_text!(
     EntryKind,
     Bucket,
     ClearingMatch,
+    AlertKind,
 );
 
 impl<W: Word, DB: Backend, ST: SingleValue> Queryable<ST, DB> for FlagSet<W>

@@ -18,6 +18,8 @@ pub const QUEUE_DEPTH: &str = "postback_ledger_write_queue_depth";
 pub const DATABASE_ERRORS: &str = "postback_ledger_database_errors_total";
 pub const LAST_DELIVERY: &str = "postback_ledger_last_delivery_timestamp_seconds";
 pub const RAW_PRUNED: &str = "postback_ledger_raw_payloads_pruned_total";
+pub const ALERTS_ACTIVE: &str = "postback_ledger_alerts_active";
+pub const ALERT_WEBHOOK: &str = "postback_ledger_alert_webhook_total";
 
 /// Seconds: a stored postback costs about one fsync, so the interesting range is 1 ms to 10 s.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -102,6 +104,14 @@ fn describe() {
         "Unix time of the last stored delivery, by source"
     );
     describe_counter!(RAW_PRUNED, "Deliveries whose raw payload retention removed");
+    describe_gauge!(
+        ALERTS_ACTIVE,
+        "1 while an alert is open, by source and kind (silence, quarantine_rate, auth_failure_rate)"
+    );
+    describe_counter!(
+        ALERT_WEBHOOK,
+        "Alert webhook attempts, by result (sent, failed, gave_up, dropped)"
+    );
 }
 
 pub fn delivery(source: &str, outcome: &'static str) {
@@ -138,6 +148,18 @@ pub fn queue_depth(depth: usize) {
 
 pub fn database_error(operation: &'static str) {
     counter!(DATABASE_ERRORS, "operation" => operation).increment(1);
+}
+
+pub fn alert_active(source: &str, kind: &'static str, active: bool) {
+    gauge!(ALERTS_ACTIVE, "source" => source.to_owned(), "kind" => kind).set(if active {
+        1.0
+    } else {
+        0.0
+    });
+}
+
+pub fn alert_webhook(result: &'static str) {
+    counter!(ALERT_WEBHOOK, "result" => result).increment(1);
 }
 
 pub fn pruned(count: usize) {

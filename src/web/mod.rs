@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod blocking;
+pub mod empty_postbacks;
 pub mod error;
 pub mod limits;
 pub mod login;
@@ -11,6 +12,7 @@ pub mod masking;
 pub mod metrics;
 pub mod pages;
 pub mod query;
+pub mod receivers;
 pub mod request_log;
 pub mod routes;
 pub mod session;

@@ -1,6 +1,5 @@
 //! Builds the application from settings: database, credentials, writer, HTTP server.
 
-use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -11,11 +10,10 @@ use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
-use crate::config::{LOOPBACK_HOSTS, Readers, Responses, Settings, Testing, host_name};
+use crate::config::{LOOPBACK_HOSTS, PublicBase, Readers, Responses, Settings, Testing, host_name};
 use crate::domain::clock::Clock;
-use crate::intake::auth::{AuthPolicy, BearerTokens, generate_secret};
-use crate::intake::delivery::Source;
-use crate::intake::redact::Redactor;
+use crate::intake::auth::{BearerTokens, generate_secret};
+use crate::intake::template::{self, Setup};
 use crate::ledger::refusals::Refusals;
 use crate::ledger::writer::{DEFAULT_MAX_BATCH, DEFAULT_QUEUE_CAPACITY, POSTGRES_WRITERS, Writer};
 use crate::storage::{Backend, Database, sessions, settings as stored_settings, to_db_time};
@@ -23,6 +21,7 @@ use crate::web::access::{self, ReaderAccess};
 use crate::web::limits;
 use crate::web::login::{self, LoginGuard};
 use crate::web::pages;
+use crate::web::receivers::{self, Receivers};
 use crate::web::request_log::log_request;
 use crate::web::routes::{api, exports, health, postbacks};
 use crate::web::session::{SessionKey, login_fingerprint};
@@ -34,32 +33,34 @@ pub const PREVIOUS_SECRET_KEY: &str = "postback_secret_previous";
 /// The query parameter a generated secret travels in (impact.com's own example).
 pub const SECRET_PARAM: &str = "secure";
 
-/// A source with its compiled credentials.
-pub struct Receiver {
-    pub source: Source,
-    pub policy: AuthPolicy,
-}
+pub use crate::web::receivers::Receiver;
+
+/// Set once the first start has printed what to paste into impact.com.
+pub const SETUP_SHOWN_KEY: &str = "setup_shown";
 
 /// What every request handler shares.
 pub struct AppState {
     pub db: Database,
     pub writer: Writer,
-    pub sources: HashMap<String, Receiver>,
+    /// The sources, recompiled when the stored secret is rotated.
+    pub sources: Arc<Receivers>,
     pub responses: Responses,
     pub access: ReaderAccess,
-    /// The sign-ins' backoff and turns.
-    pub login: LoginGuard,
-    /// Refused postbacks, counted and written in batches.
-    pub refusals: Refusals,
-    /// The one masking rule for secrets, for what the pages and the API show of deliveries.
-    pub redactor: Arc<Redactor>,
-    pub max_body_bytes: usize,
-    /// How long a postback's whole body may take to arrive.
-    pub body_timeout: Duration,
     pub testing: Testing,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// "Now" for receiving and for what is derived at read time (approved/locked).
     pub clock: Clock,
+    /// The base of the URLs the setup page shows.
+    pub public_base: PublicBase,
+    /// Empty postbacks: warned about once per source, each its own delivery up to a bound.
+    pub empty_postbacks: crate::web::empty_postbacks::EmptyPostbacks,
+    /// The sign-ins' backoff and turns.
+    pub login: LoginGuard,
+    /// Refused postbacks, counted and written in batches.
+    pub refusals: Refusals,
+    pub max_body_bytes: usize,
+    /// How long a postback's whole body may take to arrive.
+    pub body_timeout: Duration,
 }
 
 /// The key signing dashboard sessions, shared by every instance through the database.
@@ -92,6 +93,11 @@ pub struct Credentials {
     pub generated: Option<String>,
     /// Sources that use the stored secret.
     pub sources: Vec<String>,
+    /// What to paste into impact.com for every source, under `public_base`.
+    pub setups: Vec<Setup>,
+    pub public_base: PublicBase,
+    /// No start before this one printed the setup (the database is new to it).
+    pub first_start: bool,
 }
 
 impl Application {
@@ -113,19 +119,12 @@ impl Application {
                 "migrations applied"
             );
         }
-        let (mut sources, credentials) = receivers(&settings, &db)?;
-        // One masking rule for every source, the generated secret included.
-        let redactor = Arc::new(Redactor::new(
-            sources.values().map(|receiver| &receiver.source.auth),
-            &settings.metrics.bearer_tokens,
-        ));
-        for receiver in sources.values_mut() {
-            receiver.source.redactor = redactor.clone();
-        }
         let listener = TcpListener::bind(&settings.listen)
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let bound = listener.local_addr()?;
         let port = bound.port();
+        let public_base = settings.public_base(Some(port));
+        let (sources, credentials) = receivers(&settings, &db, &public_base)?;
         let readers = readers_of(&settings, bound);
         if !bound.ip().is_loopback() {
             tracing::warn!(
@@ -140,13 +139,6 @@ impl Application {
             .map(|login| login_fingerprint(&login.username, &login.password_hash));
         let key = {
             let mut conn = db.conn()?;
-            let fresh = hex::encode(rand::random::<[u8; 32]>());
-            let stored = stored_settings::get_or_insert(
-                &mut conn,
-                SESSION_KEY,
-                &fresh,
-                to_db_time(chrono::Utc::now()),
-            )?;
             // A changed password (or username, or no login any more) ends the sessions of the
             // login before.
             let ended = sessions::delete_other_logins(&mut conn, fingerprint.as_deref())?;
@@ -156,6 +148,13 @@ impl Application {
                     "sessions of a login that is no longer configured were ended"
                 );
             }
+            let fresh = hex::encode(rand::random::<[u8; 32]>());
+            let stored = stored_settings::get_or_insert(
+                &mut conn,
+                SESSION_KEY,
+                &fresh,
+                to_db_time(chrono::Utc::now()),
+            )?;
             SessionKey::new(hex::decode(stored).context("the stored session key is not hex")?)
         };
         let writers = match db.backend() {
@@ -172,6 +171,21 @@ impl Application {
             crate::ledger::retention::prune_daily(db.clone(), days);
         }
         let (refusals, refusals_thread) = Refusals::start(db.clone());
+        if sources.use_stored_secret() {
+            receivers::watch_stored_secret(sources.clone(), db.clone());
+        }
+        let webhook = settings
+            .alerts
+            .webhook_url
+            .clone()
+            .map(crate::alerts::webhook::Webhook::start);
+        crate::alerts::Watcher::new(
+            db.clone(),
+            settings.alerts.clone(),
+            sources.names(),
+            clock.clone(),
+        )
+        .spawn(webhook, settings.public_url.clone());
         let state = web::Data::new(AppState {
             db,
             writer,
@@ -189,14 +203,15 @@ impl Application {
                 trusted_proxies: readers.trusted_proxies,
                 listen: bound,
             },
-            login: LoginGuard::default(),
-            refusals: refusals.clone(),
-            redactor,
-            max_body_bytes: settings.max_body_bytes,
-            body_timeout: Duration::from_secs(settings.body_timeout_seconds),
             testing: settings.testing.clone(),
             metrics: crate::telemetry::metrics::install(),
             clock,
+            public_base,
+            empty_postbacks: crate::web::empty_postbacks::EmptyPostbacks::default(),
+            login: LoginGuard::default(),
+            refusals: refusals.clone(),
+            max_body_bytes: settings.max_body_bytes,
+            body_timeout: Duration::from_secs(settings.body_timeout_seconds),
         });
         let max_body = settings.max_body_bytes;
         let server = HttpServer::new(move || {
@@ -212,6 +227,7 @@ impl Application {
                 .service(login::login)
                 .service(access::stylesheet)
                 .service(access::live_script)
+                .service(pages::setup::script)
                 .service(crate::web::metrics::render)
                 .route("/postbacks/{source}", web::get().to(postbacks::receive))
                 .route("/postbacks/{source}", web::post().to(postbacks::receive))
@@ -221,6 +237,8 @@ impl Application {
                     web::scope("")
                         .wrap(from_fn(access::require_reader))
                         .service(pages::overview::overview)
+                        .service(pages::setup::setup)
+                        .service(pages::setup::status)
                         .service(pages::actions::actions)
                         .service(pages::actions::action)
                         .service(pages::actions::mark_reviewed)
@@ -285,58 +303,59 @@ impl Application {
     }
 }
 
-/// The dashboard's readers as this server binds: the configured hosts plus the loopback names
-/// and the listen address (its host as written, and the address bound).
-fn readers_of(settings: &Settings, bound: SocketAddr) -> Readers {
-    let mut readers = settings.readers.clone();
-    let mut hosts: Vec<String> = LOOPBACK_HOSTS.iter().map(|host| host.to_string()).collect();
-    if !bound.ip().is_unspecified() {
-        hosts.push(bound.ip().to_string());
-    }
-    if let Some(listen_host) = host_name(&settings.listen).filter(|host| {
-        host.parse::<std::net::IpAddr>()
-            .map_or(true, |ip| !ip.is_unspecified())
-    }) {
-        hosts.push(listen_host);
-    }
-    hosts.append(&mut readers.hosts);
-    hosts.sort();
-    hosts.dedup();
-    readers.hosts = hosts;
-    readers
-}
-
 /// Compiles each source's credentials. A source with none configured (and not explicitly open)
 /// gets the stored query secret, generated on first start, so a receiver never runs open.
 fn receivers(
     settings: &Settings,
     db: &Database,
-) -> anyhow::Result<(HashMap<String, Receiver>, Credentials)> {
-    let mut credentials = Credentials {
-        generated: None,
-        sources: Vec::new(),
+    public_base: &PublicBase,
+) -> anyhow::Result<(Arc<Receivers>, Credentials)> {
+    let (stored, generated) = if receivers::need_stored_secret(settings)? {
+        stored_secrets(db)?
+    } else {
+        (Vec::new(), None)
     };
-    let mut stored: Option<Vec<String>> = None;
-    let mut receivers = HashMap::new();
-    for source in settings.sources.values() {
-        let mut source = source.clone();
-        let policy = AuthPolicy::from_config(&source.auth)?;
-        let policy = if policy.has_credentials() || policy.is_open() {
-            policy
-        } else {
-            if stored.is_none() {
-                let (values, generated) = stored_secrets(db)?;
-                credentials.generated = generated;
-                stored = Some(values);
-            }
-            source.auth.query_param = Some(SECRET_PARAM.to_owned());
-            source.auth.query_values = stored.clone().unwrap_or_default();
-            credentials.sources.push(source.name.clone());
-            AuthPolicy::from_config(&source.auth)?
-        };
-        receivers.insert(source.name.clone(), Receiver { source, policy });
-    }
-    Ok((receivers, credentials))
+    let sources = Arc::new(Receivers::new(
+        settings.sources.clone(),
+        stored,
+        settings.metrics.bearer_tokens.clone(),
+    )?);
+    let setups = sources
+        .all()
+        .iter()
+        .map(|receiver| {
+            template::for_source(
+                &receiver.source,
+                &public_base.url,
+                &settings.responses.success,
+                &settings.responses.error,
+            )
+        })
+        .collect();
+    let first_start = {
+        let mut conn = db.conn()?;
+        let mark = hex::encode(rand::random::<[u8; 16]>());
+        let stored = stored_settings::get_or_insert(
+            &mut conn,
+            SETUP_SHOWN_KEY,
+            &mark,
+            to_db_time(chrono::Utc::now()),
+        )?;
+        stored == mark
+    };
+    let credentials = Credentials {
+        generated,
+        sources: sources
+            .all()
+            .iter()
+            .filter(|receiver| receiver.stored_secret)
+            .map(|receiver| receiver.source.name.clone())
+            .collect(),
+        setups,
+        public_base: public_base.clone(),
+        first_start,
+    };
+    Ok((sources, credentials))
 }
 
 /// The stored secrets (current first), generating one if there is none yet.
@@ -358,4 +377,25 @@ pub fn stored_secrets(db: &Database) -> anyhow::Result<(Vec<String>, Option<Stri
         stored_settings::get(&mut conn, PREVIOUS_SECRET_KEY)?.filter(|value| !value.is_empty()),
     );
     Ok((values, generated))
+}
+
+/// The dashboard's readers as this server binds: the configured hosts plus the loopback names
+/// and the listen address (its host as written, and the address bound).
+fn readers_of(settings: &Settings, bound: SocketAddr) -> Readers {
+    let mut readers = settings.readers.clone();
+    let mut hosts: Vec<String> = LOOPBACK_HOSTS.iter().map(|host| host.to_string()).collect();
+    if !bound.ip().is_unspecified() {
+        hosts.push(bound.ip().to_string());
+    }
+    if let Some(listen_host) = host_name(&settings.listen).filter(|host| {
+        host.parse::<std::net::IpAddr>()
+            .map_or(true, |ip| !ip.is_unspecified())
+    }) {
+        hosts.push(listen_host);
+    }
+    hosts.append(&mut readers.hosts);
+    hosts.sort();
+    hosts.dedup();
+    readers.hosts = hosts;
+    readers
 }

@@ -24,6 +24,7 @@ const PAGES: &[(&str, &str, &str)] = &[
     ("inquiries", "/inquiries", "Inquiries"),
     ("deliveries", "/deliveries", "Deliveries"),
     ("statement", "/statement?year=2026", "Statement 2026"),
+    ("setup", "/setup", "Connect impact.com"),
 ];
 
 const DESKTOP: (u32, u32) = (1280, 900);
@@ -444,5 +445,154 @@ async fn the_dashboard_in_a_real_browser_shows_lists_totals_filters_search_and_t
     let png = client.screenshot().await.unwrap();
     std::fs::write(screenshot_dir().join("pending-phone.png"), png).unwrap();
 
+    client.close().await.expect("the session closes");
+}
+
+/// What the setup page's fields hold: (source, which template, its text).
+async fn templates(client: &Client) -> Vec<(String, String, String)> {
+    let found = client
+        .execute(
+            "return Array.from(document.querySelectorAll('[data-template]'))
+                .map(field => [field.getAttribute('data-source') || '', field.getAttribute('data-template'), field.value]);",
+            vec![],
+        )
+        .await
+        .expect("read the templates");
+    serde_json::from_value(found).expect("triples")
+}
+
+async fn text_of(client: &Client, css: &str) -> String {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|_| panic!("{css} is on the page"))
+        .text()
+        .await
+        .expect("its text")
+}
+
+#[actix_web::test]
+async fn the_setup_page_shows_every_template_to_copy_and_a_postback_arriving() {
+    let Some(chromedriver) = chromedriver_path() else {
+        return;
+    };
+    let app = spawn_app(Backend::Sqlite).await;
+    let driver = Driver::start(&chromedriver).await;
+    let client = driver.browser().await;
+    client
+        .goto(&format!("{}/setup", app.address))
+        .await
+        .unwrap();
+    assert_eq!(heading(&client).await, "Connect impact.com");
+    // No public_url in the test's configuration: the page says impact.com cannot reach it.
+    let warning = text_of(&client, "section.warning").await;
+    assert!(warning.contains("public_url is not set"), "{warning}");
+
+    let found = templates(&client).await;
+    for source in [
+        "actions",
+        "inquiries",
+        "clearing",
+        "products",
+        "jobs",
+        "tracking-values",
+    ] {
+        let of = |which: &str| {
+            found
+                .iter()
+                .find(|(name, kind, _)| name == source && kind == which)
+                .map(|(_, _, text)| text.clone())
+                .unwrap_or_else(|| panic!("no {which} template for {source}: {found:?}"))
+        };
+        let get = of("get");
+        assert!(
+            get.starts_with(&format!(
+                "{}/postbacks/{source}?secure={SECRET}&",
+                app.address
+            )),
+            "{get}"
+        );
+        assert!(get.contains("={"), "placeholders in {get}");
+        assert_eq!(
+            of("post-url"),
+            format!("{}/postbacks/{source}?secure={SECRET}", app.address)
+        );
+        assert!(
+            of("post-body").starts_with("{\n  \""),
+            "{}",
+            of("post-body")
+        );
+        assert_eq!(
+            text_of(&client, &format!("#arrival-{source}")).await,
+            "Waiting for the first postback…"
+        );
+    }
+    let success: Vec<&str> = found
+        .iter()
+        .filter(|(_, kind, _)| kind == "success")
+        .map(|(_, _, text)| text.as_str())
+        .collect();
+    assert_eq!(success, ["OK"; 6]);
+
+    // The script shows a copy button per template; one copies the actions' GET URL.
+    let visible = client
+        .execute(
+            "return Array.from(document.querySelectorAll('button[data-copy]')).filter(b => !b.hidden).length",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        visible,
+        json!(18),
+        "GET URL, POST URL and body for six sources"
+    );
+    client
+        .find(Locator::Css("button[data-copy='get-actions']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let copied = client
+        .execute(
+            "return document.querySelector(\"button[data-copy='get-actions']\").getAttribute('data-copied')",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        copied == json!("true") || copied == json!("false"),
+        "the click ran: {copied}"
+    );
+
+    // impact.com sends the GET template filled in; the page shows it arrive, without a reload.
+    let get = found
+        .iter()
+        .find(|(name, kind, _)| name == "actions" && kind == "get")
+        .map(|(_, _, text)| text.clone())
+        .unwrap();
+    let url = crate::connect::fill_get(&get, &crate::connect::seed("action_modified.json"));
+    let response = app.client.get(&url).send().await.unwrap();
+    // The seed is a modification without its tracking event: applied, flagged for the gap.
+    assert_eq!(response.headers()["x-delivery-outcome"], "flagged");
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let shown = text_of(&client, "#arrival-actions").await;
+        if shown.contains("flagged") {
+            assert!(shown.starts_with("Last postback #"), "{shown}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the arrival was not shown: {shown}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        text_of(&client, "#arrival-inquiries").await,
+        "Waiting for the first postback…"
+    );
+    screenshot(&client, "setup-arrived").await;
     client.close().await.expect("the session closes");
 }

@@ -82,7 +82,7 @@ on_both_backends! {
         let app = spawn_app(backend).await;
         let first = app.get_postback("actions", "ActionId=L1&Payout=5.00&DeltaPayout=5.00").await;
         let second = app.get_postback("actions", "ActionId=%3Cb%3EL2%3C%2Fb%3E&Payout=1.00").await;
-        let bad = app.post_postback("actions", Some("application/json"), r#"{"id": "L3"}"#).await;
+        let bad = app.post_postback("actions", Some("application/json"), r#"{"id": "L3", "Payout": "1.00"}"#).await;
         assert_eq!(bad.outcome.as_deref(), Some("quarantined"));
         let repeat = app.get_postback("actions", "ActionId=L1&Payout=5.00&DeltaPayout=5.00").await;
         assert_eq!(repeat.outcome.as_deref(), Some("duplicate"));

@@ -15,6 +15,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &["domain", "telemetry", "intake", "config", "storage"],
     ),
     ("read", &["domain", "storage"]),
+    ("alerts", &["domain", "telemetry", "config", "storage"]),
     (
         "web",
         &[
@@ -25,6 +26,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "storage",
             "ledger",
             "read",
+            "alerts",
         ],
     ),
     (
@@ -37,6 +39,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "storage",
             "ledger",
             "read",
+            "alerts",
             "web",
         ],
     ),

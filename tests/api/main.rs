@@ -3,9 +3,11 @@
 mod helpers;
 
 mod access;
+mod alerts;
 mod batching;
 mod browser;
 mod cli;
+mod connect;
 mod dashboard;
 mod dashboard_logs;
 mod devtools;

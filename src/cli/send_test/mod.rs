@@ -278,10 +278,38 @@ fn default_secret(settings: &Settings, args: &SendTestArgs) -> Option<String> {
     if auth.query_param.as_deref().unwrap_or("secure") != args.secret_param {
         return None;
     }
-    auth.query_values
+    let configured = auth
+        .query_values
         .iter()
         .find(|value| !value.starts_with("sha256:"))
-        .cloned()
+        .cloned();
+    let own_credentials = auth.query_param.is_some()
+        || auth.header.is_some()
+        || auth.hmac_header.is_some()
+        || !auth.standard_webhooks_secrets.is_empty();
+    // A source with no credentials of its own takes the receiver's generated secret: read it
+    // from the receiver's database, so a first `send-test` on a default install is not three 401s.
+    configured.or_else(|| {
+        (!own_credentials)
+            .then(|| stored_secret(settings))
+            .flatten()
+    })
+}
+
+/// The generated secret kept in the configured database, if there is one to read (a SQLite file
+/// that does not exist is not created).
+fn stored_secret(settings: &Settings) -> Option<String> {
+    let target = crate::storage::target_of(&settings.database_url).ok()?;
+    if target.backend == crate::storage::Backend::Sqlite
+        && !std::path::Path::new(&target.address).exists()
+    {
+        return None;
+    }
+    let db = crate::storage::Database::connect(&settings.database_url).ok()?;
+    let mut conn = db.conn().ok()?;
+    crate::storage::settings::get(&mut conn, crate::web::startup::SECRET_KEY)
+        .ok()
+        .flatten()
 }
 
 fn replay(

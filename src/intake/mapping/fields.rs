@@ -93,6 +93,15 @@ pub const JOB_FIELDS: &[(&str, &str)] = &[
 /// is the URL's validity in minutes (`ResultDownloadUrlExp15`).
 pub const RESULT_URL_PREFIX: &str = "resultdownloadurlexp";
 
+/// The result download URLs impact.com offers (`{ResultDownloadUrlExp5}` …), as the templates
+/// name them; the mapping reads any key with the prefix.
+pub const RESULT_URL_KEYS: &[&str] = &[
+    "ResultDownloadUrlExp5",
+    "ResultDownloadUrlExp15",
+    "ResultDownloadUrlExp30",
+    "ResultDownloadUrlExp60",
+];
+
 pub const TRACKING_VALUE_FIELDS: &[(&str, &str)] = &[
     ("action_id", "ActionId"),
     ("campaign_id", "CampaignId"),
@@ -133,6 +142,39 @@ pub const INQUIRY_STATUSES: &[(&str, InquiryStatus)] = &[
     ("incomplete", InquiryStatus::Incomplete),
 ];
 
+/// The canonical fields impact.com sends as JSON numbers (its own examples write them unquoted:
+/// `"Payout": 10.50`, `"CampaignId": 9876`); a body template leaves their placeholders unquoted.
+pub fn numbers_of(kind: SourceKind) -> &'static [&'static str] {
+    match kind {
+        SourceKind::ActionLifecycle => &[
+            "payout",
+            "delta_payout",
+            "amount",
+            "delta_amount",
+            "campaign_id",
+            "action_tracker_id",
+            "media_partner_id",
+        ],
+        SourceKind::ActionInquiry => &[
+            "inquiry_id",
+            "expected_payout",
+            "final_payout",
+            "transaction_amount",
+            "campaign_id",
+            "media_partner_id",
+        ],
+        SourceKind::ActionClearing => &["campaign_id"],
+        SourceKind::ProductDataChange => &["catalog_id", "price"],
+        SourceKind::CompletedJob => &["job_id", "account_id", "records_processed"],
+        SourceKind::TrackingValueRequest => &[
+            "campaign_id",
+            "action_tracker_id",
+            "media_partner_id",
+            "amount",
+        ],
+    }
+}
+
 /// The canonical fields of a kind and impact.com's key for each.
 pub fn fields_of(kind: SourceKind) -> &'static [(&'static str, &'static str)] {
     match kind {
@@ -142,5 +184,22 @@ pub fn fields_of(kind: SourceKind) -> &'static [(&'static str, &'static str)] {
         SourceKind::ProductDataChange => PRODUCT_FIELDS,
         SourceKind::CompletedJob => JOB_FIELDS,
         SourceKind::TrackingValueRequest => TRACKING_VALUE_FIELDS,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_number_is_a_field_of_its_kind() {
+        for kind in SourceKind::ALL {
+            for number in numbers_of(*kind) {
+                assert!(
+                    fields_of(*kind).iter().any(|(name, _)| name == number),
+                    "{kind}: {number}"
+                );
+            }
+        }
     }
 }

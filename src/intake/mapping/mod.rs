@@ -16,7 +16,9 @@ use crate::domain::event::{
 };
 use crate::domain::money::Money;
 use crate::intake::decode::{Fields, field_text};
-use crate::intake::mapping::fields::{ACTION_STATUSES, INQUIRY_STATUSES, fields_of};
+use crate::intake::mapping::fields::{
+    ACTION_STATUSES, INQUIRY_STATUSES, RESULT_URL_PREFIX, fields_of,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MappingError {
@@ -48,6 +50,8 @@ pub struct Mapping {
     kind: SourceKind,
     /// canonical field -> the partner's key, lowercased
     keys: BTreeMap<&'static str, String>,
+    /// canonical field -> the partner's key as written (for messages and templates)
+    written: BTreeMap<&'static str, String>,
     statuses: Statuses,
 }
 
@@ -66,6 +70,10 @@ impl Mapping {
             keys: fields_of(kind)
                 .iter()
                 .map(|(canonical, key)| (*canonical, key.to_ascii_lowercase()))
+                .collect(),
+            written: fields_of(kind)
+                .iter()
+                .map(|(canonical, key)| (*canonical, (*key).to_owned()))
                 .collect(),
             statuses: match kind {
                 SourceKind::ActionLifecycle => Statuses::Action(lowercased(ACTION_STATUSES)),
@@ -94,6 +102,7 @@ impl Mapping {
                     MappingError::UnknownField(canonical.clone(), names.join(", "))
                 })?;
             mapping.keys.insert(known, key.to_ascii_lowercase());
+            mapping.written.insert(known, key.clone());
         }
         for (word, target) in statuses {
             let word = word.trim().to_ascii_lowercase();
@@ -121,20 +130,37 @@ impl Mapping {
         Ok(mapping)
     }
 
+    pub fn kind(&self) -> SourceKind {
+        self.kind
+    }
+
     /// The partner's key for a canonical field, as configured (lowercased).
     pub fn key_of(&self, canonical: &str) -> &str {
         self.keys.get(canonical).map(String::as_str).unwrap_or("")
     }
 
-    /// The key as the configuration (or impact.com) spells it, for messages.
+    /// The key as the configuration (or impact.com) spells it, for messages and templates.
+    pub fn written_key(&self, canonical: &str) -> &str {
+        self.written
+            .get(canonical)
+            .map(String::as_str)
+            .unwrap_or("")
+    }
+
     fn original_key(&self, canonical: &str) -> String {
-        fields_of(self.kind)
-            .iter()
-            .find(|(name, key)| {
-                *name == canonical && key.eq_ignore_ascii_case(self.key_of(canonical))
-            })
-            .map(|(_, key)| key.to_string())
-            .unwrap_or_else(|| self.key_of(canonical).to_owned())
+        self.written_key(canonical).to_owned()
+    }
+
+    /// True when a postback's `key` is one this mapping reads (any case): a field of the table,
+    /// or a completed job's result download URL.
+    pub fn reads_key(&self, key: &str) -> bool {
+        self.keys
+            .values()
+            .any(|known| known.eq_ignore_ascii_case(key))
+            || (self.kind == SourceKind::CompletedJob
+                && key.len() >= RESULT_URL_PREFIX.len()
+                && key.as_bytes()[..RESULT_URL_PREFIX.len()]
+                    .eq_ignore_ascii_case(RESULT_URL_PREFIX.as_bytes()))
     }
 
     fn action_status(&self, word: &str) -> Option<ActionStatus> {
@@ -155,6 +181,43 @@ impl Mapping {
 /// Reads a postback's fields as the event of its source's kind. Never panics: what cannot be
 /// applied safely is a quarantine reason; what is odd but usable is a warning.
 pub fn map(
+    fields: &Fields,
+    mapping: &Mapping,
+    warnings: &mut Vec<String>,
+) -> Result<Postback, Quarantine> {
+    map_kind(fields, mapping, warnings).map_err(|reason| match reason {
+        // Only a postback without its id can be empty: the check stays off the path of every
+        // postback that maps.
+        Quarantine::NoActionId(_) | Quarantine::MissingId { .. } if is_empty(fields, mapping) => {
+            Quarantine::EmptyPostback
+        }
+        other => other,
+    })
+}
+
+/// No field the source maps carries a value (none is there, or each is empty or an unreplaced
+/// `{Placeholder}`): the partner pasted a URL or body template without placeholders, a setup
+/// error rather than a bad postback.
+pub fn is_empty(fields: &Fields, mapping: &Mapping) -> bool {
+    !fields
+        .iter()
+        .any(|(key, value)| mapping.reads_key(key) && has_value(value))
+}
+
+/// A value that is not absent: text that is not blank or a placeholder, a non-empty list or
+/// object.
+pub fn has_value(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Array(items) => !items.is_empty(),
+        Value::Object(map) => !map.is_empty(),
+        other => field_text(other)
+            .map(str::trim)
+            .is_some_and(|text| !text.is_empty() && !is_unreplaced_placeholder(text)),
+    }
+}
+
+fn map_kind(
     fields: &Fields,
     mapping: &Mapping,
     warnings: &mut Vec<String>,

@@ -108,7 +108,7 @@ pub async fn log(
     })
     .await
     .for_page(&request, &state)?;
-    let page = masking::page(page, &state.redactor);
+    let page = masking::page(page, &state.sources.redactor());
     let next_page = page.next_before.map(|before| {
         let mut next = query.clone();
         next.before = Some(before.to_string());
@@ -194,7 +194,7 @@ pub async fn show(
         .await
         .and_then(|found| found.ok_or_else(no_such_delivery))
         .for_page(&request, &state)?;
-    let delivery = masking::delivery(delivery, &state.redactor);
+    let delivery = masking::delivery(delivery, &state.sources.redactor());
     let page = DeliveryPage {
         chrome: Chrome::new(&request, &state.access, "deliveries"),
         received: shown_time(Some(&delivery.received_at)),
@@ -225,10 +225,8 @@ pub async fn reprocess(
         let Some(delivery) = crate::storage::deliveries::find(conn, id)? else {
             return Ok(None);
         };
-        let source = for_work
-            .sources
-            .get(&delivery.source)
-            .map(|receiver| &receiver.source);
+        let receiver = for_work.sources.get(&delivery.source);
+        let source = receiver.as_deref().map(|receiver| &receiver.source);
         crate::ledger::reprocess::one(
             conn,
             for_work.db.backend(),

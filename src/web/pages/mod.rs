@@ -15,6 +15,7 @@ pub mod actions;
 pub mod deliveries;
 pub mod inquiries;
 pub mod overview;
+pub mod setup;
 pub mod statement;
 
 /// Money text from the read model (exact decimal) shown with grouping and currency.

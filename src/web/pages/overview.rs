@@ -25,9 +25,7 @@ struct OverviewPage {
 }
 
 pub fn source_names(state: &AppState) -> Vec<String> {
-    let mut names: Vec<String> = state.sources.keys().cloned().collect();
-    names.sort();
-    names
+    state.sources.names()
 }
 
 #[get("/")]

@@ -160,7 +160,7 @@ pub async fn deliveries(
     })
     .await
     .for_api()?;
-    Ok(HttpResponse::Ok().json(masking::page(page, &state.redactor)))
+    Ok(HttpResponse::Ok().json(masking::page(page, &state.sources.redactor())))
 }
 
 #[get("/api/deliveries/{id}")]
@@ -174,7 +174,7 @@ pub async fn delivery(
     let view = with_conn(&state, move |conn| read::deliveries::delivery(conn, id))
         .await
         .for_api()?
-        .map(|view| masking::delivery(view, &state.redactor));
+        .map(|view| masking::delivery(view, &state.sources.redactor()));
     found(view, "no such delivery")
 }
 

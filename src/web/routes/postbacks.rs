@@ -149,6 +149,7 @@ pub async fn receive(
     if let Ok(Postback::Action(event)) = &delivery.understood {
         delivery.is_test = state.testing.marks(event);
     }
+    crate::web::empty_postbacks::note(&state, &mut delivery).await;
     if tracing::enabled!(tracing::Level::DEBUG) {
         // What `understand` kept is already masked; the rule is applied once more to what is
         // logged, so this line can never show more than the stored delivery.

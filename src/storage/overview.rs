@@ -203,9 +203,12 @@ pub fn attention(
             .to_owned(),
         |q| q
     )?;
+    // A row stands for `times` refusals alike.
     let auth_failures = auth_failures::table
         .filter(auth_failures::occurred_at.ge(failures_since))
-        .count()
+        .select(diesel::dsl::sql::<BigInt>(
+            "CAST(COALESCE(SUM(times), 0) AS BIGINT)",
+        ))
         .get_result(conn)?;
     let inquiries_due = inquiries::table
         .filter(inquiries::status.eq("pending"))

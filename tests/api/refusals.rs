@@ -42,5 +42,8 @@ on_both_backends! {
         let failures = refusals_recorded(&app, 1).await;
         assert!(failures.iter().all(|f| f.failed_check == "query_secret_wrong" && f.source == "actions"));
         assert_eq!(app.db.scalar("SELECT COUNT(*) AS value FROM deliveries"), 20);
+        // The overview counts refusals, not the rows they share.
+        let summary = app.json("/api/summary").await.unwrap();
+        assert_eq!(summary["attention"]["auth_failures_24h"], FLOOD as i64, "{summary}");
     }
 }

@@ -309,4 +309,6 @@ pub enum Quarantine {
     MissingId { what: &'static str, field: String },
     #[error("unparseable money in `{field}`: {problem}")]
     UnparseableMoney { field: String, problem: String },
+    #[error("implausible money in `{field}`: {value} is beyond ±10^12")]
+    ImplausibleMoney { field: String, value: String },
 }

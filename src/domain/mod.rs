@@ -1,5 +1,6 @@
 //! The rules of the domain, pure: no HTTP, no SQL.
 
+pub mod book;
 pub mod bucket;
 pub mod clock;
 pub mod details;

@@ -10,7 +10,7 @@ use crate::domain::bucket::Bucket;
 
 /// The buckets of `dashboard::filter::bucket_of`, in SQL.
 const BUCKET: &str = "CASE WHEN status = 'reversed' THEN 'reversed'
-     WHEN cleared_date IS NOT NULL THEN 'cleared'
+     WHEN ledger_date IS NOT NULL THEN 'cleared'
      WHEN status = 'approved' OR locking_date <= $2 THEN 'approved'
      ELSE 'pending' END";
 
@@ -108,10 +108,10 @@ pub fn reversed_payout(
              GROUP BY currency ORDER BY currency"
         }
         AnyConnection::Postgresql(_) => {
-            "SELECT a.payout_currency AS currency, CAST(-COALESCE(SUM(e.payout_delta), 0) AS BIGINT) AS payout
+            "SELECT COALESCE(e.currency, a.payout_currency) AS currency, CAST(-COALESCE(SUM(e.payout_delta), 0) AS BIGINT) AS payout
              FROM ledger_entries e JOIN actions a ON a.action_id = e.action_id
              WHERE e.kind = 'reversed' AND ($1 OR NOT a.is_test)
-             GROUP BY a.payout_currency ORDER BY a.payout_currency"
+             GROUP BY 1 ORDER BY 1"
         }
     };
     load_sql!(conn, sql.to_owned(), |q| q.bind::<Bool, _>(include_tests))
@@ -238,7 +238,7 @@ pub fn running_totals_drift(conn: &mut AnyConnection) -> QueryResult<Vec<String>
     if let AnyConnection::Postgresql(_) = conn {
         return Ok(Vec::new());
     }
-    let action_key = "COALESCE(payout_currency, '') || '/' || is_test || '/' || status || '/' || (cleared_date IS NOT NULL) || '/' || COALESCE(SUBSTR(locking_date, 1, 10), '')";
+    let action_key = "COALESCE(payout_currency, '') || '/' || is_test || '/' || status || '/' || (ledger_date IS NOT NULL) || '/' || COALESCE(SUBSTR(locking_date, 1, 10), '')";
     let pairs = [
         (
             "action_totals",
@@ -258,7 +258,7 @@ pub fn running_totals_drift(conn: &mut AnyConnection) -> QueryResult<Vec<String>
                     entries AS count, payout, 0 AS amount
              FROM entry_totals WHERE entries <> 0 OR payout <> 0"
                 .to_owned(),
-            "SELECT SUBSTR(e.recorded_at, 1, 10) || '/' || e.kind || '/' || COALESCE(a.payout_currency, '') || '/' || a.is_test AS key,
+            "SELECT SUBSTR(e.recorded_at, 1, 10) || '/' || e.kind || '/' || COALESCE(e.currency, a.payout_currency, '') || '/' || a.is_test AS key,
                     COUNT(*) AS count, CAST(SUM(e.payout_delta) AS BIGINT) AS payout, 0 AS amount
              FROM ledger_entries e JOIN actions a ON a.action_id = e.action_id
              GROUP BY 1"

@@ -46,6 +46,8 @@ pub struct AppState {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// "Now" for receiving and for what is derived at read time (approved/locked).
     pub clock: Clock,
+    /// The statement's zone and automatic closing.
+    pub statement: crate::config::StatementSettings,
 }
 
 /// The key signing dashboard sessions, shared by every instance through the database.
@@ -112,6 +114,13 @@ impl Application {
             )?;
             SessionKey::new(hex::decode(stored).context("the stored session key is not hex")?)
         };
+        // The write path books each fact in the statement month of the configured zone.
+        stored_settings::put(
+            &mut *db.conn()?,
+            crate::storage::closed_months::TIME_ZONE_SETTING,
+            settings.statement.time_zone.name(),
+            to_db_time(chrono::Utc::now()),
+        )?;
         let writers = match db.backend() {
             Backend::Sqlite => 1,
             Backend::Postgres => POSTGRES_WRITERS,
@@ -124,6 +133,13 @@ impl Application {
         );
         if let Some(days) = settings.retention.raw_days {
             crate::ledger::retention::prune_daily(db.clone(), days);
+        }
+        if let Some(days) = settings.statement.close_after_days {
+            crate::ledger::close::close_periodically(
+                db.clone(),
+                settings.statement.time_zone,
+                days,
+            );
         }
         let state = web::Data::new(AppState {
             db,
@@ -139,6 +155,7 @@ impl Application {
             testing: settings.testing.clone(),
             metrics: crate::telemetry::metrics::install(),
             clock,
+            statement: settings.statement,
         });
         let max_body = settings.max_body_bytes;
         let server = HttpServer::new(move || {
@@ -183,6 +200,7 @@ impl Application {
                         .service(api::deliveries)
                         .service(api::delivery)
                         .service(pages::statement::statement)
+                        .service(pages::statement::close)
                         .service(api::statement)
                         .service(exports::actions)
                         .service(exports::ledger)

@@ -184,8 +184,9 @@ pub async fn statement(
     Api(period): Api<Period>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, RequestError> {
+    let (zone, now) = (state.statement.time_zone, state.clock.now());
     let statement = with_conn(&state, move |conn| {
-        crate::read::statement::read(conn, period)
+        crate::read::statement::read(conn, period, zone, now)
     })
     .await
     .for_api()?;

@@ -84,6 +84,27 @@ pub fn of_actions(
         .load(conn)
 }
 
+/// Per action: (action id, sum of payout deltas, sum of amount deltas, entries), whatever their
+/// currency. Sums are cast to BIGINT: diesel reads SUM over BIGINT as Numeric, which SQLite
+/// returns through a float. (`check` sums in i128 per currency instead.)
+pub fn sums_for(
+    conn: &mut AnyConnection,
+    action_ids: &[String],
+) -> QueryResult<Vec<(String, i64, i64, i64)>> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::BigInt;
+    ledger_entries::table
+        .filter(ledger_entries::action_id.eq_any(action_ids))
+        .group_by(ledger_entries::action_id)
+        .select((
+            ledger_entries::action_id,
+            sql::<BigInt>("CAST(SUM(payout_delta) AS BIGINT)"),
+            sql::<BigInt>("CAST(SUM(amount_delta) AS BIGINT)"),
+            sql::<BigInt>("COUNT(*)"),
+        ))
+        .load(conn)
+}
+
 /// Entries whose delivery row is missing: each must point at the request that caused it.
 pub fn without_delivery(conn: &mut AnyConnection) -> QueryResult<Vec<(i64, String)>> {
     use super::schema::deliveries;

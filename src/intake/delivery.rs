@@ -33,6 +33,9 @@ pub struct IncomingDelivery {
     pub client_addr: Option<String>,
     /// SHA-256 over the source and the canonical payload.
     pub dedup_key: String,
+    /// The key this payload had before money values were normalised (only when it differs):
+    /// a delivery stored then and sent again is still recognised by it.
+    pub legacy_key: Option<String>,
     pub understood: Result<Postback, Quarantine>,
     pub warnings: Vec<String>,
     /// The event carries the configured test marker (set by the route, which knows the config).
@@ -55,6 +58,7 @@ pub fn understand(source: &Source, request: RawRequest<'_>) -> IncomingDelivery 
         understood,
         warnings,
         dedup_key,
+        legacy_key,
     } = read(source, request.query, request.content_type, request.body);
     IncomingDelivery {
         source: source.name.clone(),
@@ -66,6 +70,7 @@ pub fn understand(source: &Source, request: RawRequest<'_>) -> IncomingDelivery 
         body: request.body.to_vec(),
         client_addr: request.client_addr,
         dedup_key,
+        legacy_key,
         understood,
         warnings,
         is_test: false,
@@ -80,6 +85,50 @@ pub struct Reading {
     /// SHA-256 over the source and the canonical payload (the raw query and body when they
     /// cannot be decoded).
     pub dedup_key: String,
+    /// The key before money values were normalised, when it differs (see `IncomingDelivery`).
+    pub legacy_key: Option<String>,
+}
+
+/// The canonical fields of each kind that hold money: their values are compared as amounts.
+const MONEY_FIELDS: &[&str] = &[
+    "payout",
+    "delta_payout",
+    "amount",
+    "delta_amount",
+    "expected_payout",
+    "final_payout",
+    "transaction_amount",
+    "price",
+];
+
+/// The fields with each money value written in one form (`10.0`, `10.00`, `"10.00"` and `10`
+/// all become `10.00`), so a retry that formats a number differently is still a duplicate.
+/// A value that is not an amount is left as sent (it is quarantined anyway).
+fn money_normalised(fields: &Fields, mapping: &Mapping) -> Option<Fields> {
+    let keys: Vec<&str> = MONEY_FIELDS
+        .iter()
+        .map(|field| mapping.key_of(field))
+        .filter(|key| !key.is_empty())
+        .collect();
+    let mut normalised: Option<Fields> = None;
+    for (key, value) in fields {
+        if !keys.iter().any(|money| money.eq_ignore_ascii_case(key)) {
+            continue;
+        }
+        let Some(text) = field_text(value) else {
+            continue;
+        };
+        let Ok(money) = text.trim().parse::<crate::domain::money::Money>() else {
+            continue;
+        };
+        let canonical = money.to_string();
+        if canonical != text {
+            normalised
+                .get_or_insert_with(|| fields.clone())
+                .insert(key.clone(), serde_json::Value::String(canonical));
+        }
+    }
+    normalised
 }
 
 pub fn read(source: &Source, query: &str, content_type: Option<&str>, body: &[u8]) -> Reading {
@@ -88,16 +137,32 @@ pub fn read(source: &Source, query: &str, content_type: Option<&str>, body: &[u8
             let mut warnings = decoded.warnings;
             let understood = mapping::map(&decoded.fields, &source.mapping, &mut warnings);
             let payload = canonical_json(&decoded.fields);
-            Reading {
-                understood,
-                warnings,
-                dedup_key: dedup_key(&source.name, Some(&payload), query, body),
+            let sent_as = dedup_key(&source.name, Some(&payload), query, body);
+            match money_normalised(&decoded.fields, &source.mapping) {
+                None => Reading {
+                    understood,
+                    warnings,
+                    dedup_key: sent_as,
+                    legacy_key: None,
+                },
+                Some(normalised) => Reading {
+                    understood,
+                    warnings,
+                    dedup_key: dedup_key(
+                        &source.name,
+                        Some(&canonical_json(&normalised)),
+                        query,
+                        body,
+                    ),
+                    legacy_key: Some(sent_as),
+                },
             }
         }
         Err(error) => Reading {
             understood: Err(Quarantine::UnparseableBody(error.to_string())),
             warnings: Vec::new(),
             dedup_key: dedup_key(&source.name, None, query, body),
+            legacy_key: None,
         },
     }
 }
@@ -218,6 +283,36 @@ mod tests {
             request("GET", "ActionId=A1&Payout=10.51&Status=PENDING", None, b""),
         );
         assert_ne!(get.dedup_key, other.dedup_key);
+    }
+
+    #[test]
+    fn money_equal_in_value_is_one_dedup_key_and_the_old_key_is_kept() {
+        let source = actions();
+        let sent = |query| understand(&source, request("GET", query, None, b""));
+        let two = sent("ActionId=A1&Payout=10.00&DeltaPayout=10.00");
+        let one = sent("ActionId=A1&Payout=10.0&DeltaPayout=10.0");
+        let json = understand(
+            &source,
+            request(
+                "POST",
+                "",
+                Some("application/json"),
+                br#"{"ActionId":"A1","Payout":10,"DeltaPayout":"10.00"}"#,
+            ),
+        );
+        assert_eq!(one.dedup_key, two.dedup_key);
+        assert_eq!(json.dedup_key, two.dedup_key);
+        assert_eq!(two.legacy_key, None, "already in the normal form: one key");
+        assert!(
+            one.legacy_key.is_some(),
+            "stored before, it was keyed as sent"
+        );
+        assert_ne!(one.legacy_key, Some(one.dedup_key.clone()));
+        // Ids are never normalised: `0012` and `12` are different orders.
+        assert_ne!(
+            sent("ActionId=A1&Payout=1.00&Oid=0012").dedup_key,
+            sent("ActionId=A1&Payout=1.00&Oid=12").dedup_key
+        );
     }
 
     #[test]

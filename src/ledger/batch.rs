@@ -53,6 +53,8 @@ pub fn apply_batch(
     backend: Backend,
     batch: &[IncomingDelivery],
 ) -> Result<Vec<Result<Stored, StorageError>>, StorageError> {
+    let rekeyed = stored_under_legacy_keys(conn, batch)?;
+    let batch = rekeyed.as_deref().unwrap_or(batch);
     let all_at_once = conn.transaction(|conn| {
         lock_actions(conn, backend, batch)?;
         let book = load_book(conn)?;
@@ -97,6 +99,41 @@ pub fn apply_batch(
         }
         Ok(results)
     })
+}
+
+/// A delivery stored before money values were normalised and sent again is found by the key it
+/// had then, and takes that key: it is a duplicate of the stored one. One query, and only for a
+/// batch holding a money value not in the normal form.
+fn stored_under_legacy_keys(
+    conn: &mut AnyConnection,
+    batch: &[IncomingDelivery],
+) -> Result<Option<Vec<IncomingDelivery>>, StorageError> {
+    let legacy: Vec<&str> = batch
+        .iter()
+        .filter_map(|delivery| delivery.legacy_key.as_deref())
+        .collect();
+    if legacy.is_empty() {
+        return Ok(None);
+    }
+    let stored: std::collections::HashSet<String> = deliveries::ids_of_keys(conn, &legacy)?
+        .into_iter()
+        .map(|(_, key)| key)
+        .collect();
+    if stored.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(
+        batch
+            .iter()
+            .map(|delivery| {
+                let mut delivery = delivery.clone();
+                if let Some(old) = delivery.legacy_key.take_if(|old| stored.contains(old)) {
+                    delivery.dedup_key = old;
+                }
+                delivery
+            })
+            .collect(),
+    ))
 }
 
 /// On PostgreSQL, locks the batch's actions up front, in id order (see `actions::lock_all`).

@@ -4,6 +4,7 @@ mod helpers;
 
 mod access;
 mod batching;
+mod book;
 mod browser;
 mod cli;
 mod dashboard;

@@ -42,16 +42,14 @@ pub async fn statement(
     } else {
         ""
     };
-    let chrome = Chrome::new(&request, &state.access, "statement");
-    Ok(chrome.respond(
-        &request,
-        &StatementPage {
-            chrome: Chrome::new(&request, &state.access, "statement"),
-            query: format!("year={}{tests_param}", period.year),
-            tests_param,
-            statement,
-        },
-    ))
+    let page = StatementPage {
+        chrome: Chrome::new(&request, &state.access, "statement"),
+        query: format!("year={}{tests_param}", period.year),
+        tests_param,
+        statement,
+    };
+    // The page's own chrome: the close form's token is bound to the cookie this response sets.
+    Ok(page.chrome.respond(&request, &page))
 }
 
 #[derive(Debug, Deserialize)]

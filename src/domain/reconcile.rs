@@ -604,6 +604,7 @@ mod tests {
                 known.payout == event.payout
                     && known.delta_payout == event.delta_payout
                     && known.status == event.status
+                    && known.currency == event.currency
             }) {
                 continue; // the inbox's dedup key drops exact repeats
             }
@@ -1041,6 +1042,106 @@ mod tests {
             let amount_sum = entries.iter().fold(Money::ZERO, |sum, entry| sum.checked_add(entry.amount_delta).unwrap());
             prop_assert_eq!(amount_sum, position.amount);
             prop_assert!(position.flags.is_empty(), "a complete history leaves no flag: {:?}", position.flags);
+        }
+    }
+
+    /// Shuffles `sent` deterministically from `seed` (Fisher-Yates) and numbers the arrivals.
+    fn shuffled(mut sent: Vec<RecordedEvent>, seed: u64) -> Vec<RecordedEvent> {
+        let mut state = seed | 1;
+        for i in (1..sent.len()).rev() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            sent.swap(i, (state % (i as u64 + 1)) as usize);
+        }
+        for (seq, event) in sent.iter_mut().enumerate() {
+            event.seq = seq as i64;
+        }
+        sent
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3_000))]
+        /// The reference model's property extended to flags: whatever arrives, in any order,
+        /// with events missing, without a payout or in another currency, the flags an action
+        /// ends with are those computed from its set; the ones that do not depend on which
+        /// link is missing are the same in every order; per currency the entries sum to the
+        /// payout (the action's currency) or to zero.
+        #[test]
+        fn flags_are_a_function_of_the_set_and_entries_sum_per_currency(
+            (history, _, _) in history(),
+            dropped in prop::collection::vec(any::<prop::sample::Index>(), 0..3),
+            blank in any::<Option<prop::sample::Index>>(),
+            foreign in any::<Option<prop::sample::Index>>(),
+            repeats in prop::collection::vec(any::<prop::sample::Index>(), 0..3),
+            seed in any::<u64>(),
+        ) {
+            let mut set: Vec<RecordedEvent> = history
+                .into_iter()
+                .map(|event| RecordedEvent { currency: Some("USD".into()), ..event })
+                .collect();
+            let first = set[0].clone();
+            for index in dropped {
+                if set.len() > 1 {
+                    set.remove(index.index(set.len()));
+                }
+            }
+            if !set.contains(&first) {
+                set.insert(0, first); // the tracking event is what admits the action
+            }
+            if let Some(index) = blank {
+                let mut event = set[index.index(set.len())].clone();
+                event.payout = None;
+                set.push(event);
+            }
+            if let Some(index) = foreign {
+                let mut event = set[index.index(set.len())].clone();
+                event.currency = Some("EUR".into());
+                event.delta_payout = event.delta_payout.map(|delta| delta.checked_add(money(1)).unwrap());
+                set.push(event);
+            }
+            let mut sent = set.clone();
+            for index in repeats {
+                sent.push(set[index.index(set.len())].clone());
+            }
+            // The tracking event arrives first in both orders (a first event needs a payout).
+            let in_order = shuffled(set.clone(), 0);
+            let mut rest = shuffled(sent[1..].to_vec(), seed);
+            rest.insert(0, sent[0].clone());
+            for (seq, event) in rest.iter_mut().enumerate() {
+                event.seq = seq as i64;
+            }
+            let (position, _, entries) = deliver(&rest);
+            let (ordered, _, _) = deliver(&in_order);
+            // From the set, in its arrival order.
+            let mut distinct: Vec<RecordedEvent> = Vec::new();
+            for event in &rest {
+                if !distinct.iter().any(|known| known.payout == event.payout
+                    && known.delta_payout == event.delta_payout
+                    && known.status == event.status
+                    && known.currency == event.currency) {
+                    distinct.push(event.clone());
+                }
+            }
+            prop_assert_eq!(&position.flags, &super::position(&distinct).unwrap().flags);
+            let order_free = |flags: &Flags| -> Flags {
+                flags.iter().filter(|flag| !matches!(flag, Flag::Gap | Flag::AfterReversal)).collect()
+            };
+            prop_assert_eq!(order_free(&position.flags), order_free(&ordered.flags));
+            prop_assert_eq!(
+                position.flags.contains(&Flag::Gap) || position.flags.contains(&Flag::AfterReversal),
+                ordered.flags.contains(&Flag::Gap) || ordered.flags.contains(&Flag::AfterReversal),
+                "whether a link is in question does not depend on the order"
+            );
+            let mut per_currency: BTreeMap<Option<String>, Money> = BTreeMap::new();
+            for entry in entries {
+                let sum = per_currency.entry(entry.currency).or_default();
+                *sum = sum.checked_add(entry.payout_delta).unwrap();
+            }
+            for (currency, sum) in per_currency {
+                let expected = if currency == position.currency { position.payout } else { Money::ZERO };
+                prop_assert_eq!(sum, expected, "{:?}", currency);
+            }
         }
     }
 }

@@ -362,3 +362,132 @@ on_both_backends! {
         assert!(page.contains(r#"<option value="9876">"#) && page.contains(r#"<option value="USD">"#), "the known brands and currencies are offered");
     }
 }
+
+/// One random impact.com-shaped history, as in `shared/reference/ledger_model.py`: tracked,
+/// modifications among few values (0 included: repeats and drops to zero), maybe a reversal.
+fn random_history(rng: &mut impl rand::Rng, id: &str, currency: &str) -> (Vec<String>, i64) {
+    let brand = if id.ends_with(['0', '2', '4', '6', '8']) {
+        "9876"
+    } else {
+        "5555"
+    };
+    let event = |status: &str, payout: i64, delta: i64| {
+        let money = |cents: i64| {
+            format!(
+                "{}{}.{:02}",
+                if cents < 0 { "-" } else { "" },
+                cents.abs() / 100,
+                cents.abs() % 100
+            )
+        };
+        format!(
+            "ActionId={id}&Status={status}&Payout={}&DeltaPayout={}&Currency={currency}&CampaignId={brand}",
+            money(payout),
+            money(delta)
+        )
+    };
+    let mut payout = rng.random_range(100..5_000i64);
+    let mut history = vec![event("PENDING", payout, payout)];
+    for _ in 0..rng.random_range(0..4) {
+        let new = rng.random_range(0..6i64) * 100;
+        let candidate = event("MODIFIED", new, new - payout);
+        if new != payout && !history.contains(&candidate) {
+            history.push(candidate);
+            payout = new;
+        }
+    }
+    if rng.random_bool(0.3) {
+        history.push(event("REVERSED", 0, -payout));
+        payout = 0;
+    }
+    (history, payout)
+}
+
+on_both_backends! {
+    /// The property of issue 22: random histories with clearings and reversals after clearing,
+    /// shuffled and repeated, around a closed month: the closed month's figures never change,
+    /// per action and currency the entries sum to the payout (`check`), and every action's flags
+    /// are those computed from its set.
+    async fn random_histories_around_a_closed_month_keep_it_and_flags_come_from_the_set(backend: Backend) {
+        use postback_ledger::domain::reconcile;
+        use postback_ledger::storage::{Database, action_events, actions, clearances};
+        use rand::{Rng, SeedableRng};
+        use rand::seq::SliceRandom;
+
+        let (clock, seconds) = movable_clock(at(10, 5));
+        let app = spawn_on_with_clock(TestDatabase::new(backend), &base_config(), clock).await;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(22);
+        let mut histories = Vec::new();
+        for n in 0..24 {
+            let currency = if n % 3 == 0 { "EUR" } else { "USD" };
+            histories.push((format!("P{n:02}"), random_history(&mut rng, &format!("P{n:02}"), currency)));
+        }
+        // October: part of each history, shuffled, with repeats; a third of the actions clear.
+        let mut later = Vec::new();
+        let mut october = Vec::new();
+        for (_, (history, _)) in &histories {
+            let cut = rng.random_range(1..=history.len());
+            october.extend(history[..cut].iter().cloned());
+            later.extend(history[cut..].iter().cloned());
+            if rng.random_bool(0.3) {
+                october.push(history[0].clone());
+            }
+        }
+        october.shuffle(&mut rng);
+        for query in &october {
+            app.get_postback("actions", query).await;
+        }
+        let cleared: Vec<&str> = histories.iter().step_by(3).map(|(id, _)| id.as_str()).collect();
+        let clearing = format!("ActionIds={}&LedgerDate=2026-10-20T10:00:00Z", cleared.join(","));
+        assert_eq!(app.get_postback("clearing", &clearing).await.status, 200);
+
+        seconds.store(at(11, 3).timestamp(), Ordering::SeqCst);
+        let output = app.cli(&["close", "2026-10"]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let closed = app.json("/api/statement?year=2026").await.unwrap()["months"].clone();
+
+        // November: the rest (reversals after clearing among them), repeats, and a clearing
+        // that arrives late for October.
+        for (_, (history, _)) in &histories {
+            if rng.random_bool(0.5) {
+                later.push(history[rng.random_range(0..history.len())].clone());
+            }
+        }
+        later.shuffle(&mut rng);
+        for query in &later {
+            app.get_postback("actions", query).await;
+        }
+        let late: Vec<&str> = histories.iter().skip(1).step_by(3).map(|(id, _)| id.as_str()).collect();
+        let clearing = format!("ActionIds={}&LedgerDate=2026-10-28T10:00:00Z", late.join(","));
+        assert_eq!(app.get_postback("clearing", &clearing).await.status, 200);
+
+        let statement = app.json("/api/statement?year=2026").await.unwrap();
+        let october_now = statement["months"].as_array().unwrap().iter().find(|m| m["month"] == "2026-10").unwrap();
+        let october_then = closed.as_array().unwrap().iter().find(|m| m["month"] == "2026-10").unwrap();
+        assert_eq!(october_now, october_then, "a closed month never changes");
+        assert!(statement["months"][0]["rows"].as_array().unwrap().iter().any(|row| row["concerns"] == "2026-10"));
+        let output = app.cli(&["check"]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+
+        let db = Database::connect(&app.db.url).unwrap();
+        let mut conn = db.conn().unwrap();
+        let mut clawed_back = 0;
+        for (id, (_, final_payout)) in &histories {
+            let action = actions::find(&mut conn, id).unwrap().unwrap();
+            assert_eq!(action.payout, final_payout * 100, "{id}: the complete set's payout");
+            let rows = action_events::of_action(&mut conn, id).unwrap();
+            let events: Vec<_> = rows.iter().map(action_events::ActionEventRow::recorded).collect();
+            let clearance = clearances::of_action(&mut conn, id).unwrap();
+            let context = reconcile::Context {
+                locking_date: None,
+                received_at: rows.iter().map(|row| row.received_at.and_utc()).collect(),
+                cleared: clearance.is_some(),
+                cleared_at: clearance.map(|booked| booked.recorded_at.and_utc()),
+            };
+            assert_eq!(action.flags, reconcile::flags_of(&events, &context).unwrap(), "{id}: flags from the set");
+            clawed_back += usize::from(action.flags.iter().any(|flag| matches!(flag,
+                reconcile::Flag::ReversedAfterClearing | reconcile::Flag::ChangedAfterClearing)));
+        }
+        assert!(clawed_back > 0, "the histories hold changes after clearing");
+    }
+}

@@ -149,16 +149,41 @@ pub fn daily_movements(
              ORDER BY day, currency"
         }
         AnyConnection::Postgresql(_) => {
-            "SELECT SUBSTR(CAST(e.recorded_at AS TEXT), 1, 10) AS day, a.payout_currency AS currency,
+            "SELECT SUBSTR(CAST(e.recorded_at AS TEXT), 1, 10) AS day, COALESCE(e.currency, a.payout_currency) AS currency,
                     CAST(COALESCE(SUM(CASE WHEN e.kind = 'tracked' THEN e.payout_delta ELSE 0 END), 0) AS BIGINT) AS tracked,
                     CAST(-COALESCE(SUM(CASE WHEN e.kind = 'reversed' THEN e.payout_delta ELSE 0 END), 0) AS BIGINT) AS reversed
              FROM ledger_entries e JOIN actions a ON a.action_id = e.action_id
              WHERE e.recorded_at >= $2 AND e.kind IN ('tracked', 'reversed') AND ($1 OR NOT a.is_test)
-             GROUP BY SUBSTR(CAST(e.recorded_at AS TEXT), 1, 10), a.payout_currency
+             GROUP BY 1, 2
              ORDER BY day, currency"
         }
     };
     load_sql!(conn, sql.to_owned(), |q| q
+        .bind::<Bool, _>(include_tests)
+        .bind::<Timestamp, _>(since))
+}
+
+/// `daily_movements` for a book kept in another zone than UTC: per UTC quarter hour (every
+/// zone's offset is a whole number of quarter hours), which the reader folds into the zone's
+/// days. `day` is then `YYYY-MM-DD HH:M`, the quarter's start (its minute unpadded: 0, 15, 30
+/// or 45).
+pub fn quarter_hour_movements(
+    conn: &mut AnyConnection,
+    include_tests: bool,
+    since: NaiveDateTime,
+) -> QueryResult<Vec<DailyMovement>> {
+    const QUARTER: &str = "SUBSTR(CAST(e.recorded_at AS TEXT), 1, 14) || \
+        CAST((CAST(SUBSTR(CAST(e.recorded_at AS TEXT), 15, 2) AS INTEGER) / 15) * 15 AS TEXT)";
+    let sql = format!(
+        "SELECT {QUARTER} AS day, COALESCE(e.currency, a.payout_currency) AS currency,
+                CAST(COALESCE(SUM(CASE WHEN e.kind = 'tracked' THEN e.payout_delta ELSE 0 END), 0) AS BIGINT) AS tracked,
+                CAST(-COALESCE(SUM(CASE WHEN e.kind = 'reversed' THEN e.payout_delta ELSE 0 END), 0) AS BIGINT) AS reversed
+         FROM ledger_entries e JOIN actions a ON a.action_id = e.action_id
+         WHERE e.recorded_at >= $2 AND e.kind IN ('tracked', 'reversed') AND ($1 OR NOT a.is_test)
+         GROUP BY 1, 2
+         ORDER BY 1, 2"
+    );
+    load_sql!(conn, sql, |q| q
         .bind::<Bool, _>(include_tests)
         .bind::<Timestamp, _>(since))
 }

@@ -503,10 +503,13 @@ diesel::define_sql_function! {
     fn lower(text: Nullable<Text>) -> Nullable<Text>;
 }
 
-/// The distinct brands (campaign id and name) and payout currencies, for the list's choices.
+/// A brand as actions name it: its campaign id and name.
+pub type Brand = (Option<String>, Option<String>);
+
+/// The distinct brands and payout currencies, for the list's choices.
 pub fn known_brands_and_currencies(
     conn: &mut AnyConnection,
-) -> QueryResult<(Vec<(Option<String>, Option<String>)>, Vec<String>)> {
+) -> QueryResult<(Vec<Brand>, Vec<String>)> {
     let brands = actions::table
         .select((actions::campaign_id, actions::campaign_name))
         .filter(

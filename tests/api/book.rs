@@ -124,6 +124,7 @@ on_both_backends! {
         assert_eq!(cleared["actions"][0]["action_id"], "C1");
         let (_, page) = app.get("/actions?status=cleared").await;
         assert!(page.contains(">Cleared<"), "a cleared column");
+        assert!(page.contains(r#"<a href="/actions?status=cleared" aria-current="page">Cleared</a>"#), "a Cleared tab");
     }
 }
 

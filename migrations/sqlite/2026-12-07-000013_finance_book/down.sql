@@ -5,6 +5,12 @@ DROP TRIGGER entry_totals_insert;
 DROP TRIGGER action_totals_delete;
 DROP TRIGGER action_totals_update;
 DROP TRIGGER action_totals_insert;
+UPDATE entry_totals SET payout = payout + payout_hi * 1000000000;
+UPDATE action_totals SET payout = payout + payout_hi * 1000000000,
+                         amount = amount + amount_hi * 1000000000;
+ALTER TABLE entry_totals DROP COLUMN payout_hi;
+ALTER TABLE action_totals DROP COLUMN amount_hi;
+ALTER TABLE action_totals DROP COLUMN payout_hi;
 DROP TABLE closed_statement_rows;
 DROP TABLE closed_months;
 DROP TABLE clearances;

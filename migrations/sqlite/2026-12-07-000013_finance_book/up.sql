@@ -99,25 +99,37 @@ BEGIN
 END;
 
 -- The running sums follow: an action is cleared when it has `ledger_date` (not a scheduled
--- date), and an entry counts in its own currency.
+-- date), and an entry counts in its own currency. Each sum is kept as two limbs, the billions
+-- (`*_hi`, v / 10^9) and the rest (v % 10^9), so SQLite's integer arithmetic never overflows
+-- into a REAL: the reader joins them in i128.
+ALTER TABLE action_totals ADD COLUMN payout_hi BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE action_totals ADD COLUMN amount_hi BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE entry_totals ADD COLUMN payout_hi BIGINT NOT NULL DEFAULT 0;
+
 DROP TRIGGER action_totals_insert;
 DROP TRIGGER action_totals_update;
 DROP TRIGGER action_totals_delete;
 DELETE FROM action_totals;
-INSERT INTO action_totals
+INSERT INTO action_totals (currency, is_test, status, cleared, locking_day, actions, payout,
+                           amount, payout_hi, amount_hi)
 SELECT COALESCE(payout_currency, ''), is_test, status, ledger_date IS NOT NULL,
-       COALESCE(SUBSTR(locking_date, 1, 10), ''), COUNT(*), SUM(payout), SUM(amount)
+       COALESCE(SUBSTR(locking_date, 1, 10), ''), COUNT(*), SUM(payout % 1000000000),
+       SUM(amount % 1000000000), SUM(payout / 1000000000), SUM(amount / 1000000000)
 FROM actions
 GROUP BY 1, 2, 3, 4, 5;
 
 CREATE TRIGGER action_totals_insert AFTER INSERT ON actions
 BEGIN
-    INSERT INTO action_totals
+    INSERT INTO action_totals (currency, is_test, status, cleared, locking_day, actions, payout,
+                               amount, payout_hi, amount_hi)
     VALUES (COALESCE(NEW.payout_currency, ''), NEW.is_test, NEW.status,
             NEW.ledger_date IS NOT NULL, COALESCE(SUBSTR(NEW.locking_date, 1, 10), ''),
-            1, NEW.payout, NEW.amount)
+            1, NEW.payout % 1000000000, NEW.amount % 1000000000, NEW.payout / 1000000000,
+            NEW.amount / 1000000000)
     ON CONFLICT DO UPDATE SET actions = actions + 1, payout = payout + excluded.payout,
-                              amount = amount + excluded.amount;
+                              amount = amount + excluded.amount,
+                              payout_hi = payout_hi + excluded.payout_hi,
+                              amount_hi = amount_hi + excluded.amount_hi;
 END;
 
 CREATE TRIGGER action_totals_update
@@ -128,22 +140,32 @@ WHEN OLD.payout_currency IS NOT NEW.payout_currency OR OLD.is_test IS NOT NEW.is
   OR OLD.amount IS NOT NEW.amount
 BEGIN
     UPDATE action_totals
-    SET actions = actions - 1, payout = payout - OLD.payout, amount = amount - OLD.amount
+    SET actions = actions - 1, payout = payout - OLD.payout % 1000000000,
+        amount = amount - OLD.amount % 1000000000,
+        payout_hi = payout_hi - OLD.payout / 1000000000,
+        amount_hi = amount_hi - OLD.amount / 1000000000
     WHERE currency = COALESCE(OLD.payout_currency, '') AND is_test = OLD.is_test
       AND status = OLD.status AND cleared = (OLD.ledger_date IS NOT NULL)
       AND locking_day = COALESCE(SUBSTR(OLD.locking_date, 1, 10), '');
-    INSERT INTO action_totals
+    INSERT INTO action_totals (currency, is_test, status, cleared, locking_day, actions, payout,
+                               amount, payout_hi, amount_hi)
     VALUES (COALESCE(NEW.payout_currency, ''), NEW.is_test, NEW.status,
             NEW.ledger_date IS NOT NULL, COALESCE(SUBSTR(NEW.locking_date, 1, 10), ''),
-            1, NEW.payout, NEW.amount)
+            1, NEW.payout % 1000000000, NEW.amount % 1000000000, NEW.payout / 1000000000,
+            NEW.amount / 1000000000)
     ON CONFLICT DO UPDATE SET actions = actions + 1, payout = payout + excluded.payout,
-                              amount = amount + excluded.amount;
+                              amount = amount + excluded.amount,
+                              payout_hi = payout_hi + excluded.payout_hi,
+                              amount_hi = amount_hi + excluded.amount_hi;
 END;
 
 CREATE TRIGGER action_totals_delete AFTER DELETE ON actions
 BEGIN
     UPDATE action_totals
-    SET actions = actions - 1, payout = payout - OLD.payout, amount = amount - OLD.amount
+    SET actions = actions - 1, payout = payout - OLD.payout % 1000000000,
+        amount = amount - OLD.amount % 1000000000,
+        payout_hi = payout_hi - OLD.payout / 1000000000,
+        amount_hi = amount_hi - OLD.amount / 1000000000
     WHERE currency = COALESCE(OLD.payout_currency, '') AND is_test = OLD.is_test
       AND status = OLD.status AND cleared = (OLD.ledger_date IS NOT NULL)
       AND locking_day = COALESCE(SUBSTR(OLD.locking_date, 1, 10), '');
@@ -152,19 +174,21 @@ END;
 DROP TRIGGER entry_totals_insert;
 DROP TRIGGER entry_totals_regroup;
 DELETE FROM entry_totals;
-INSERT INTO entry_totals
+INSERT INTO entry_totals (day, kind, currency, is_test, entries, payout, payout_hi)
 SELECT SUBSTR(e.recorded_at, 1, 10), e.kind, COALESCE(e.currency, a.payout_currency, ''),
-       a.is_test, COUNT(*), SUM(e.payout_delta)
+       a.is_test, COUNT(*), SUM(e.payout_delta % 1000000000), SUM(e.payout_delta / 1000000000)
 FROM ledger_entries e JOIN actions a ON a.action_id = e.action_id
 GROUP BY 1, 2, 3, 4;
 
 CREATE TRIGGER entry_totals_insert AFTER INSERT ON ledger_entries
 BEGIN
-    INSERT INTO entry_totals
+    INSERT INTO entry_totals (day, kind, currency, is_test, entries, payout, payout_hi)
     SELECT SUBSTR(NEW.recorded_at, 1, 10), NEW.kind,
-           COALESCE(NEW.currency, a.payout_currency, ''), a.is_test, 1, NEW.payout_delta
+           COALESCE(NEW.currency, a.payout_currency, ''), a.is_test, 1,
+           NEW.payout_delta % 1000000000, NEW.payout_delta / 1000000000
     FROM actions a WHERE a.action_id = NEW.action_id
-    ON CONFLICT DO UPDATE SET entries = entries + 1, payout = payout + excluded.payout;
+    ON CONFLICT DO UPDATE SET entries = entries + 1, payout = payout + excluded.payout,
+                              payout_hi = payout_hi + excluded.payout_hi;
 END;
 
 -- Only entries without a currency of their own follow their action's; the test marker moves
@@ -172,16 +196,20 @@ END;
 CREATE TRIGGER entry_totals_regroup AFTER UPDATE OF payout_currency, is_test ON actions
 WHEN OLD.payout_currency IS NOT NEW.payout_currency OR OLD.is_test IS NOT NEW.is_test
 BEGIN
-    INSERT INTO entry_totals
+    INSERT INTO entry_totals (day, kind, currency, is_test, entries, payout, payout_hi)
     SELECT SUBSTR(recorded_at, 1, 10), kind, COALESCE(currency, OLD.payout_currency, ''),
-           OLD.is_test, -COUNT(*), -SUM(payout_delta)
+           OLD.is_test, -COUNT(*), -SUM(payout_delta % 1000000000),
+           -SUM(payout_delta / 1000000000)
     FROM ledger_entries WHERE action_id = NEW.action_id GROUP BY 1, 2, 3
     ON CONFLICT DO UPDATE SET entries = entries + excluded.entries,
-                              payout = payout + excluded.payout;
-    INSERT INTO entry_totals
+                              payout = payout + excluded.payout,
+                              payout_hi = payout_hi + excluded.payout_hi;
+    INSERT INTO entry_totals (day, kind, currency, is_test, entries, payout, payout_hi)
     SELECT SUBSTR(recorded_at, 1, 10), kind, COALESCE(currency, NEW.payout_currency, ''),
-           NEW.is_test, COUNT(*), SUM(payout_delta)
+           NEW.is_test, COUNT(*), SUM(payout_delta % 1000000000),
+           SUM(payout_delta / 1000000000)
     FROM ledger_entries WHERE action_id = NEW.action_id GROUP BY 1, 2, 3
     ON CONFLICT DO UPDATE SET entries = entries + excluded.entries,
-                              payout = payout + excluded.payout;
+                              payout = payout + excluded.payout,
+                              payout_hi = payout_hi + excluded.payout_hi;
 END;

@@ -182,7 +182,7 @@ pub async fn actions(
     let (heading, status, section) = match filter.bucket {
         Some(Bucket::Pending) => ("Pending actions", "pending", "pending"),
         Some(Bucket::Approved) => ("Approved actions", "approved", "approved"),
-        Some(Bucket::Cleared) => ("Cleared actions", "cleared", "all"),
+        Some(Bucket::Cleared) => ("Cleared actions", "cleared", "cleared"),
         Some(Bucket::Reversed) => ("Reversed actions", "reversed", "reversed"),
         None => ("All actions", "all", "all"),
     };

@@ -107,17 +107,17 @@ pub fn due(
     Ok(due)
 }
 
-/// Closes what is due, every hour, for `[statement] close_after_days`.
-pub fn close_periodically(db: Database, zone: Tz, days: u32) {
+/// Closes what is due, every hour (the first time at start), for `[statement] close_after_days`.
+pub fn close_periodically(db: Database, zone: Tz, days: u32, clock: crate::domain::clock::Clock) {
     actix_web::rt::spawn(async move {
         let mut every_hour = tokio::time::interval(Duration::from_secs(60 * 60));
         loop {
             every_hour.tick().await;
             let db = db.clone();
+            let now = clock.now();
             let closing =
                 tokio::task::spawn_blocking(move || -> Result<Vec<String>, CloseError> {
                     let mut conn = db.conn()?;
-                    let now = Utc::now();
                     let mut closed = Vec::new();
                     for month in due(&mut conn, zone, now, days)? {
                         match close_month(&mut conn, &month, zone, now, "close_after_days") {

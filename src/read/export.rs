@@ -78,6 +78,7 @@ pub static ACTION_HEADER: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
     header.extend(ActionDetails::<String, String>::DATES);
     header.extend([
         "ledger_date",
+        "cleared_at",
         "first_received_at",
         "last_received_at",
         "flags",
@@ -115,6 +116,7 @@ pub fn action_record(view: &ActionView) -> Vec<String> {
     );
     record.extend([
         view.ledger_date.clone().unwrap_or_default(),
+        view.cleared_at.clone().unwrap_or_default(),
         view.first_seen_at.clone(),
         view.last_seen_at.clone(),
         view.flags.to_string().replace(',', " "),

@@ -210,6 +210,8 @@ pub struct Statement {
     pub include_tests: bool,
     /// The IANA zone the months follow.
     pub time_zone: String,
+    /// The year's closed months, with movement or not.
+    pub closed_months: Vec<String>,
     /// Newest month first; months without movement are left out.
     pub months: Vec<StatementMonth>,
     /// The year per currency.
@@ -315,6 +317,12 @@ pub fn assemble(period: Period, calendar: &Calendar, lines: Vec<Line>) -> Statem
         year: period.year,
         include_tests: period.include_tests,
         time_zone: calendar.zone.name().to_owned(),
+        closed_months: calendar
+            .closed
+            .keys()
+            .filter(|month| month.starts_with(&format!("{:04}-", period.year)))
+            .cloned()
+            .collect(),
         months,
         totals: per_currency(totals),
     }

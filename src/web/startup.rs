@@ -139,6 +139,7 @@ impl Application {
                 db.clone(),
                 settings.statement.time_zone,
                 days,
+                clock.clone(),
             );
         }
         let state = web::Data::new(AppState {

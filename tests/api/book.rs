@@ -494,3 +494,36 @@ on_both_backends! {
         assert!(clawed_back > 0, "the histories hold changes after clearing");
     }
 }
+
+on_both_backends! {
+    /// `[statement] close_after_days` closes each month that many days after it ends (at start,
+    /// then hourly), with any earlier month left open.
+    async fn months_close_by_themselves_after_close_after_days(backend: Backend) {
+        let first = spawn_on_with_clock(TestDatabase::new(backend), &base_config(), Clock::fixed(at(10, 10))).await;
+        outcome(&first, "actions", "ActionId=A1&Status=PENDING&Payout=3.00&DeltaPayout=3.00&Currency=USD").await;
+        let TestApp { db, .. } = first;
+        let config = format!("{}\n[statement]\nclose_after_days = 10\n", base_config());
+        // 15 December: November ended 14 days ago, October before it; December is open.
+        let app = spawn_on_with_clock(db, &config, Clock::fixed(at(12, 15))).await;
+        let mut statement = serde_json::Value::Null;
+        for _ in 0..50 {
+            statement = app.json("/api/statement?year=2026").await.unwrap();
+            if statement["closed_months"].as_array().unwrap().len() == 2 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(statement["closed_months"], json!(["2026-10", "2026-11"]), "October and the empty November; not December");
+        let closed: Vec<&str> = statement["months"].as_array().unwrap().iter()
+            .filter(|month| month["closed"] == true)
+            .map(|month| month["month"].as_str().unwrap())
+            .collect();
+        assert_eq!(closed, ["2026-10"], "an empty month shows no row");
+        let output = app.cli(&["close", "2026-11"]);
+        assert!(String::from_utf8_lossy(&output.stderr).contains("already closed"));
+        outcome(&app, "clearing", "ActionIds=A1&LedgerDate=2026-11-20T00:00:00Z").await;
+        let statement = app.json("/api/statement?year=2026").await.unwrap();
+        assert_eq!(statement["months"][0]["month"], "2026-12");
+        assert_eq!(statement["months"][0]["rows"][0]["concerns"], "2026-11", "lands in December, naming November");
+    }
+}

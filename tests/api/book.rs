@@ -527,3 +527,62 @@ on_both_backends! {
         assert_eq!(statement["months"][0]["rows"][0]["concerns"], "2026-11", "lands in December, naming November");
     }
 }
+
+on_both_backends! {
+    /// A ledger written before issue 22 upgrades in place: what a clearing named is booked as
+    /// cleared at what it is, its scheduled date stays a schedule, and `check` passes.
+    async fn a_ledger_from_before_upgrades_in_place(backend: Backend) {
+        let db = TestDatabase::new(backend);
+        let folder = match backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        };
+        let root = format!("{}/migrations/{folder}", env!("CARGO_MANIFEST_DIR"));
+        let mut earlier: Vec<String> = std::fs::read_dir(&root).unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name.as_str() < "2026-12-07")
+            .collect();
+        earlier.sort();
+        db.execute("CREATE TABLE __diesel_schema_migrations (version VARCHAR(50) PRIMARY KEY NOT NULL, \
+                    run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)");
+        for name in &earlier {
+            db.execute(&std::fs::read_to_string(format!("{root}/{name}/up.sql")).unwrap());
+            let version: String = name.split('_').next().unwrap().chars().filter(char::is_ascii_digit).collect();
+            db.execute(&format!("INSERT INTO __diesel_schema_migrations (version) VALUES ('{version}')"));
+        }
+        db.execute(
+            "INSERT INTO deliveries (source, kind, dedup_key, received_at, last_received_at, method, query, outcome) VALUES
+                 ('actions', 'action_lifecycle', 'k1', '2026-11-05 10:00:00', '2026-11-05 10:00:00', 'GET', 'q', 'applied'),
+                 ('clearing', 'action_clearing', 'k2', '2026-11-20 10:00:00', '2026-11-20 10:00:00', 'GET', 'q', 'applied');
+             INSERT INTO actions (action_id, source, status, payout, amount, payout_currency, flags, first_seen_at, last_seen_at, cleared_date) VALUES
+                 ('U1', 'actions', 'pending', 200000, 0, 'USD', '', '2026-11-05 10:00:00', '2026-11-05 10:00:00', '2027-01-01 00:00:00'),
+                 ('U2', 'actions', 'pending', 50000, 0, 'USD', '', '2026-11-05 10:00:00', '2026-11-05 10:00:00', '2027-01-01 00:00:00');
+             INSERT INTO action_events (delivery_id, action_id, status, payout, delta_payout, received_at)
+                 SELECT id, 'U1', 'pending', 200000, 200000, '2026-11-05 10:00:00' FROM deliveries WHERE dedup_key = 'k1';
+             INSERT INTO ledger_entries (action_id, delivery_id, kind, payout_delta, amount_delta, recorded_at)
+                 SELECT 'U1', id, 'tracked', 200000, 0, '2026-11-05 10:00:00' FROM deliveries WHERE dedup_key = 'k1';
+             INSERT INTO clearings (delivery_id, action_id, cleared_date, ledger_date, received_at, matched)
+                 SELECT id, 'U1', '2027-01-01 00:00:00', NULL, '2026-11-20 10:00:00', 'cleared' FROM deliveries WHERE dedup_key = 'k2';",
+        );
+        // U2 had only a scheduled date: the rows below give it its event and entry.
+        db.execute(
+            "INSERT INTO action_events (delivery_id, action_id, status, payout, delta_payout, received_at)
+                 SELECT id, 'U2', 'pending', 50000, 50000, '2026-11-05 10:00:00' FROM deliveries WHERE dedup_key = 'k2';
+             INSERT INTO ledger_entries (action_id, delivery_id, kind, payout_delta, amount_delta, recorded_at)
+                 SELECT 'U2', id, 'tracked', 50000, 0, '2026-11-05 10:00:00' FROM deliveries WHERE dedup_key = 'k2';",
+        );
+        let app = spawn_on_with_clock(db, &base_config(), Clock::fixed(at(12, 1))).await;
+        let output = app.cli(&["check"]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+        let cleared = app.action("U1").await.unwrap();
+        assert_eq!((cleared["shown_status"].as_str(), cleared["cleared_at"].as_str()), (Some("cleared"), Some("2026-11-20T10:00:00Z")));
+        assert_eq!(cleared["clearance"]["payout"], "20.00");
+        let scheduled = app.action("U2").await.unwrap();
+        assert_eq!((scheduled["shown_status"].as_str(), scheduled["cleared_date"].as_str()), (Some("pending"), Some("2027-01-01T00:00:00Z")));
+        let november = month_row(&app, 2026, "2026-11").await.unwrap();
+        assert_eq!((november["tracked"].as_str(), november["cleared"].as_str()), (Some("25.00"), Some("20.00")));
+        let summary = app.json("/api/summary").await.unwrap();
+        assert_eq!(totals(&summary, "USD")["cleared"], json!({"actions": 1, "payout": "20.00"}));
+        assert_eq!(totals(&summary, "USD")["pending"], json!({"actions": 1, "payout": "5.00"}));
+    }
+}

@@ -167,9 +167,11 @@ impl StatementRow {
             (Some(from), Some(to)) => (from.to_string(), to.to_string()),
             _ => (String::new(), String::new()),
         };
+        // A row of clearances alone (no entry booked that month) lists what cleared in it.
+        let date_field = if self.entries == 0 { "cleared" } else { "ledger" };
         let mut pairs = vec![
             ("status", "all".to_owned()),
-            ("date_field", "ledger".to_owned()),
+            ("date_field", date_field.to_owned()),
             ("from", from),
             ("to", to),
         ];

@@ -168,7 +168,11 @@ impl StatementRow {
             _ => (String::new(), String::new()),
         };
         // A row of clearances alone (no entry booked that month) lists what cleared in it.
-        let date_field = if self.entries == 0 { "cleared" } else { "ledger" };
+        let date_field = if self.entries == 0 {
+            "cleared"
+        } else {
+            "ledger"
+        };
         let mut pairs = vec![
             ("status", "all".to_owned()),
             ("date_field", date_field.to_owned()),

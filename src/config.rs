@@ -58,6 +58,8 @@ pub struct FileConfig {
     pub metrics: MetricsAccess,
     #[serde(default)]
     pub alerts: AlertsFile,
+    #[serde(default)]
+    pub statement: StatementConfig,
 }
 
 /// `[alerts]` as written: silence and trouble alerts, and where they are sent.
@@ -172,6 +174,32 @@ impl Testing {
 pub struct Retention {
     /// `serve` prunes raw payloads of deliveries older than this many days, at start and daily.
     pub raw_days: Option<u32>,
+}
+
+/// The statement's calendar: the zone its months follow and when months close by themselves.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StatementConfig {
+    /// An IANA zone name (`America/Los_Angeles`); UTC when absent.
+    pub time_zone: Option<String>,
+    /// Close each month this many days after it ends.
+    pub close_after_days: Option<u32>,
+}
+
+/// `[statement]` resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatementSettings {
+    pub time_zone: chrono_tz::Tz,
+    pub close_after_days: Option<u32>,
+}
+
+impl Default for StatementSettings {
+    fn default() -> Self {
+        StatementSettings {
+            time_zone: chrono_tz::Tz::UTC,
+            close_after_days: None,
+        }
+    }
 }
 
 /// Who may scrape `/metrics` from elsewhere than this machine (loopback clients always may).
@@ -367,6 +395,7 @@ pub struct Settings {
     pub retention: Retention,
     pub metrics: MetricsAccess,
     pub alerts: Alerts,
+    pub statement: StatementSettings,
     /// The file the settings came from, if any.
     pub file: Option<PathBuf>,
 }
@@ -696,6 +725,17 @@ pub fn resolve(file: FileConfig) -> Result<Settings, ConfigError> {
         retention: file.retention,
         metrics: file.metrics,
         alerts,
+        statement: StatementSettings {
+            time_zone: match file.statement.time_zone.as_deref().map(str::trim) {
+                None | Some("") => chrono_tz::Tz::UTC,
+                Some(name) => name.parse().map_err(|_| {
+                    ConfigError::Invalid(format!(
+                        "[statement] time_zone: `{name}` is not an IANA time zone (say \"America/Los_Angeles\")"
+                    ))
+                })?,
+            },
+            close_after_days: file.statement.close_after_days,
+        },
         file: None,
     })
 }

@@ -29,7 +29,8 @@ use crate::web::startup::{self, Application, PREVIOUS_SECRET_KEY, SECRET_KEY};
   postback-ledger token show
   echo 's3cret' | postback-ledger hash-password          # for [dashboard] password_hash
   postback-ledger send-test --to http://127.0.0.1:8080 --scenario lifecycle --secret S
-  postback-ledger prune --raw-older-than 90d             # forget old raw payloads, keep the ledger"
+  postback-ledger prune --raw-older-than 90d             # forget old raw payloads, keep the ledger
+  postback-ledger close 2026-11                          # close November: its statement never changes"
 )]
 pub struct Cli {
     /// The configuration file (default: $POSTBACK_LEDGER_CONFIG, else ./postback-ledger.toml if present).
@@ -73,6 +74,12 @@ pub enum Command {
         /// Age such as 90d, 12h, 30m (default: `[retention] raw_days` of the configuration).
         #[arg(long, value_name = "AGE")]
         raw_older_than: Option<String>,
+    },
+    /// Close a month that has ended: its statement is stored as it stands and never changes;
+    /// later facts for it land in the first open month as adjustments.
+    Close {
+        /// The month, as 2026-11 (in `[statement] time_zone`).
+        month: String,
     },
 }
 
@@ -120,6 +127,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Token { action } => token(&settings, action),
         Command::SendTest(args) => return crate::cli::send_test::run(&settings, args),
         Command::Prune { raw_older_than } => prune(&settings, raw_older_than.as_deref()),
+        Command::Close { month } => close(&settings, &month),
         Command::HashPassword => unreachable!("handled before the configuration is read"),
     };
     match result {
@@ -242,6 +250,21 @@ fn check(settings: &Settings) -> ExitCode {
             ExitCode::from(3)
         }
     }
+}
+
+fn close(settings: &Settings, month: &str) -> anyhow::Result<()> {
+    let db = Database::connect(&settings.database_url)?;
+    db.migrate()?;
+    let zone = settings.statement.time_zone;
+    let rows = crate::ledger::close::close_month(
+        &mut *db.conn()?,
+        month,
+        zone,
+        chrono::Utc::now(),
+        "cli",
+    )?;
+    println!("{month} closed ({rows} statement row(s), months in {zone})");
+    Ok(())
 }
 
 fn reprocess(settings: &Settings) -> anyhow::Result<()> {

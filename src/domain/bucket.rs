@@ -13,7 +13,8 @@ text_enum! {
         Pending = "pending",
         /// Locked (or sent as approved) and not yet cleared.
         Approved = "approved",
-        /// Paid out: a clearing named it.
+        /// Paid out: a clearing named it (a `ClearedDate` alone is only the date it is
+        /// scheduled to clear).
         Cleared = "cleared",
         Reversed = "reversed",
     }
@@ -24,12 +25,12 @@ text_enum! {
 pub fn bucket_of(
     status: ActionStatus,
     locking_date: Option<NaiveDateTime>,
-    cleared_date: Option<NaiveDateTime>,
+    cleared_at: Option<NaiveDateTime>,
     now: NaiveDateTime,
 ) -> Bucket {
     match status {
         ActionStatus::Reversed => Bucket::Reversed,
-        _ if cleared_date.is_some() => Bucket::Cleared,
+        _ if cleared_at.is_some() => Bucket::Cleared,
         ActionStatus::Approved => Bucket::Approved,
         ActionStatus::Pending if locking_date.is_some_and(|locking| locking <= now) => {
             Bucket::Approved

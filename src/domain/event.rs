@@ -316,6 +316,8 @@ pub enum Quarantine {
     /// placeholders (or only ones it left unreplaced). A setup error, shown as such.
     #[error("{}", EMPTY_POSTBACK_REASON)]
     EmptyPostback,
+    #[error("implausible money in `{field}`: {value} is beyond ±10^12")]
+    ImplausibleMoney { field: String, value: String },
 }
 
 /// The reason an empty postback is quarantined with, as stored and counted.

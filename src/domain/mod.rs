@@ -1,6 +1,7 @@
 //! The rules of the domain, pure: no HTTP, no SQL.
 
 pub mod alert;
+pub mod book;
 pub mod bucket;
 pub mod clock;
 pub mod details;

@@ -8,6 +8,10 @@ use rust_decimal::Decimal;
 /// Decimal places kept exactly. impact.com sends two; four leaves room for rates and rebates.
 pub const SCALE: u32 = 4;
 const UNIT: i64 = 10_000;
+/// The largest plausible amount, in whole currency units: a payout, sale amount or delta beyond
+/// 10^12 (a trillion) is a broken template or an attack, not a sale, and is quarantined. It also
+/// keeps every difference of two amounts, and the sum of 900 of them, inside i64.
+pub const PLAUSIBLE_UNITS: i64 = 1_000_000_000_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Money(i64);
@@ -33,6 +37,11 @@ impl Money {
         self.0
     }
 
+    /// Within the plausible bound (`PLAUSIBLE_UNITS` either side of zero).
+    pub fn is_plausible(self) -> bool {
+        self.0.unsigned_abs() <= (PLAUSIBLE_UNITS as u64) * (UNIT as u64)
+    }
+
     pub fn is_zero(self) -> bool {
         self.0 == 0
     }
@@ -48,6 +57,45 @@ impl Money {
     pub fn to_decimal(self) -> Decimal {
         Decimal::new(self.0, SCALE)
     }
+}
+
+/// A sum of amounts, in ten-thousandths, as exact decimal text like `Money`'s (`1234.50`): sums
+/// run in i128, which no realistic ledger can overflow.
+pub fn wide_text(units: i128) -> String {
+    match Decimal::try_from_i128_with_scale(units, SCALE) {
+        Ok(value) => {
+            let mut value = value.normalize();
+            if value.scale() < 2 {
+                value.rescale(2);
+            }
+            value.to_string()
+        }
+        // Beyond 96 bits: still exact, written by hand.
+        Err(_) => {
+            let sign = if units < 0 { "-" } else { "" };
+            let magnitude = units.unsigned_abs();
+            let unit = UNIT as u128;
+            let fraction = format!("{:04}", magnitude % unit);
+            let fraction = fraction.trim_end_matches('0');
+            let fraction = format!("{fraction:0<2}");
+            format!("{sign}{}.{fraction}", magnitude / unit)
+        }
+    }
+}
+
+/// The exact decimal text `wide_text` writes, read back.
+pub fn parse_wide(text: &str) -> Option<i128> {
+    let (sign, digits) = match text.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, text),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    if fraction.len() > SCALE as usize || whole.is_empty() {
+        return None;
+    }
+    let whole: i128 = whole.parse().ok()?;
+    let fraction: i128 = format!("{fraction:0<4}").parse().ok()?;
+    Some(sign * whole.checked_mul(UNIT as i128)?.checked_add(fraction)?)
 }
 
 impl std::ops::Neg for Money {
@@ -133,6 +181,29 @@ mod tests {
             "9999999999999999999".parse::<Money>(),
             Err(MoneyError::OutOfRange(_))
         ));
+    }
+
+    #[test]
+    fn wide_sums_are_exact_text_both_ways() {
+        for (units, text) in [
+            (105_000i128, "10.50"),
+            (-1, "-0.0001"),
+            (0, "0.00"),
+            (i128::from(i64::MAX) * 4, "3689348814741910.3228"),
+            (i128::MAX / 3, "5671372782015641057722910123862803.5242"),
+        ] {
+            assert_eq!(wide_text(units), text);
+            assert_eq!(parse_wide(text), Some(units), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_plausible_bound_is_a_trillion_either_way() {
+        assert!(money("1000000000000").is_plausible());
+        assert!(money("-1000000000000.00").is_plausible());
+        assert!(!money("1000000000000.0001").is_plausible());
+        assert!(!money("922337203685477.5807").is_plausible());
+        assert!(!money("-922337203685477.5808").is_plausible());
     }
 
     #[test]

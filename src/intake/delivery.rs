@@ -40,6 +40,9 @@ pub struct IncomingDelivery {
     pub client_addr: Option<String>,
     /// SHA-256 over the source and the canonical payload.
     pub dedup_key: String,
+    /// The key this payload had before money values were normalised (only when it differs):
+    /// a delivery stored then and sent again is still recognised by it.
+    pub legacy_key: Option<String>,
     pub understood: Result<Postback, Quarantine>,
     pub warnings: Vec<String>,
     /// The event carries the configured test marker (set by the route, which knows the config).
@@ -95,6 +98,7 @@ pub fn understand(source: &Source, request: RawRequest<'_>) -> IncomingDelivery 
         warnings,
         dedup_key,
         masked,
+        legacy_key,
     } = read(source, &query, request.content_type, &body);
     let (query, body) = if masked.is_empty() {
         (query, body.into_owned())
@@ -111,6 +115,7 @@ pub fn understand(source: &Source, request: RawRequest<'_>) -> IncomingDelivery 
         body,
         client_addr: request.client_addr,
         dedup_key,
+        legacy_key,
         understood,
         warnings,
         is_test: false,
@@ -127,6 +132,50 @@ pub struct Reading {
     pub dedup_key: String,
     /// Whole field values that were secrets (masked in the fields), to mask in the raw request.
     pub masked: Vec<String>,
+    /// The key before money values were normalised, when it differs (see `IncomingDelivery`).
+    pub legacy_key: Option<String>,
+}
+
+/// The canonical fields of each kind that hold money: their values are compared as amounts.
+const MONEY_FIELDS: &[&str] = &[
+    "payout",
+    "delta_payout",
+    "amount",
+    "delta_amount",
+    "expected_payout",
+    "final_payout",
+    "transaction_amount",
+    "price",
+];
+
+/// The fields with each money value written in one form (`10.0`, `10.00`, `"10.00"` and `10`
+/// all become `10.00`), so a retry that formats a number differently is still a duplicate.
+/// A value that is not an amount is left as sent (it is quarantined anyway).
+fn money_normalised(fields: &Fields, mapping: &Mapping) -> Option<Fields> {
+    let keys: Vec<&str> = MONEY_FIELDS
+        .iter()
+        .map(|field| mapping.key_of(field))
+        .filter(|key| !key.is_empty())
+        .collect();
+    let mut normalised: Option<Fields> = None;
+    for (key, value) in fields {
+        if !keys.iter().any(|money| money.eq_ignore_ascii_case(key)) {
+            continue;
+        }
+        let Some(text) = field_text(value) else {
+            continue;
+        };
+        let Ok(money) = text.trim().parse::<crate::domain::money::Money>() else {
+            continue;
+        };
+        let canonical = money.to_string();
+        if canonical != text {
+            normalised
+                .get_or_insert_with(|| fields.clone())
+                .insert(key.clone(), serde_json::Value::String(canonical));
+        }
+    }
+    normalised
 }
 
 /// Reads a request's query and body as the source's event. The query string's pairs are read as
@@ -150,11 +199,27 @@ pub fn read(source: &Source, query: &str, content_type: Option<&str>, body: &[u8
             }
             let understood = mapping::map(&decoded.fields, &source.mapping, &mut warnings);
             let payload = canonical_json(&decoded.fields);
-            Reading {
-                understood,
-                warnings,
-                dedup_key: dedup_key(&source.name, Some(&payload), fields_query, body),
-                masked,
+            let sent_as = dedup_key(&source.name, Some(&payload), fields_query, body);
+            match money_normalised(&decoded.fields, &source.mapping) {
+                None => Reading {
+                    understood,
+                    warnings,
+                    dedup_key: sent_as,
+                    masked,
+                    legacy_key: None,
+                },
+                Some(normalised) => Reading {
+                    understood,
+                    warnings,
+                    dedup_key: dedup_key(
+                        &source.name,
+                        Some(&canonical_json(&normalised)),
+                        fields_query,
+                        body,
+                    ),
+                    masked,
+                    legacy_key: Some(sent_as),
+                },
             }
         }
         Err(error) => Reading {
@@ -162,6 +227,7 @@ pub fn read(source: &Source, query: &str, content_type: Option<&str>, body: &[u8
             warnings: Vec::new(),
             dedup_key: dedup_key(&source.name, None, fields_query, body),
             masked: Vec::new(),
+            legacy_key: None,
         },
     }
 }
@@ -283,6 +349,36 @@ mod tests {
             request("GET", "ActionId=A1&Payout=10.51&Status=PENDING", None, b""),
         );
         assert_ne!(get.dedup_key, other.dedup_key);
+    }
+
+    #[test]
+    fn money_equal_in_value_is_one_dedup_key_and_the_old_key_is_kept() {
+        let source = actions();
+        let sent = |query| understand(&source, request("GET", query, None, b""));
+        let two = sent("ActionId=A1&Payout=10.00&DeltaPayout=10.00");
+        let one = sent("ActionId=A1&Payout=10.0&DeltaPayout=10.0");
+        let json = understand(
+            &source,
+            request(
+                "POST",
+                "",
+                Some("application/json"),
+                br#"{"ActionId":"A1","Payout":10,"DeltaPayout":"10.00"}"#,
+            ),
+        );
+        assert_eq!(one.dedup_key, two.dedup_key);
+        assert_eq!(json.dedup_key, two.dedup_key);
+        assert_eq!(two.legacy_key, None, "already in the normal form: one key");
+        assert!(
+            one.legacy_key.is_some(),
+            "stored before, it was keyed as sent"
+        );
+        assert_ne!(one.legacy_key, Some(one.dedup_key.clone()));
+        // Ids are never normalised: `0012` and `12` are different orders.
+        assert_ne!(
+            sent("ActionId=A1&Payout=1.00&Oid=0012").dedup_key,
+            sent("ActionId=A1&Payout=1.00&Oid=12").dedup_key
+        );
     }
 
     #[test]

@@ -6,10 +6,11 @@ use std::collections::hash_map::Entry;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::Connection;
 
+use crate::domain::book::Book;
 use crate::domain::event::{ActionEvent, ActionStatus, Postback};
 use crate::domain::money::Money;
 use crate::domain::outcome::{Outcome, Stored};
-use crate::domain::reconcile::{self, Effect, Position, RecordedEvent};
+use crate::domain::reconcile::{self, Effect, EntryKind, Position, RecordedEvent};
 use crate::intake::delivery::IncomingDelivery;
 use crate::ledger::kinds;
 use crate::storage::action_details::{RowDetails, StoredDetails};
@@ -18,7 +19,26 @@ use crate::storage::actions::{self, ActionRow, StoredState};
 use crate::storage::deliveries::{self, NewDelivery};
 use crate::storage::ledger_entries::{self, NewLedgerEntry};
 use crate::storage::{AnyConnection, Backend, StorageError, from_db_time, to_db_time};
-use crate::storage::{clearings, inquiries};
+use crate::storage::{clearances, closed_months, inquiries};
+
+/// What applying one understood postback did: an effect, or the reason it stays quarantined.
+pub type Applied = Result<Effect, String>;
+
+/// The book's zone and closed months, read once per batch. A zone the database holds that this
+/// build cannot read is an error: booking into the wrong months would be silent.
+pub fn load_book(conn: &mut AnyConnection) -> Result<Book, StorageError> {
+    let (zone, closed) = closed_months::book_facts(conn)?;
+    let zone = match zone {
+        None => chrono_tz::Tz::UTC,
+        Some(name) => name
+            .parse()
+            .map_err(|_| StorageError::Corrupt(format!("unknown stored time zone `{name}`")))?,
+    };
+    Ok(Book {
+        zone,
+        closed: closed.into_iter().collect(),
+    })
+}
 
 /// Applies every delivery in one transaction (one fsync for the batch). Action and quarantined
 /// deliveries, nearly all of the traffic, are applied a run at a time: a handful of multi-row
@@ -33,14 +53,17 @@ pub fn apply_batch(
     backend: Backend,
     batch: &[IncomingDelivery],
 ) -> Result<Vec<Result<Stored, StorageError>>, StorageError> {
+    let rekeyed = stored_under_legacy_keys(conn, batch)?;
+    let batch = rekeyed.as_deref().unwrap_or(batch);
     let all_at_once = conn.transaction(|conn| {
         lock_actions(conn, backend, batch)?;
+        let book = load_book(conn)?;
         let mut results = Vec::with_capacity(batch.len());
         for run in runs(batch) {
             if applied_in_runs(&run[0]) {
-                results.extend(apply_run(conn, run)?.into_iter().map(Ok));
+                results.extend(apply_run(conn, run, &book)?.into_iter().map(Ok));
             } else {
-                results.push(Ok(apply_one(conn, backend, &run[0])?));
+                results.push(Ok(apply_one(conn, backend, &run[0], &book)?));
             }
         }
         Ok::<_, StorageError>(results)
@@ -53,19 +76,22 @@ pub fn apply_batch(
     }
     conn.transaction(|conn| {
         lock_actions(conn, backend, batch)?;
+        let book = load_book(conn)?;
         let mut results = Vec::with_capacity(batch.len());
         for run in runs(batch) {
             if !applied_in_runs(&run[0]) {
-                results.push(conn.transaction(|conn| apply_one(conn, backend, &run[0])));
+                results.push(conn.transaction(|conn| apply_one(conn, backend, &run[0], &book)));
                 continue;
             }
-            match conn.transaction(|conn| apply_run(conn, run)) {
+            match conn.transaction(|conn| apply_run(conn, run, &book)) {
                 Ok(stored) => results.extend(stored.into_iter().map(Ok)),
                 Err(error) if run.len() == 1 => results.push(Err(error)),
                 Err(error) => {
                     tracing::warn!(error = %error, deliveries = run.len(), "a run was not stored; storing its deliveries one by one");
                     results.extend(run.iter().map(|delivery| {
-                        conn.transaction(|conn| apply_run(conn, std::slice::from_ref(delivery)))
+                        conn.transaction(|conn| {
+                            apply_run(conn, std::slice::from_ref(delivery), &book)
+                        })
                             .map(|mut stored| stored.remove(0))
                     }));
                 }
@@ -73,6 +99,41 @@ pub fn apply_batch(
         }
         Ok(results)
     })
+}
+
+/// A delivery stored before money values were normalised and sent again is found by the key it
+/// had then, and takes that key: it is a duplicate of the stored one. One query, and only for a
+/// batch holding a money value not in the normal form.
+fn stored_under_legacy_keys(
+    conn: &mut AnyConnection,
+    batch: &[IncomingDelivery],
+) -> Result<Option<Vec<IncomingDelivery>>, StorageError> {
+    let legacy: Vec<&str> = batch
+        .iter()
+        .filter_map(|delivery| delivery.legacy_key.as_deref())
+        .collect();
+    if legacy.is_empty() {
+        return Ok(None);
+    }
+    let stored: std::collections::HashSet<String> = deliveries::ids_of_keys(conn, &legacy)?
+        .into_iter()
+        .map(|(_, key)| key)
+        .collect();
+    if stored.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(
+        batch
+            .iter()
+            .map(|delivery| {
+                let mut delivery = delivery.clone();
+                if let Some(old) = delivery.legacy_key.take_if(|old| stored.contains(old)) {
+                    delivery.dedup_key = old;
+                }
+                delivery
+            })
+            .collect(),
+    ))
 }
 
 /// On PostgreSQL, locks the batch's actions up front, in id order (see `actions::lock_all`).
@@ -174,6 +235,7 @@ impl InboxFields {
 fn apply_run(
     conn: &mut AnyConnection,
     run: &[IncomingDelivery],
+    book: &Book,
 ) -> Result<Vec<Stored>, StorageError> {
     let fields: Vec<InboxFields> = run.iter().map(InboxFields::of).collect();
     // Each key once: a later copy in the run is a repeat of the first.
@@ -241,23 +303,36 @@ fn apply_run(
         .collect();
     action_ids.sort_unstable();
     action_ids.dedup();
-    let mut ledger = Ledger::load(conn, &action_ids)?;
+    let mut ledger = Ledger::load(conn, &action_ids, book)?;
     let mut outcomes: HashMap<usize, Outcome> = HashMap::with_capacity(new.len());
+    // Refused by the ledger rule (no payout, an overflow): quarantined, per reason.
+    let mut refused: Vec<(String, i64)> = Vec::new();
     for &(index, delivery_id) in &new {
         let delivery = &run[index];
         let outcome = match &delivery.understood {
-            Ok(Postback::Action(event)) => outcome_of(ledger.apply(
-                delivery_id,
-                &delivery.source,
-                fields[index].at,
-                event,
-                delivery.is_test,
-            )?),
+            Ok(Postback::Action(event)) => {
+                let applied = ledger.apply(
+                    delivery_id,
+                    &delivery.source,
+                    fields[index].at,
+                    event,
+                    delivery.is_test,
+                )?;
+                if let Err(reason) = &applied {
+                    refused.push((reason.clone(), delivery_id));
+                }
+                outcome_of(applied)
+            }
             _ => fields[index].outcome,
         };
         outcomes.insert(index, outcome);
     }
     ledger.write(conn)?;
+    refused.sort();
+    for group in refused.chunk_by(|a, b| a.0 == b.0) {
+        let ids: Vec<i64> = group.iter().map(|(_, id)| *id).collect();
+        deliveries::quarantine_all(conn, &ids, &group[0].0)?;
+    }
     for changed in [Outcome::Stale, Outcome::Flagged] {
         let ids: Vec<i64> = new
             .iter()
@@ -291,6 +366,7 @@ fn apply_one(
     conn: &mut AnyConnection,
     backend: Backend,
     delivery: &IncomingDelivery,
+    book: &Book,
 ) -> Result<Stored, StorageError> {
     if let Ok(postback) = &delivery.understood {
         lock_subjects(conn, backend, postback)?;
@@ -306,7 +382,7 @@ fn apply_one(
     };
     let outcome = match &delivery.understood {
         Ok(postback) => {
-            let outcome = outcome_of(apply_postback(
+            let applied = apply_postback(
                 conn,
                 backend,
                 delivery_id,
@@ -314,8 +390,13 @@ fn apply_one(
                 at,
                 postback,
                 delivery.is_test,
-            )?);
-            if outcome != Outcome::Applied {
+                book,
+            )?;
+            if let Err(reason) = &applied {
+                deliveries::quarantine_all(conn, &[delivery_id], reason)?;
+            }
+            let outcome = outcome_of(applied);
+            if outcome != Outcome::Applied && outcome != Outcome::Quarantined {
                 deliveries::set_outcome_of(conn, &[delivery_id], outcome.as_str())?;
             }
             outcome
@@ -328,11 +409,12 @@ fn apply_one(
     })
 }
 
-fn outcome_of(effect: Effect) -> Outcome {
-    match effect {
-        Effect::Applied => Outcome::Applied,
-        Effect::Stale => Outcome::Stale,
-        Effect::Flagged => Outcome::Flagged,
+fn outcome_of(applied: Applied) -> Outcome {
+    match applied {
+        Ok(Effect::Applied) => Outcome::Applied,
+        Ok(Effect::Stale) => Outcome::Stale,
+        Ok(Effect::Flagged) => Outcome::Flagged,
+        Err(_) => Outcome::Quarantined,
     }
 }
 
@@ -359,6 +441,7 @@ fn lock_subjects(
 }
 
 /// Applies an understood postback of any kind, recorded as `delivery_id`.
+#[allow(clippy::too_many_arguments)]
 fn apply_postback(
     conn: &mut AnyConnection,
     backend: Backend,
@@ -367,21 +450,22 @@ fn apply_postback(
     at: chrono::NaiveDateTime,
     postback: &Postback,
     is_test: bool,
-) -> Result<Effect, StorageError> {
-    match postback {
+    book: &Book,
+) -> Result<Applied, StorageError> {
+    Ok(Ok(match postback {
         Postback::Action(event) => {
-            apply_action_event(conn, delivery_id, source, at, event, is_test)
+            return apply_action_event(conn, delivery_id, source, at, event, is_test, book);
         }
-        Postback::Inquiry(event) => kinds::apply_inquiry(conn, delivery_id, source, at, event),
+        Postback::Inquiry(event) => kinds::apply_inquiry(conn, delivery_id, source, at, event)?,
         Postback::Clearing(event) => {
-            kinds::apply_clearing(conn, backend, delivery_id, source, at, event)
+            kinds::apply_clearing(conn, backend, delivery_id, source, at, event, book)?
         }
-        Postback::Product(event) => kinds::apply_product(conn, delivery_id, source, at, event),
-        Postback::Job(event) => kinds::apply_job(conn, delivery_id, source, at, event),
+        Postback::Product(event) => kinds::apply_product(conn, delivery_id, source, at, event)?,
+        Postback::Job(event) => kinds::apply_job(conn, delivery_id, source, at, event)?,
         Postback::TrackingValue(event) => {
-            kinds::apply_tracking_value(conn, delivery_id, source, at, event)
+            kinds::apply_tracking_value(conn, delivery_id, source, at, event)?
         }
-    }
+    }))
 }
 
 /// Records the event in the action's set, recomputes the state from the whole set and appends
@@ -393,11 +477,12 @@ pub fn apply_action_event(
     at: NaiveDateTime,
     event: &ActionEvent,
     is_test: bool,
-) -> Result<Effect, StorageError> {
-    let mut ledger = Ledger::load(conn, &[event.action_id.as_str()])?;
-    let effect = ledger.apply(delivery_id, source, at, event, is_test)?;
+    book: &Book,
+) -> Result<Applied, StorageError> {
+    let mut ledger = Ledger::load(conn, &[event.action_id.as_str()], book)?;
+    let applied = ledger.apply(delivery_id, source, at, event, is_test)?;
     ledger.write(conn)?;
-    Ok(effect)
+    Ok(applied)
 }
 
 /// What the write path knows of one action while it applies events to it.
@@ -408,8 +493,11 @@ struct Memo<'a> {
     /// Its set of events, in arrival order, with when each arrived.
     events: Vec<RecordedEvent>,
     received_at: Vec<DateTime<Utc>>,
-    /// Some clearing names it.
-    named_by_clearing: bool,
+    /// When its clearing was booked; None: not cleared.
+    cleared_at: Option<DateTime<Utc>>,
+    /// The currencies this run's events gave, to point the row's currency at (the action's
+    /// currency is one of them, or the stored one).
+    run_currencies: Vec<&'a str>,
     /// The row to write once every event is applied; None: no event touched it.
     row: Option<ActionRow<'a>>,
     /// The details as the database had them before this run; None: no row yet.
@@ -421,10 +509,15 @@ struct Ledger<'a> {
     memos: HashMap<&'a str, Memo<'a>>,
     events: Vec<NewActionEvent<'a>>,
     entries: Vec<NewLedgerEntry<'a>>,
+    book: &'a Book,
 }
 
 impl<'a> Ledger<'a> {
-    fn load(conn: &mut AnyConnection, action_ids: &[&'a str]) -> Result<Ledger<'a>, StorageError> {
+    fn load(
+        conn: &mut AnyConnection,
+        action_ids: &[&'a str],
+        book: &'a Book,
+    ) -> Result<Ledger<'a>, StorageError> {
         let mut memos: HashMap<&'a str, Memo<'a>> =
             action_ids.iter().map(|id| (*id, Memo::default())).collect();
         let mut stored_ids = Vec::new();
@@ -436,9 +529,9 @@ impl<'a> Ledger<'a> {
                     stored_ids.push(stored.action_id);
                 }
             }
-            for id in clearings::named_among(conn, action_ids)? {
+            for (id, recorded_at) in clearances::booked_among(conn, action_ids)? {
                 if let Some(memo) = memos.get_mut(id.as_str()) {
-                    memo.named_by_clearing = true;
+                    memo.cleared_at = Some(from_db_time(recorded_at));
                 }
             }
         }
@@ -455,6 +548,7 @@ impl<'a> Ledger<'a> {
             memos,
             events: Vec::new(),
             entries: Vec::new(),
+            book,
         })
     }
 
@@ -467,7 +561,7 @@ impl<'a> Ledger<'a> {
         at: NaiveDateTime,
         event: &'a ActionEvent,
         is_test: bool,
-    ) -> Result<Effect, StorageError> {
+    ) -> Result<Applied, StorageError> {
         let memo = self
             .memos
             .get_mut(event.action_id.as_str())
@@ -477,10 +571,18 @@ impl<'a> Ledger<'a> {
         // A placeholder (made by a clearing, no event yet) has no money and no entry: its first
         // event reconciles as the first event of a new action.
         let placeholder = memo.stored.is_some() && memo.events.is_empty();
+        // The first event of an action must say its payout: booked as 0.00 it would be silent.
+        if let Err(refusal) = reconcile::admit(memo.events.is_empty(), event.payout) {
+            return Ok(Err(refusal.to_string()));
+        }
         let before = match &memo.stored {
-            Some((_, state)) if !placeholder => Some(position_of_state(state)?),
+            Some((_, state)) if !placeholder => Some(Position {
+                currency: reconcile::action_currency(&memo.events),
+                ..position_of_state(state)?
+            }),
             _ => None,
         };
+        let currency = event.details.payout_currency.as_deref();
         memo.events.push(RecordedEvent {
             seq: delivery_id,
             status: event.effective_status(),
@@ -489,6 +591,8 @@ impl<'a> Ledger<'a> {
             delta_payout: event.delta_payout,
             amount: event.amount,
             delta_amount: event.delta_amount,
+            currency: currency.map(str::to_owned),
+            event_date: event.details.event_date.as_ref().and_then(|date| date.utc),
         });
         memo.received_at.push(from_db_time(at));
         let stored_locking_date = memo
@@ -503,9 +607,18 @@ impl<'a> Ledger<'a> {
                 .and_then(|date| date.utc)
                 .or_else(|| stored_locking_date.map(from_db_time)),
             received_at: memo.received_at.clone(),
-            cleared: memo.stored.is_some() && memo.named_by_clearing,
+            cleared: memo.stored.is_some() && memo.cleared_at.is_some(),
+            cleared_at: memo.cleared_at,
         };
-        let reconciled = reconcile::reconcile_in(before.as_ref(), &memo.events, &context);
+        let reconciled = match reconcile::reconcile_in(before.as_ref(), &memo.events, &context) {
+            Ok(reconciled) => reconciled,
+            Err(overflow) => {
+                memo.events.pop();
+                memo.received_at.pop();
+                return Ok(Err(overflow.to_string()));
+            }
+        };
+        memo.run_currencies.extend(currency);
 
         let row = memo.row.get_or_insert_with(|| ActionRow {
             action_id: &event.action_id,
@@ -544,6 +657,14 @@ impl<'a> Ledger<'a> {
                 .details
                 .filter_map(|text| Some(text.as_str()), |date| date.utc.map(to_db_time)),
         );
+        // The payout currency is the set's, never the last arrival's: one this run gave, or
+        // (None) the stored one, kept.
+        row.details.payout_currency = reconciled.position.currency.as_deref().and_then(|chosen| {
+            memo.run_currencies
+                .iter()
+                .copied()
+                .find(|given| *given == chosen)
+        });
         if !event.items.is_empty() {
             row.items = Some(serde_json::to_string(&event.items).unwrap_or_default());
         }
@@ -572,8 +693,16 @@ impl<'a> Ledger<'a> {
             amount: event.amount.map(Money::minor_units),
             delta_amount: event.delta_amount.map(Money::minor_units),
             received_at: at,
+            currency,
+            event_date: event
+                .details
+                .event_date
+                .as_ref()
+                .and_then(|date| date.utc)
+                .map(to_db_time),
         });
-        for entry in &reconciled.entries {
+        let booking = self.book.place(from_db_time(at));
+        for entry in reconciled.entries {
             self.entries.push(NewLedgerEntry {
                 action_id: &event.action_id,
                 delivery_id,
@@ -581,9 +710,13 @@ impl<'a> Ledger<'a> {
                 payout_delta: entry.payout_delta.minor_units(),
                 amount_delta: entry.amount_delta.minor_units(),
                 recorded_at: at,
+                currency: entry.currency,
+                month: booking.month.clone(),
+                concerns: booking.concerns.clone(),
+                after_clearing: memo.cleared_at.is_some() && entry.kind != EntryKind::Tracked,
             });
         }
-        Ok(reconciled.effect)
+        Ok(Ok(reconciled.effect))
     }
 
     /// Actions first (events and entries reference them), each statement's rows in id order.
@@ -611,6 +744,7 @@ fn position_of_state(state: &StoredState) -> Result<Position, StorageError> {
         status: state.status,
         payout: Money::from_minor_units(state.payout),
         amount: Money::from_minor_units(state.amount),
+        currency: None,
         flags: state.flags.clone(),
     })
 }
@@ -634,7 +768,8 @@ pub fn release_quarantined(
             return Ok(None);
         }
         let at = delivery.received_at;
-        let outcome = outcome_of(apply_postback(
+        let book = load_book(conn)?;
+        let applied = apply_postback(
             conn,
             backend,
             delivery_id,
@@ -642,7 +777,10 @@ pub fn release_quarantined(
             at,
             understood,
             is_test,
-        )?);
+            &book,
+        )?;
+        let reason = applied.as_ref().err().cloned();
+        let outcome = outcome_of(applied);
         let subject_id = understood.subject_id();
         let warnings =
             (!warnings.is_empty()).then(|| serde_json::to_string(warnings).unwrap_or_default());
@@ -650,7 +788,7 @@ pub fn release_quarantined(
             conn,
             delivery_id,
             outcome.as_str(),
-            None,
+            reason.as_deref(),
             subject_id.as_deref(),
             warnings.as_deref(),
         )?;

@@ -3,6 +3,7 @@
 
 use chrono::NaiveDateTime;
 
+use crate::domain::book::Book;
 use crate::domain::event::ClearingMatch;
 use crate::domain::event::{
     ActionStatus, ClearingEvent, CompletedJob, InquiryEvent, InquiryStatus, ProductChange,
@@ -13,6 +14,7 @@ use crate::domain::money::Money;
 use crate::domain::reconcile::{self, Context, Effect, Flag};
 use crate::storage::actions::{self, Action, Placeholder};
 use crate::storage::catalog_items::{self, CatalogItemChange};
+use crate::storage::clearances::{self, NewClearance};
 use crate::storage::clearings::{self, NewClearing};
 use crate::storage::inquiries::{self, InquiryFields, InquiryState};
 use crate::storage::inquiry_events::{self, InquiryEventRow, NewInquiryEvent};
@@ -135,11 +137,12 @@ pub fn apply_inquiry(
     Ok(effect)
 }
 
-/// The flags of an action from its events and context, as a clearing leaves it.
+/// The flags of an action from its events and context, as a clearing booked at `cleared_at`
+/// leaves it.
 fn action_flags(
     conn: &mut AnyConnection,
     action: &Action,
-    cleared: bool,
+    cleared_at: chrono::DateTime<chrono::Utc>,
 ) -> Result<reconcile::Flags, StorageError> {
     let rows = action_events::of_action(conn, &action.action_id)?;
     let events: Vec<_> = rows
@@ -152,20 +155,19 @@ fn action_flags(
             .iter()
             .map(|row| from_db_time(row.received_at))
             .collect(),
-        cleared,
+        cleared: true,
+        cleared_at: Some(cleared_at),
     };
-    let mut flags = if events.is_empty() {
-        reconcile::Flags::new()
-    } else {
-        reconcile::position(&events).flags
-    };
-    flags.extend(reconcile::context_flags(&events, &context));
-    Ok(flags)
+    reconcile::flags_of(&events, &context).map_err(|overflow| {
+        StorageError::Corrupt(format!("action {}: {overflow}", action.action_id))
+    })
 }
 
-/// Gives each listed action its cleared and ledger dates. An action id never seen becomes a
-/// placeholder flagged `cleared_never_tracked` (no money, no entry); an order id no action
-/// carries is recorded unmatched. Both make the delivery `flagged`.
+/// Clears each listed action: books what cleared (its payout and amount now, in its currency) at
+/// the clearing's `LedgerDate`, else its arrival, once per action, and keeps the scheduled
+/// (`ClearedDate`) and ledger dates. An action id never seen becomes a placeholder flagged
+/// `cleared_never_tracked` (no money, no entry); an order id no action carries is recorded
+/// unmatched. Both make the delivery `flagged`.
 pub fn apply_clearing(
     conn: &mut AnyConnection,
     backend: Backend,
@@ -173,9 +175,33 @@ pub fn apply_clearing(
     source: &str,
     at: NaiveDateTime,
     event: &ClearingEvent,
+    book: &Book,
 ) -> Result<Effect, StorageError> {
     let cleared_date = date(&event.cleared_date);
     let ledger_date = date(&event.ledger_date);
+    let cleared_at = ledger_date.unwrap_or(at);
+    let booking = book.place(from_db_time(cleared_at));
+    let clearance = |conn: &mut AnyConnection,
+                     action_id: &str,
+                     payout: i64,
+                     amount: i64,
+                     currency: Option<&str>| {
+        clearances::insert(
+            conn,
+            &NewClearance {
+                action_id,
+                delivery_id: Some(delivery_id),
+                origin: clearances::ORIGIN_CLEARING,
+                cleared_at,
+                payout,
+                amount,
+                currency,
+                month: &booking.month,
+                concerns: booking.concerns.as_deref(),
+                recorded_at: at,
+            },
+        )
+    };
     let paired = event.action_ids.len() == event.order_ids.len();
     let mut targets: Vec<(Option<String>, Option<&str>)> = event
         .action_ids
@@ -222,7 +248,22 @@ pub fn apply_clearing(
             }
             Some(action_id) => match actions::find(conn, action_id)? {
                 Some(action) => {
-                    let flags = action_flags(conn, &action, true)?;
+                    // Booked once: a later clearing naming it again changes no figure.
+                    let booked = match clearances::of_action(conn, action_id)? {
+                        Some(booked) => booked.recorded_at,
+                        None => {
+                            clearance(
+                                conn,
+                                action_id,
+                                action.payout,
+                                action.amount,
+                                action.details.payout_currency.as_deref(),
+                            )?;
+                            changed = true;
+                            at
+                        }
+                    };
+                    let flags = action_flags(conn, &action, from_db_time(booked))?;
                     let before = action.flags.clone();
                     flagged |= !flags.is_subset(&before);
                     changed |= (cleared_date.is_some()
@@ -233,7 +274,7 @@ pub fn apply_clearing(
                         conn,
                         action_id,
                         cleared_date,
-                        ledger_date,
+                        action.cleared_at().is_none().then_some(cleared_at),
                         &flags.to_string(),
                     )?;
                     if action.status == ActionStatus::Reversed {
@@ -256,11 +297,12 @@ pub fn apply_clearing(
                             campaign_id: event.campaign_id.as_deref(),
                             order_id,
                             cleared_date,
-                            ledger_date,
+                            ledger_date: Some(cleared_at),
                             flags: &flags,
                             at,
                         },
                     )?;
+                    clearance(conn, action_id, 0, 0, None)?;
                     ClearingMatch::Placeholder
                 }
             },

@@ -2,6 +2,7 @@
 //! the commands that rewrite stored deliveries (reprocess, retention).
 
 pub mod batch;
+pub mod close;
 pub mod kinds;
 pub mod refusals;
 pub mod reprocess;

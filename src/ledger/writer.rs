@@ -252,6 +252,7 @@ fn kept_raw(delivery: &IncomingDelivery, error: &str) -> IncomingDelivery {
         body: delivery.body.clone(),
         client_addr: delivery.client_addr.as_deref().map(text),
         dedup_key: delivery.dedup_key.clone(),
+        legacy_key: delivery.legacy_key.clone(),
         understood: Err(Quarantine::NotStorable(reason)),
         warnings: delivery.warnings.iter().map(|w| text(w)).collect(),
         is_test: delivery.is_test,

@@ -23,6 +23,13 @@ pub struct EntryView {
     pub kind: EntryKind,
     pub payout_delta: String,
     pub amount_delta: String,
+    /// The entry's own currency (null: it follows the action's).
+    pub currency: Option<String>,
+    /// The statement month it is booked in, and the closed month it concerns if it landed later.
+    pub month: Option<String>,
+    pub concerns: Option<String>,
+    /// A change after the action cleared: a clawback.
+    pub after_clearing: bool,
     pub delivery_id: i64,
     pub recorded_at: String,
 }
@@ -39,6 +46,9 @@ pub struct ActionView {
     #[serde(flatten)]
     pub details: ActionDetails<String, String>,
     pub ledger_date: Option<String>,
+    /// When it cleared: a clearing named it (its LedgerDate, else its arrival). `cleared_date`
+    /// is only the date impact.com scheduled it to clear.
+    pub cleared_at: Option<String>,
     /// Approved (locked): not reversed and its locking date has passed, at the time of reading.
     /// `status` stays what the events say; this is derived, never a ledger entry.
     pub locked: bool,
@@ -58,6 +68,21 @@ pub struct ActionView {
     pub entries: Option<Vec<EntryView>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clearings: Option<Vec<ClearingView>>,
+    /// What cleared, as booked when it cleared.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clearance: Option<ClearanceView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClearanceView {
+    pub origin: String,
+    pub delivery_id: Option<i64>,
+    pub cleared_at: String,
+    pub payout: String,
+    pub amount: String,
+    pub currency: Option<String>,
+    pub month: String,
+    pub concerns: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -99,12 +124,14 @@ impl ActionView {
             shown_status: bucket_of(
                 action.status,
                 action.details.locking_date,
-                action.details.cleared_date,
+                action.cleared_at(),
                 crate::storage::to_db_time(now),
             ),
+            cleared_at: action.cleared_at().map(utc),
             reviewed_at: action.reviewed_at.map(utc),
             ledger_date: action.ledger_date.map(utc),
             clearings: None,
+            clearance: None,
             status: action.status,
             status_raw: action.status_raw,
             payout: money(action.payout),
@@ -123,6 +150,10 @@ impl ActionView {
                         kind: entry.kind,
                         payout_delta: money(entry.payout_delta),
                         amount_delta: money(entry.amount_delta),
+                        currency: entry.currency,
+                        month: entry.month,
+                        concerns: entry.concerns,
+                        after_clearing: entry.after_clearing,
                         delivery_id: entry.delivery_id,
                         recorded_at: utc(entry.recorded_at),
                     })
@@ -151,6 +182,17 @@ pub fn action(
             .map(ClearingView::from)
             .collect(),
     );
+    view.clearance =
+        crate::storage::clearances::of_action(conn, action_id)?.map(|booked| ClearanceView {
+            origin: booked.origin,
+            delivery_id: booked.delivery_id,
+            cleared_at: utc(booked.cleared_at),
+            payout: Money::from_minor_units(booked.payout).to_string(),
+            amount: Money::from_minor_units(booked.amount).to_string(),
+            currency: booked.currency,
+            month: booked.month,
+            concerns: booked.concerns,
+        });
     Ok(Some(view))
 }
 
@@ -160,6 +202,9 @@ pub struct ActionTotal {
     pub actions: i64,
     pub payout: String,
     pub amount: String,
+    /// What the reversals of these actions took away (positive), as the overview's Reversed
+    /// card shows it: a reversed action's own payout is 0.
+    pub reversed: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -201,9 +246,16 @@ pub fn action_page(
             ActionView::new(action, Some(own), now)
         })
         .collect();
+    let reversed: HashMap<Option<String>, i64> = actions::reversed_totals(conn, filter, at)?
+        .into_iter()
+        .collect();
     let totals = actions::totals(conn, filter, at)?
         .into_iter()
         .map(|total| ActionTotal {
+            reversed: Money::from_minor_units(
+                reversed.get(&total.currency).copied().unwrap_or_default(),
+            )
+            .to_string(),
             currency: total.currency,
             actions: total.actions,
             payout: Money::from_minor_units(total.payout).to_string(),

@@ -78,6 +78,7 @@ pub static ACTION_HEADER: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
     header.extend(ActionDetails::<String, String>::DATES);
     header.extend([
         "ledger_date",
+        "cleared_at",
         "first_received_at",
         "last_received_at",
         "flags",
@@ -115,6 +116,7 @@ pub fn action_record(view: &ActionView) -> Vec<String> {
     );
     record.extend([
         view.ledger_date.clone().unwrap_or_default(),
+        view.cleared_at.clone().unwrap_or_default(),
         view.first_seen_at.clone(),
         view.last_seen_at.clone(),
         view.flags.to_string().replace(',', " "),
@@ -160,7 +162,7 @@ impl Export for ActionsExport {
     }
 }
 
-pub const LEDGER_HEADER: [&str; 13] = [
+pub const LEDGER_HEADER: [&str; 16] = [
     "entry_id",
     "recorded_at",
     "action_id",
@@ -174,6 +176,9 @@ pub const LEDGER_HEADER: [&str; 13] = [
     "order_id",
     "delivery_id",
     "is_test",
+    "month",
+    "concerns",
+    "after_clearing",
 ];
 
 pub fn ledger_record(line: &LedgerLine) -> Vec<String> {
@@ -184,7 +189,12 @@ pub fn ledger_record(line: &LedgerLine) -> Vec<String> {
         text(&line.action_id).into_owned(),
         line.kind.to_string(),
         money(line.payout_delta),
-        optional(&line.payout_currency),
+        optional(
+            &line
+                .currency
+                .clone()
+                .or_else(|| line.payout_currency.clone()),
+        ),
         money(line.amount_delta),
         optional(&line.amount_currency),
         optional(&line.campaign_id),
@@ -192,6 +202,11 @@ pub fn ledger_record(line: &LedgerLine) -> Vec<String> {
         optional(&line.order_id),
         line.delivery_id.to_string(),
         line.is_test.to_string(),
+        line.month
+            .clone()
+            .unwrap_or_else(|| time(Some(line.recorded_at))[..7].to_owned()),
+        optional(&line.concerns),
+        line.after_clearing.to_string(),
     ]
 }
 
@@ -248,29 +263,39 @@ impl Export for LedgerExport {
     }
 }
 
-pub const STATEMENT_HEADER: [&str; 9] = [
+pub const STATEMENT_HEADER: [&str; 15] = [
     "month",
+    "closed",
+    "concerns",
     "campaign_id",
     "campaign_name",
     "currency",
     "tracked",
     "modified",
     "reversed",
+    "clawbacks",
     "net",
     "cleared",
+    "actions",
+    "entries",
+    "hash",
 ];
 
 /// The statement's rows (no subtotals: a spreadsheet sums them). A year has a few hundred rows at
 /// most, so it is read in one step.
 pub struct StatementExport {
     period: Period,
+    zone: chrono_tz::Tz,
+    now: DateTime<Utc>,
     progress: Progress,
 }
 
 impl StatementExport {
-    pub fn new(period: Period) -> StatementExport {
+    pub fn new(period: Period, zone: chrono_tz::Tz, now: DateTime<Utc>) -> StatementExport {
         StatementExport {
             period,
+            zone,
+            now,
             progress: Progress::default(),
         }
     }
@@ -281,21 +306,28 @@ impl Export for StatementExport {
         if self.progress.done {
             return Ok(None);
         }
-        let statement = statement::read(conn, self.period)?;
+        let statement = statement::read(conn, self.period, self.zone, self.now)?;
         let chunk = self.progress.chunk(&STATEMENT_HEADER, 0, |sheet| {
             for month in &statement.months {
                 for row in &month.rows {
                     let sums = row.sums;
+                    let wide = |units: statement::Units| crate::domain::money::wide_text(units.0);
                     sheet.row([
                         month.month.clone(),
+                        month.closed.to_string(),
+                        optional(row.concerns.as_deref()).into_owned(),
                         optional(row.campaign_id.as_deref()).into_owned(),
                         optional(row.campaign_name.as_deref()).into_owned(),
                         text(&row.currency).into_owned(),
-                        money(sums.tracked.0),
-                        money(sums.modified.0),
-                        money(sums.reversed.0),
-                        money(sums.net.0),
-                        money(sums.cleared.0),
+                        wide(sums.tracked),
+                        wide(sums.modified),
+                        wide(sums.reversed),
+                        wide(sums.clawbacks),
+                        wide(sums.net),
+                        wide(sums.cleared),
+                        row.actions.to_string(),
+                        row.entries.to_string(),
+                        row.hash.clone().unwrap_or_default(),
                     ]);
                 }
             }
@@ -329,6 +361,10 @@ mod tests {
             campaign_name: Some("@Brand".into()),
             order_id: Some("-ORD".into()),
             is_test: false,
+            currency: None,
+            month: Some("2026-04".into()),
+            concerns: None,
+            after_clearing: false,
         };
         let record = ledger_record(&line);
         assert_eq!(record.len(), LEDGER_HEADER.len());
@@ -347,6 +383,9 @@ mod tests {
                 "'@Brand",
                 "'-ORD",
                 "3",
+                "false",
+                "2026-04",
+                "",
                 "false"
             ]
         );

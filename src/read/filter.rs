@@ -87,7 +87,7 @@ impl Cursor {
 pub enum FilterError {
     #[error("status must be pending, approved, cleared, reversed or all, not `{0}`")]
     Status(String),
-    #[error("date_field must be event or locking, not `{0}`")]
+    #[error("date_field must be event, locking, cleared, scheduled_clear or ledger, not `{0}`")]
     DateField(String),
     #[error("{0} must be a date like 2026-04-30, not `{1}`")]
     Date(&'static str, String),
@@ -135,6 +135,12 @@ pub fn date_range(
     Ok((from, until))
 }
 
+/// A day's start as `date_range` gives it (UTC midnight of the date) moved to the day's start in
+/// `zone`: the filters' dates are the book's days.
+pub fn in_zone(midnight: NaiveDateTime, zone: chrono_tz::Tz) -> NaiveDateTime {
+    crate::domain::book::start_of_day(midnight.date(), zone).naive_utc()
+}
+
 /// `true`/`false` as a query value (`on` is what a checked checkbox sends).
 pub fn flag(value: &Option<String>) -> Option<Result<bool, String>> {
     given(value).map(|text| match text {
@@ -167,6 +173,9 @@ impl ActionFilter {
         let date_field = match given(&query.date_field) {
             None | Some("event") => DateField::Event,
             Some("locking") => DateField::Locking,
+            Some("cleared") => DateField::Cleared,
+            Some("scheduled_clear") => DateField::ScheduledClear,
+            Some("ledger") => DateField::Ledger,
             Some(other) => return Err(FilterError::DateField(other.to_owned())),
         };
         let (from, until) = date_range(&query.from, &query.to)?;
@@ -264,7 +273,7 @@ mod tests {
             ("from=30/04/2026", "from must be a date"),
             ("sort=amount", "sort must be"),
             ("dir=up", "dir must be"),
-            ("date_field=cleared", "date_field must be"),
+            ("date_field=paid", "date_field must be"),
             ("include_tests=maybe", "include_tests must be"),
             ("flagged=2", "flagged must be"),
             ("cursor=%%%", "cursor"),
@@ -305,6 +314,26 @@ mod tests {
             Cursor::decode(&cursor.encode(), SortKey::Payout),
             Err(FilterError::Cursor)
         );
+    }
+
+    #[test]
+    fn the_clearing_dates_and_the_ledger_are_date_fields_and_days_follow_the_zone() {
+        for (word, field) in [
+            ("cleared", DateField::Cleared),
+            ("scheduled_clear", DateField::ScheduledClear),
+            ("ledger", DateField::Ledger),
+        ] {
+            let filter =
+                ActionFilter::parse(&query(&format!("date_field={word}&from=2026-11-01")), None)
+                    .unwrap();
+            assert_eq!(filter.date_field, field);
+        }
+        let la: chrono_tz::Tz = "America/Los_Angeles".parse().unwrap();
+        let midnight = NaiveDate::from_ymd_opt(2026, 11, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap();
+        assert_eq!(in_zone(midnight, la).to_string(), "2026-11-01 07:00:00");
     }
 
     #[test]

@@ -7,7 +7,12 @@ use crate::domain::money::Money;
 /// The exact stored value with thousands grouped and the currency code after it:
 /// `1,234.50 USD`, `-0.0125 EUR`. Never rounded: a fourth decimal that was stored is shown.
 pub fn money(units: i64, currency: Option<&str>) -> String {
-    let text = Money::from_minor_units(units).to_string();
+    wide_money(i128::from(units), currency)
+}
+
+/// `money` for a sum, which runs in i128.
+pub fn wide_money(units: i128, currency: Option<&str>) -> String {
+    let text = crate::domain::money::wide_text(units);
     let (sign, digits) = match text.strip_prefix('-') {
         Some(rest) => ("-", rest),
         None => ("", text.as_str()),

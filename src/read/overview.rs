@@ -4,12 +4,14 @@
 use std::collections::BTreeMap;
 
 use chrono::{Days, NaiveDate, NaiveDateTime};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::chart::{self, Chart, Day};
 use super::filter::flag;
 use super::format;
 use crate::domain::alert::AlertKind;
+use crate::domain::book::{day_of, start_of_day};
 use crate::domain::bucket::Bucket;
 use crate::domain::event::EMPTY_POSTBACK_REASON;
 use crate::domain::money::Money;
@@ -191,6 +193,7 @@ impl Options {
 pub fn read(
     conn: &mut AnyConnection,
     now: NaiveDateTime,
+    zone: Tz,
     days: u32,
     include_tests: bool,
     sources: &[String],
@@ -216,15 +219,29 @@ pub fn read(
         summary.reversal_rate = format::percent(summary.reversed.actions, all);
     }
 
-    let today = now.date();
+    // The days are the book's (its zone's); storage keeps UTC.
+    let today = day_of(now.and_utc(), zone);
     let first = today
         .checked_sub_days(Days::new(u64::from(days.saturating_sub(1))))
         .unwrap_or(today);
-    let since = first.and_hms_opt(0, 0, 0).expect("midnight exists");
+    let since = start_of_day(first, zone).naive_utc();
+    let movements = if zone == Tz::UTC {
+        overview::daily_movements(conn, include_tests, since)?
+    } else {
+        overview::quarter_hour_movements(conn, include_tests, since)?
+    };
     let mut per_day: BTreeMap<String, BTreeMap<NaiveDate, Day>> = BTreeMap::new();
-    for movement in overview::daily_movements(conn, include_tests, since)? {
-        let Ok(day) = NaiveDate::parse_from_str(&movement.day, "%Y-%m-%d") else {
-            continue;
+    for movement in movements {
+        let quarter = movement.day.rsplit_once(':').and_then(|(hour, minute)| {
+            let minute: u32 = minute.parse().ok()?;
+            NaiveDateTime::parse_from_str(&format!("{hour}:{minute:02}"), "%Y-%m-%d %H:%M").ok()
+        });
+        let day = match quarter {
+            Some(quarter) => day_of(quarter.and_utc(), zone),
+            None => match NaiveDate::parse_from_str(&movement.day, "%Y-%m-%d") {
+                Ok(day) => day,
+                Err(_) => continue,
+            },
         };
         let currency = movement.currency.unwrap_or_default();
         let slot = per_day.entry(currency).or_default().entry(day).or_default();

@@ -3,13 +3,16 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{Datelike, NaiveDate, NaiveDateTime};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::filter::include_tests;
 use super::format;
-use crate::domain::money::Money;
-use crate::storage::statement::{self, MonthlyMovement};
+use crate::domain::book::{ended_days_ago, first_day, last_day};
+use crate::domain::money::{parse_wide, wide_text};
+use crate::storage::closed_months::{self, ClosedRow};
+use crate::storage::statement::{self, MonthlyRow};
 use crate::storage::{AnyConnection, StorageError};
 
 /// The query string of `/statement`, `/api/statement` and `/statement.csv`.
@@ -19,7 +22,7 @@ pub struct StatementQuery {
     pub include_tests: Option<String>,
 }
 
-/// What a statement covers: a calendar year (UTC), test conversions or not.
+/// What a statement covers: a calendar year (in the book's zone), test conversions or not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Period {
     pub year: i32,
@@ -45,6 +48,14 @@ impl Period {
         })
     }
 
+    /// `["YYYY-01", "YYYY+1-01")`: the statement months of the year.
+    pub fn months(self) -> (String, String) {
+        (
+            format!("{:04}-01", self.year),
+            format!("{:04}-01", self.year + 1),
+        )
+    }
+
     /// `[1 January, 1 January of the next year)`.
     pub fn bounds(self) -> (NaiveDateTime, NaiveDateTime) {
         let start = |year| {
@@ -57,68 +68,88 @@ impl Period {
     }
 }
 
-/// Ten-thousandths of the currency; serialized as exact decimal text.
+/// Ten-thousandths of the currency, summed in i128; serialized as exact decimal text.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Units(pub i64);
+pub struct Units(pub i128);
 
 impl Serialize for Units {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&Money::from_minor_units(self.0))
+        serializer.collect_str(&wide_text(self.0))
     }
 }
 
-/// The five columns finance reconciles.
+/// The columns finance reconciles.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Sums {
     pub tracked: Units,
+    /// Changes before the action cleared.
     pub modified: Units,
+    /// Reversals before the action cleared.
     pub reversed: Units,
-    /// tracked + modified + reversed: what the month's movements changed.
+    /// Changes and reversals after the action cleared: booked here, the cleared month keeps its
+    /// figure.
+    pub clawbacks: Units,
+    /// tracked + modified + reversed + clawbacks: what the month's movements changed.
     pub net: Units,
-    /// Payout of the actions that cleared (were paid) in the month.
+    /// Payout of the actions that cleared (were paid) in the month, as booked when they cleared.
     pub cleared: Units,
 }
 
 impl Sums {
-    fn of(movement: &MonthlyMovement) -> Sums {
+    fn of([tracked, modified, reversed, clawbacks, cleared]: [i128; 5]) -> Sums {
         Sums {
-            tracked: Units(movement.tracked),
-            modified: Units(movement.modified),
-            reversed: Units(movement.reversed),
-            net: Units(movement.tracked + movement.modified + movement.reversed),
-            cleared: Units(movement.cleared),
+            tracked: Units(tracked),
+            modified: Units(modified),
+            reversed: Units(reversed),
+            clawbacks: Units(clawbacks),
+            net: Units(tracked + modified + reversed + clawbacks),
+            cleared: Units(cleared),
         }
     }
 
     fn add(&mut self, other: &Sums) {
-        self.tracked.0 += other.tracked.0;
-        self.modified.0 += other.modified.0;
-        self.reversed.0 += other.reversed.0;
-        self.net.0 += other.net.0;
-        self.cleared.0 += other.cleared.0;
+        for (mine, theirs) in [
+            (&mut self.tracked, other.tracked),
+            (&mut self.modified, other.modified),
+            (&mut self.reversed, other.reversed),
+            (&mut self.clawbacks, other.clawbacks),
+            (&mut self.net, other.net),
+            (&mut self.cleared, other.cleared),
+        ] {
+            mine.0 += theirs.0;
+        }
     }
 
-    /// The five columns as the page writes them: `1,234.50 USD`.
-    pub fn shown(&self, currency: &str) -> [String; 5] {
+    /// The six columns as the page writes them: `1,234.50 USD`.
+    pub fn shown(&self, currency: &str) -> [String; 6] {
         [
             self.tracked,
             self.modified,
             self.reversed,
+            self.clawbacks,
             self.net,
             self.cleared,
         ]
-        .map(|units| format::money(units.0, Some(currency)))
+        .map(|units| format::wide_money(units.0, Some(currency)))
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StatementRow {
+    /// The closed month these facts concern: they came later and landed here as adjustments.
+    pub concerns: Option<String>,
     pub campaign_id: Option<String>,
     pub campaign_name: Option<String>,
     /// Empty when the actions carried none.
     pub currency: String,
     #[serde(flatten)]
     pub sums: Sums,
+    /// The actions and ledger entries behind the row.
+    pub actions: i64,
+    pub entries: i64,
+    /// A closed month's row: the hash of the facts behind it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
 }
 
 impl StatementRow {
@@ -128,6 +159,33 @@ impl StatementRow {
             .as_deref()
             .or(self.campaign_id.as_deref())
             .unwrap_or("–")
+    }
+
+    /// The `/actions` query listing the actions behind this row in `month` (`YYYY-MM`).
+    pub fn actions_query(&self, month: &str) -> String {
+        let (from, to) = match (first_day(month), last_day(month)) {
+            (Some(from), Some(to)) => (from.to_string(), to.to_string()),
+            _ => (String::new(), String::new()),
+        };
+        // A row of clearances alone (no entry booked that month) lists what cleared in it.
+        let date_field = if self.entries == 0 {
+            "cleared"
+        } else {
+            "ledger"
+        };
+        let mut pairs = vec![
+            ("status", "all".to_owned()),
+            ("date_field", date_field.to_owned()),
+            ("from", from),
+            ("to", to),
+        ];
+        if let Some(campaign) = &self.campaign_id {
+            pairs.push(("campaign", campaign.clone()));
+        }
+        if !self.currency.is_empty() {
+            pairs.push(("currency", self.currency.clone()));
+        }
+        serde_urlencoded::to_string(pairs).unwrap_or_default()
     }
 }
 
@@ -140,9 +198,15 @@ pub struct CurrencySums {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StatementMonth {
-    /// `YYYY-MM`, UTC.
+    /// `YYYY-MM`, in the book's time zone.
     pub month: String,
+    /// Closed: its rows are the statement stored when it closed, and never change.
+    pub closed: bool,
+    pub closed_at: Option<String>,
+    /// Ended and still open: the statement offers to close it.
+    pub closable: bool,
     pub rows: Vec<StatementRow>,
+    /// Per currency; `cleared` is what cleared this month.
     pub subtotals: Vec<CurrencySums>,
 }
 
@@ -150,6 +214,10 @@ pub struct StatementMonth {
 pub struct Statement {
     pub year: i32,
     pub include_tests: bool,
+    /// The IANA zone the months follow.
+    pub time_zone: String,
+    /// The year's closed months, with movement or not.
+    pub closed_months: Vec<String>,
     /// Newest month first; months without movement are left out.
     pub months: Vec<StatementMonth>,
     /// The year per currency.
@@ -162,25 +230,76 @@ fn per_currency(sums: BTreeMap<String, Sums>) -> Vec<CurrencySums> {
         .collect()
 }
 
-/// Groups the storage's rows (newest month first) by month, with subtotals and totals per
-/// currency: money is never added across currencies.
-pub fn assemble(period: Period, movements: &[MonthlyMovement]) -> Statement {
+/// What the statement knows besides its rows: the zone, now, and the closed months.
+pub struct Calendar {
+    pub zone: Tz,
+    pub now: DateTime<Utc>,
+    /// `YYYY-MM` → when it closed (UTC text).
+    pub closed: BTreeMap<String, String>,
+}
+
+/// A month's row, live or as stored when it closed.
+pub struct Line {
+    pub month: String,
+    pub row: StatementRow,
+}
+
+impl Line {
+    fn live(row: &MonthlyRow) -> Line {
+        Line {
+            month: row.month.clone(),
+            row: StatementRow {
+                concerns: row.concerns.clone(),
+                campaign_id: row.campaign_id.clone(),
+                campaign_name: row.campaign_name.clone(),
+                currency: row.currency.clone().unwrap_or_default(),
+                sums: Sums::of(row.sums()),
+                actions: row.actions,
+                entries: row.entries,
+                hash: None,
+            },
+        }
+    }
+
+    fn closed(row: &ClosedRow) -> Line {
+        let units = |text: &str| parse_wide(text).unwrap_or_default();
+        Line {
+            month: row.month.clone(),
+            row: StatementRow {
+                concerns: row.concerns.clone(),
+                campaign_id: row.campaign_id.clone(),
+                campaign_name: row.campaign_name.clone(),
+                currency: row.currency.clone().unwrap_or_default(),
+                sums: Sums::of([
+                    units(&row.tracked),
+                    units(&row.modified),
+                    units(&row.reversed),
+                    units(&row.clawbacks),
+                    units(&row.cleared),
+                ]),
+                actions: row.actions,
+                entries: row.entries,
+                hash: Some(row.hash.clone()),
+            },
+        }
+    }
+}
+
+/// Groups the lines (newest month first) by month, with subtotals and totals per currency:
+/// money is never added across currencies.
+pub fn assemble(period: Period, calendar: &Calendar, lines: Vec<Line>) -> Statement {
     let mut months: Vec<StatementMonth> = Vec::new();
     let mut subtotals: Vec<BTreeMap<String, Sums>> = Vec::new();
     let mut totals: BTreeMap<String, Sums> = BTreeMap::new();
-    for movement in movements {
-        let row = StatementRow {
-            campaign_id: movement.campaign_id.clone(),
-            campaign_name: movement.campaign_name.clone(),
-            currency: movement.currency.clone().unwrap_or_default(),
-            sums: Sums::of(movement),
-        };
-        if months
-            .last()
-            .is_none_or(|month| month.month != movement.month)
-        {
+    for Line { month, row } in lines {
+        if months.last().is_none_or(|last| last.month != month) {
+            let closed_at = calendar.closed.get(&month).cloned();
             months.push(StatementMonth {
-                month: movement.month.clone(),
+                closable: closed_at.is_none()
+                    && ended_days_ago(&month, calendar.now, calendar.zone, 0),
+                closed: closed_at.is_some(),
+                closed_at,
+                month,
                 rows: Vec::new(),
                 subtotals: Vec::new(),
             });
@@ -203,32 +322,77 @@ pub fn assemble(period: Period, movements: &[MonthlyMovement]) -> Statement {
     Statement {
         year: period.year,
         include_tests: period.include_tests,
+        time_zone: calendar.zone.name().to_owned(),
+        closed_months: calendar
+            .closed
+            .keys()
+            .filter(|month| month.starts_with(&format!("{:04}-", period.year)))
+            .cloned()
+            .collect(),
         months,
         totals: per_currency(totals),
     }
 }
 
-/// The statement of `period`, read from storage.
-pub fn read(conn: &mut AnyConnection, period: Period) -> Result<Statement, StorageError> {
-    let (from, until) = period.bounds();
-    let movements = statement::monthly(conn, period.include_tests, from, until)?;
-    Ok(assemble(period, &movements))
+/// The statement of `period`: closed months as stored, open ones from the facts.
+pub fn read(
+    conn: &mut AnyConnection,
+    period: Period,
+    zone: Tz,
+    now: DateTime<Utc>,
+) -> Result<Statement, StorageError> {
+    let (from, until) = period.months();
+    let closed: BTreeMap<String, String> = closed_months::all(conn)?
+        .into_iter()
+        .map(|month| (month.month, format::utc(month.closed_at)))
+        .collect();
+    let mut lines: Vec<Line> = statement::monthly(conn, period.include_tests, &from, &until)?
+        .iter()
+        .filter(|row| !closed.contains_key(&row.month))
+        .map(Line::live)
+        .collect();
+    lines.extend(
+        closed_months::rows_between(conn, &from, &until)?
+            .iter()
+            .map(Line::closed),
+    );
+    // Newest month first, the stored order within a month.
+    lines.sort_by(|a, b| b.month.cmp(&a.month));
+    let calendar = Calendar { zone, now, closed };
+    Ok(assemble(period, &calendar, lines))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn movement(month: &str, campaign: &str, currency: &str, sums: [i64; 4]) -> MonthlyMovement {
-        MonthlyMovement {
+    fn movement(month: &str, campaign: &str, currency: &str, sums: [i64; 4]) -> Line {
+        Line::live(&MonthlyRow {
             month: month.into(),
+            concerns: None,
             campaign_id: Some(campaign.into()),
             campaign_name: None,
             currency: Some(currency.into()),
-            tracked: sums[0],
-            modified: sums[1],
-            reversed: sums[2],
-            cleared: sums[3],
+            tracked_hi: 0,
+            tracked_lo: sums[0],
+            modified_hi: 0,
+            modified_lo: sums[1],
+            reversed_hi: 0,
+            reversed_lo: sums[2],
+            clawbacks_hi: 0,
+            clawbacks_lo: 0,
+            cleared_hi: 0,
+            cleared_lo: sums[3],
+            actions: 1,
+            entries: 1,
+        })
+    }
+
+    fn calendar() -> Calendar {
+        Calendar {
+            zone: Tz::UTC,
+            now: at(2026, 6).and_utc(),
+            closed: BTreeMap::new(),
         }
     }
 
@@ -247,13 +411,15 @@ mod tests {
         };
         let statement = assemble(
             period,
-            &[
+            &calendar(),
+            vec![
                 movement("2026-05", "1", "USD", [10_000, 0, 0, 5_000]),
                 movement("2026-04", "1", "USD", [155_000, -50_000, -105_000, 0]),
                 movement("2026-04", "2", "USD", [20_000, 0, 0, 0]),
                 movement("2026-04", "2", "EUR", [30_000, 0, -1, 0]),
             ],
         );
+        assert!(statement.months[1].closable, "April has ended and is open");
         assert_eq!(statement.months.len(), 2);
         let april = &statement.months[1];
         assert_eq!(
@@ -276,12 +442,9 @@ mod tests {
 
     #[test]
     fn money_is_exact_decimal_text_in_json() {
-        let sums = Sums::of(&movement(
-            "2026-04",
-            "1",
-            "USD",
-            [155_000, -50_000, -105_001, 1],
-        ));
+        let sums = movement("2026-04", "1", "USD", [155_000, -50_000, -105_001, 1])
+            .row
+            .sums;
         let json = serde_json::to_value(sums).unwrap();
         assert_eq!(json["tracked"], "15.50");
         assert_eq!(json["reversed"], "-10.5001");

@@ -21,6 +21,8 @@ pub struct NewActionEvent<'a> {
     pub amount: Option<i64>,
     pub delta_amount: Option<i64>,
     pub received_at: NaiveDateTime,
+    pub currency: Option<&'a str>,
+    pub event_date: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
@@ -35,6 +37,8 @@ pub struct ActionEventRow {
     pub amount: Option<i64>,
     pub delta_amount: Option<i64>,
     pub received_at: NaiveDateTime,
+    pub currency: Option<String>,
+    pub event_date: Option<NaiveDateTime>,
 }
 
 /// Inserts many events in a few statements (the write path's batch).
@@ -56,6 +60,8 @@ bind_row!(NewActionEvent into action_events {
     amount: Nullable<BigInt>,
     delta_amount: Nullable<BigInt>,
     received_at: Timestamp,
+    currency: Nullable<Text>,
+    event_date: Nullable<Timestamp>,
 });
 
 /// Every event of an action in arrival order.
@@ -100,9 +106,11 @@ pub fn of_actions(
                 Nullable<BigInt>,
                 Nullable<BigInt>,
                 Timestamp,
+                Nullable<Text>,
+                Nullable<Timestamp>,
             );
             const HEAD: &str = "SELECT delivery_id, action_id, status, status_raw, payout, \
-                delta_payout, amount, delta_amount, received_at FROM action_events \
+                delta_payout, amount, delta_amount, received_at, currency, event_date FROM action_events \
                 WHERE action_id IN (";
             const TAIL: &str = ") ORDER BY action_id, delivery_id";
             let ids: Vec<&str> = action_ids.iter().map(String::as_str).collect();
@@ -124,6 +132,8 @@ impl ActionEventRow {
             delta_payout: self.delta_payout.map(Money::from_minor_units),
             amount: self.amount.map(Money::from_minor_units),
             delta_amount: self.delta_amount.map(Money::from_minor_units),
+            currency: self.currency.clone(),
+            event_date: self.event_date.map(|date| date.and_utc()),
         }
     }
 }

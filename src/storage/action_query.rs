@@ -9,6 +9,12 @@ use crate::domain::bucket::Bucket;
 pub enum DateField {
     Event,
     Locking,
+    /// When it cleared (a clearing named it).
+    Cleared,
+    /// The date impact.com scheduled it to clear (`ClearedDate`).
+    ScheduledClear,
+    /// When a ledger entry of it was recorded.
+    Ledger,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -40,6 +40,14 @@ pub struct Action {
     pub is_test: bool,
 }
 
+impl Action {
+    /// When it cleared (a clearing named it: its LedgerDate, else the clearing's arrival); None:
+    /// not cleared, whatever date it is scheduled to clear (`details.cleared_date`).
+    pub fn cleared_at(&self) -> Option<NaiveDateTime> {
+        self.ledger_date
+    }
+}
+
 /// Serializes writers of one action. PostgreSQL: a transaction-scoped advisory lock, so several
 /// instances take turns; SQLite: its single writer already does.
 pub fn lock(conn: &mut AnyConnection, backend: Backend, action_id: &str) -> QueryResult<()> {
@@ -332,7 +340,8 @@ pub fn insert_placeholder(conn: &mut AnyConnection, new: &Placeholder<'_>) -> Qu
         .execute(conn)
 }
 
-/// Sets the dates a clearing gives (None leaves a date alone) and the flags.
+/// Sets the dates a clearing gives (None leaves a date alone: `ledger_date`, when it cleared,
+/// is given once, when the clearing is booked) and the flags.
 pub fn set_cleared(
     conn: &mut AnyConnection,
     action_id: &str,
@@ -411,25 +420,27 @@ macro_rules! filtered {
             Some(Bucket::Reversed) => query.filter(reversed),
             Some(Bucket::Cleared) => query
                 .filter(actions::status.ne(ActionStatus::Reversed))
-                .filter(actions::cleared_date.is_not_null()),
+                .filter(actions::ledger_date.is_not_null()),
             Some(Bucket::Approved) => query
                 .filter(actions::status.ne(ActionStatus::Reversed))
-                .filter(actions::cleared_date.is_null())
+                .filter(actions::ledger_date.is_null())
                 .filter(locked),
             Some(Bucket::Pending) => query
                 .filter(actions::status.eq(ActionStatus::Pending))
-                .filter(actions::cleared_date.is_null())
+                .filter(actions::ledger_date.is_null())
                 .filter(
                     actions::locking_date
                         .is_null()
                         .or(actions::locking_date.gt(now).assume_not_null()),
                 ),
         };
+        // Brand and currency as a person types them: case does not matter.
         if let Some(campaign) = &filter.campaign {
+            let campaign = campaign.to_ascii_lowercase();
             query = query.filter(
-                actions::campaign_id
-                    .eq(campaign)
-                    .or(actions::campaign_name.eq(campaign)),
+                lower(actions::campaign_id)
+                    .eq(campaign.clone())
+                    .or(lower(actions::campaign_name).eq(campaign)),
             );
         }
         if let Some(event_type) = &filter.event_type {
@@ -445,25 +456,79 @@ macro_rules! filtered {
                 .filter(actions::reviewed_at.is_null());
         }
         if let Some(currency) = &filter.currency {
-            query = query.filter(actions::payout_currency.eq(currency));
+            query = query.filter(lower(actions::payout_currency).eq(currency.to_ascii_lowercase()));
         }
         if let Some(from) = filter.from {
             query = match filter.date_field {
                 DateField::Event => query.filter(actions::event_date.ge(from)),
                 DateField::Locking => query.filter(actions::locking_date.ge(from)),
+                DateField::Cleared => query.filter(actions::ledger_date.ge(from)),
+                DateField::ScheduledClear => query.filter(actions::cleared_date.ge(from)),
+                DateField::Ledger => query,
             };
         }
         if let Some(until) = filter.until {
             query = match filter.date_field {
                 DateField::Event => query.filter(actions::event_date.lt(until)),
                 DateField::Locking => query.filter(actions::locking_date.lt(until)),
+                DateField::Cleared => query.filter(actions::ledger_date.lt(until)),
+                DateField::ScheduledClear => query.filter(actions::cleared_date.lt(until)),
+                DateField::Ledger => query,
             };
+        }
+        // Ledger: the actions with an entry recorded in the range (what a statement row holds).
+        if filter.date_field == DateField::Ledger
+            && (filter.from.is_some() || filter.until.is_some())
+        {
+            let from = filter.from.unwrap_or(NaiveDateTime::MIN);
+            let until = filter.until.unwrap_or(NaiveDateTime::MAX);
+            query = query.filter(
+                actions::action_id.eq_any(
+                    super::schema::ledger_entries::table
+                        .filter(super::schema::ledger_entries::recorded_at.ge(from))
+                        .filter(super::schema::ledger_entries::recorded_at.lt(until))
+                        .select(super::schema::ledger_entries::action_id),
+                ),
+            );
         }
         if let Some(ids) = matching {
             query = query.filter(actions::action_id.eq_any(ids));
         }
         query
     }};
+}
+
+diesel::define_sql_function! {
+    /// SQL's `LOWER` (ASCII on SQLite): the list's case-insensitive brand and currency filters.
+    fn lower(text: Nullable<Text>) -> Nullable<Text>;
+}
+
+/// A brand as actions name it: its campaign id and name.
+pub type Brand = (Option<String>, Option<String>);
+
+/// The distinct brands and payout currencies, for the list's choices.
+pub fn known_brands_and_currencies(
+    conn: &mut AnyConnection,
+) -> QueryResult<(Vec<Brand>, Vec<String>)> {
+    let brands = actions::table
+        .select((actions::campaign_id, actions::campaign_name))
+        .filter(
+            actions::campaign_id
+                .is_not_null()
+                .or(actions::campaign_name.is_not_null()),
+        )
+        .distinct()
+        .order((actions::campaign_name.asc(), actions::campaign_id.asc()))
+        .limit(500)
+        .load(conn)?;
+    let currencies: Vec<Option<String>> = actions::table
+        .select(actions::payout_currency)
+        .filter(actions::payout_currency.is_not_null())
+        .distinct()
+        .order(actions::payout_currency.asc())
+        .limit(200)
+        .load(conn)?;
+    Ok((brands, currencies.into_iter().flatten().collect()))
 }
 
 /// The actions an id search names: its action id, order id, shared id, a sub id or click id.
@@ -643,6 +708,33 @@ pub fn totals(
             count_star(),
             sql::<BigInt>("CAST(COALESCE(SUM(payout), 0) AS BIGINT)"),
             sql::<BigInt>("CAST(COALESCE(SUM(amount), 0) AS BIGINT)"),
+        ))
+        .order_by(actions::payout_currency.asc())
+        .into_boxed();
+    filtered!(grouped, filter, now, matching).load(conn)
+}
+
+/// What the reversal entries of the filtered set took away (positive), per payout currency:
+/// the Reversed list shows it, as the overview does (a reversed action's own payout is 0).
+pub fn reversed_totals(
+    conn: &mut AnyConnection,
+    filter: &ActionFilter,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<(Option<String>, i64)>> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::BigInt;
+    let matching = match &filter.search {
+        Some(search) => Some(matching_ids(conn, search)?),
+        None => None,
+    };
+    let grouped = actions::table
+        .group_by(actions::payout_currency)
+        .select((
+            actions::payout_currency,
+            sql::<BigInt>(
+                "CAST(COALESCE(SUM((SELECT -SUM(e.payout_delta) FROM ledger_entries e \
+                 WHERE e.action_id = actions.action_id AND e.kind = 'reversed')), 0) AS BIGINT)",
+            ),
         ))
         .order_by(actions::payout_currency.asc())
         .into_boxed();

@@ -141,6 +141,20 @@ pub fn set_outcome_of(conn: &mut AnyConnection, ids: &[i64], outcome: &str) -> Q
 }
 
 /// Counts a repeat on the original delivery and returns the original.
+/// Quarantines deliveries the write path could not apply, all for one reason.
+pub fn quarantine_all(conn: &mut AnyConnection, ids: &[i64], reason: &str) -> QueryResult<usize> {
+    let mut changed = 0;
+    for ids in ids.chunks(prepared::MAX_ROWS) {
+        changed += diesel::update(deliveries::table.filter(deliveries::id.eq_any(ids)))
+            .set((
+                deliveries::outcome.eq("quarantined"),
+                deliveries::reason.eq(reason),
+            ))
+            .execute(conn)?;
+    }
+    Ok(changed)
+}
+
 pub fn count_repeat(
     conn: &mut AnyConnection,
     dedup_key: &str,

@@ -1,9 +1,7 @@
 //! Append-only money movements. The database refuses to update or delete them.
 
 use chrono::NaiveDateTime;
-use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
 use serde::Serialize;
 
 use super::prepared::{self, RowsStatement, bind_row};
@@ -19,6 +17,14 @@ pub struct NewLedgerEntry<'a> {
     pub payout_delta: i64,
     pub amount_delta: i64,
     pub recorded_at: NaiveDateTime,
+    /// The entry's own currency (None: the action has none yet; it follows the action's).
+    pub currency: Option<String>,
+    /// The statement month it is booked in (the book's zone; a later open month when its own
+    /// is closed) and, then, the month it concerns.
+    pub month: String,
+    pub concerns: Option<String>,
+    /// A change after the action cleared: a clawback.
+    pub after_clearing: bool,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
@@ -31,6 +37,10 @@ pub struct LedgerEntry {
     pub payout_delta: i64,
     pub amount_delta: i64,
     pub recorded_at: NaiveDateTime,
+    pub currency: Option<String>,
+    pub month: Option<String>,
+    pub concerns: Option<String>,
+    pub after_clearing: bool,
 }
 
 /// Appends many entries in a few statements, in the order given (their ids follow it).
@@ -49,6 +59,10 @@ bind_row!(NewLedgerEntry into ledger_entries {
     payout_delta: BigInt,
     amount_delta: BigInt,
     recorded_at: Timestamp,
+    currency: Nullable<Text>,
+    month: Text,
+    concerns: Nullable<Text>,
+    after_clearing: Bool,
 });
 
 pub fn of_action(conn: &mut AnyConnection, action_id: &str) -> QueryResult<Vec<LedgerEntry>> {
@@ -70,12 +84,15 @@ pub fn of_actions(
         .load(conn)
 }
 
-/// Per action: (action id, sum of payout deltas, sum of amount deltas, entries). Sums are cast to
-/// BIGINT: diesel reads SUM over BIGINT as Numeric, which SQLite returns through a float.
+/// Per action: (action id, sum of payout deltas, sum of amount deltas, entries), whatever their
+/// currency. Sums are cast to BIGINT: diesel reads SUM over BIGINT as Numeric, which SQLite
+/// returns through a float. (`check` sums in i128 per currency instead.)
 pub fn sums_for(
     conn: &mut AnyConnection,
     action_ids: &[String],
 ) -> QueryResult<Vec<(String, i64, i64, i64)>> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::BigInt;
     ledger_entries::table
         .filter(ledger_entries::action_id.eq_any(action_ids))
         .group_by(ledger_entries::action_id)

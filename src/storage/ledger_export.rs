@@ -22,6 +22,11 @@ pub struct LedgerLine {
     pub campaign_name: Option<String>,
     pub order_id: Option<String>,
     pub is_test: bool,
+    /// The entry's own currency (None: it follows its action's, `payout_currency`).
+    pub currency: Option<String>,
+    pub month: Option<String>,
+    pub concerns: Option<String>,
+    pub after_clearing: bool,
 }
 
 /// Up to `limit` entries with an id above `after_id`, recorded in `[from, until)` when given;
@@ -64,6 +69,10 @@ pub fn after(
             actions::campaign_name,
             actions::order_id,
             actions::is_test,
+            ledger_entries::currency,
+            ledger_entries::month,
+            ledger_entries::concerns,
+            ledger_entries::after_clearing,
         ))
         .load(conn)
 }

@@ -11,7 +11,9 @@ pub mod auth_failures;
 pub mod catalog_items;
 pub mod check;
 pub mod checkpoint;
+pub mod clearances;
 pub mod clearings;
+pub mod closed_months;
 pub mod deliveries;
 pub mod inquiries;
 pub mod inquiry_events;
@@ -295,6 +297,30 @@ pub fn from_db_time(stored: NaiveDateTime) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Diesel keys a migration by the part of its folder name before the first `_`: two folders
+    /// with one version (merged from two branches) would leave one of them unapplied.
+    #[test]
+    fn every_migration_has_a_version_of_its_own_and_both_dialects_the_same() {
+        let versions = |dialect: &str| -> Vec<String> {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("migrations")
+                .join(dialect);
+            let mut names: Vec<String> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        let sqlite = versions("sqlite");
+        assert_eq!(sqlite, versions("postgres"));
+        let mut seen = std::collections::HashSet::new();
+        for name in &sqlite {
+            let version = name.split('_').next().unwrap();
+            assert!(seen.insert(version.to_owned()), "two migrations are version {version}");
+        }
+    }
 
     #[test]
     fn the_url_scheme_chooses_the_backend() {

@@ -10,7 +10,7 @@ use crate::domain::bucket::Bucket;
 
 /// The buckets of `dashboard::filter::bucket_of`, in SQL.
 const BUCKET: &str = "CASE WHEN status = 'reversed' THEN 'reversed'
-     WHEN cleared_date IS NOT NULL THEN 'cleared'
+     WHEN ledger_date IS NOT NULL THEN 'cleared'
      WHEN status = 'approved' OR locking_date <= $2 THEN 'approved'
      ELSE 'pending' END";
 
@@ -51,6 +51,34 @@ pub fn bucket_totals(
         .bind::<Timestamp, _>(now))
 }
 
+/// A running sum's two limbs (see the SQLite migration 000016) joined: exact in i128, then
+/// within the 64 bits the read models hold (beyond them is an error, never a wrapped figure).
+fn joined(hi: i64, lo: i64) -> QueryResult<i64> {
+    i64::try_from(i128::from(hi) * 1_000_000_000 + i128::from(lo)).map_err(|_| {
+        diesel::result::Error::DeserializationError(
+            "a running sum is beyond 64 bits: run `postback-ledger check`".into(),
+        )
+    })
+}
+
+#[derive(QueryableByName)]
+struct LimbTotal {
+    #[diesel(sql_type = Nullable<Text>)]
+    currency: Option<String>,
+    #[diesel(sql_type = Text)]
+    bucket: Bucket,
+    #[diesel(sql_type = BigInt)]
+    actions: i64,
+    #[diesel(sql_type = BigInt)]
+    payout: i64,
+    #[diesel(sql_type = BigInt)]
+    amount: i64,
+    #[diesel(sql_type = BigInt)]
+    payout_hi: i64,
+    #[diesel(sql_type = BigInt)]
+    amount_hi: i64,
+}
+
 /// SQLite: from the running sums, whose locking day decides the bucket on every day but today;
 /// the actions locking today are read one by one (the locking date index finds them).
 fn running_bucket_totals(
@@ -68,23 +96,37 @@ fn running_bucket_totals(
                           THEN 'approved'
                      ELSE 'pending' END AS bucket,
                 CAST(SUM(actions) AS BIGINT) AS actions, CAST(SUM(payout) AS BIGINT) AS payout,
-                CAST(SUM(amount) AS BIGINT) AS amount
+                CAST(SUM(amount) AS BIGINT) AS amount,
+                CAST(SUM(payout_hi) AS BIGINT) AS payout_hi,
+                CAST(SUM(amount_hi) AS BIGINT) AS amount_hi
          FROM action_totals WHERE ($1 OR NOT is_test) AND locking_day <> $3
          GROUP BY 1, 2
          UNION ALL
-         SELECT payout_currency, {BUCKET}, COUNT(*), CAST(SUM(payout) AS BIGINT),
-                CAST(SUM(amount) AS BIGINT)
+         SELECT payout_currency, {BUCKET}, COUNT(*), CAST(SUM(payout % 1000000000) AS BIGINT),
+                CAST(SUM(amount % 1000000000) AS BIGINT),
+                CAST(SUM(payout / 1000000000) AS BIGINT), CAST(SUM(amount / 1000000000) AS BIGINT)
          FROM actions
          WHERE ($1 OR NOT is_test) AND locking_date >= $4 AND locking_date < $5
          GROUP BY 1, 2"
     );
-    let rows: Vec<BucketTotal> = load_sql!(conn, sql, |q| q
+    let rows: Vec<LimbTotal> = load_sql!(conn, sql, |q| q
         .bind::<Bool, _>(include_tests)
         .bind::<Timestamp, _>(now)
         .bind::<Text, _>(today.format("%Y-%m-%d").to_string())
         .bind::<Timestamp, _>(midnight)
         .bind::<Timestamp, _>(midnight + chrono::Duration::days(1)))?;
-    Ok(rows.into_iter().filter(|row| row.actions != 0).collect())
+    rows.into_iter()
+        .filter(|row| row.actions != 0)
+        .map(|row| {
+            Ok(BucketTotal {
+                payout: joined(row.payout_hi, row.payout)?,
+                amount: joined(row.amount_hi, row.amount)?,
+                currency: row.currency,
+                bucket: row.bucket,
+                actions: row.actions,
+            })
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
@@ -101,19 +143,40 @@ pub fn reversed_payout(
     conn: &mut AnyConnection,
     include_tests: bool,
 ) -> QueryResult<Vec<CurrencySum>> {
-    let sql = match conn {
-        AnyConnection::Sqlite(_) => {
-            "SELECT NULLIF(currency, '') AS currency, CAST(-COALESCE(SUM(payout), 0) AS BIGINT) AS payout
+    if let AnyConnection::Sqlite(_) = conn {
+        #[derive(QueryableByName)]
+        struct Limbs {
+            #[diesel(sql_type = Nullable<Text>)]
+            currency: Option<String>,
+            #[diesel(sql_type = BigInt)]
+            payout: i64,
+            #[diesel(sql_type = BigInt)]
+            payout_hi: i64,
+        }
+        let rows: Vec<Limbs> = load_sql!(
+            conn,
+            "SELECT NULLIF(currency, '') AS currency,
+                    CAST(-COALESCE(SUM(payout), 0) AS BIGINT) AS payout,
+                    CAST(-COALESCE(SUM(payout_hi), 0) AS BIGINT) AS payout_hi
              FROM entry_totals WHERE kind = 'reversed' AND ($1 OR NOT is_test)
              GROUP BY currency ORDER BY currency"
-        }
-        AnyConnection::Postgresql(_) => {
-            "SELECT a.payout_currency AS currency, CAST(-COALESCE(SUM(e.payout_delta), 0) AS BIGINT) AS payout
+                .to_owned(),
+            |q| q.bind::<Bool, _>(include_tests)
+        )?;
+        return rows
+            .into_iter()
+            .map(|row| {
+                Ok(CurrencySum {
+                    payout: joined(row.payout_hi, row.payout)?,
+                    currency: row.currency,
+                })
+            })
+            .collect();
+    }
+    let sql = "SELECT COALESCE(e.currency, a.payout_currency) AS currency, CAST(-COALESCE(SUM(e.payout_delta), 0) AS BIGINT) AS payout
              FROM ledger_entries e JOIN actions a ON a.action_id = e.action_id
              WHERE e.kind = 'reversed' AND ($1 OR NOT a.is_test)
-             GROUP BY a.payout_currency ORDER BY a.payout_currency"
-        }
-    };
+             GROUP BY 1 ORDER BY 1";
     load_sql!(conn, sql.to_owned(), |q| q.bind::<Bool, _>(include_tests))
 }
 
@@ -138,27 +201,83 @@ pub fn daily_movements(
     include_tests: bool,
     since: NaiveDateTime,
 ) -> QueryResult<Vec<DailyMovement>> {
-    let sql = match conn {
-        AnyConnection::Sqlite(_) => {
+    if let AnyConnection::Sqlite(_) = conn {
+        #[derive(QueryableByName)]
+        struct Limbs {
+            #[diesel(sql_type = Text)]
+            day: String,
+            #[diesel(sql_type = Nullable<Text>)]
+            currency: Option<String>,
+            #[diesel(sql_type = BigInt)]
+            tracked: i64,
+            #[diesel(sql_type = BigInt)]
+            tracked_hi: i64,
+            #[diesel(sql_type = BigInt)]
+            reversed: i64,
+            #[diesel(sql_type = BigInt)]
+            reversed_hi: i64,
+        }
+        let rows: Vec<Limbs> = load_sql!(
+            conn,
             "SELECT day, NULLIF(currency, '') AS currency,
                     CAST(SUM(CASE WHEN kind = 'tracked' THEN payout ELSE 0 END) AS BIGINT) AS tracked,
-                    CAST(-SUM(CASE WHEN kind = 'reversed' THEN payout ELSE 0 END) AS BIGINT) AS reversed
+                    CAST(SUM(CASE WHEN kind = 'tracked' THEN payout_hi ELSE 0 END) AS BIGINT) AS tracked_hi,
+                    CAST(-SUM(CASE WHEN kind = 'reversed' THEN payout ELSE 0 END) AS BIGINT) AS reversed,
+                    CAST(-SUM(CASE WHEN kind = 'reversed' THEN payout_hi ELSE 0 END) AS BIGINT) AS reversed_hi
              FROM entry_totals
              WHERE day >= SUBSTR($2, 1, 10) AND kind IN ('tracked', 'reversed') AND ($1 OR NOT is_test)
              GROUP BY day, currency
              ORDER BY day, currency"
-        }
-        AnyConnection::Postgresql(_) => {
-            "SELECT SUBSTR(CAST(e.recorded_at AS TEXT), 1, 10) AS day, a.payout_currency AS currency,
+                .to_owned(),
+            |q| q
+                .bind::<Bool, _>(include_tests)
+                .bind::<Timestamp, _>(since)
+        )?;
+        return rows
+            .into_iter()
+            .map(|row| {
+                Ok(DailyMovement {
+                    tracked: joined(row.tracked_hi, row.tracked)?,
+                    reversed: joined(row.reversed_hi, row.reversed)?,
+                    day: row.day,
+                    currency: row.currency,
+                })
+            })
+            .collect();
+    }
+    let sql = "SELECT SUBSTR(CAST(e.recorded_at AS TEXT), 1, 10) AS day, COALESCE(e.currency, a.payout_currency) AS currency,
                     CAST(COALESCE(SUM(CASE WHEN e.kind = 'tracked' THEN e.payout_delta ELSE 0 END), 0) AS BIGINT) AS tracked,
                     CAST(-COALESCE(SUM(CASE WHEN e.kind = 'reversed' THEN e.payout_delta ELSE 0 END), 0) AS BIGINT) AS reversed
              FROM ledger_entries e JOIN actions a ON a.action_id = e.action_id
              WHERE e.recorded_at >= $2 AND e.kind IN ('tracked', 'reversed') AND ($1 OR NOT a.is_test)
-             GROUP BY SUBSTR(CAST(e.recorded_at AS TEXT), 1, 10), a.payout_currency
-             ORDER BY day, currency"
-        }
-    };
+             GROUP BY 1, 2
+             ORDER BY day, currency";
     load_sql!(conn, sql.to_owned(), |q| q
+        .bind::<Bool, _>(include_tests)
+        .bind::<Timestamp, _>(since))
+}
+
+/// `daily_movements` for a book kept in another zone than UTC: per UTC quarter hour (every
+/// zone's offset is a whole number of quarter hours), which the reader folds into the zone's
+/// days. `day` is then `YYYY-MM-DD HH:M`, the quarter's start (its minute unpadded: 0, 15, 30
+/// or 45).
+pub fn quarter_hour_movements(
+    conn: &mut AnyConnection,
+    include_tests: bool,
+    since: NaiveDateTime,
+) -> QueryResult<Vec<DailyMovement>> {
+    const QUARTER: &str = "SUBSTR(CAST(e.recorded_at AS TEXT), 1, 14) || \
+        CAST((CAST(SUBSTR(CAST(e.recorded_at AS TEXT), 15, 2) AS INTEGER) / 15) * 15 AS TEXT)";
+    let sql = format!(
+        "SELECT {QUARTER} AS day, COALESCE(e.currency, a.payout_currency) AS currency,
+                CAST(COALESCE(SUM(CASE WHEN e.kind = 'tracked' THEN e.payout_delta ELSE 0 END), 0) AS BIGINT) AS tracked,
+                CAST(-COALESCE(SUM(CASE WHEN e.kind = 'reversed' THEN e.payout_delta ELSE 0 END), 0) AS BIGINT) AS reversed
+         FROM ledger_entries e JOIN actions a ON a.action_id = e.action_id
+         WHERE e.recorded_at >= $2 AND e.kind IN ('tracked', 'reversed') AND ($1 OR NOT a.is_test)
+         GROUP BY 1, 2
+         ORDER BY 1, 2"
+    );
+    load_sql!(conn, sql, |q| q
         .bind::<Bool, _>(include_tests)
         .bind::<Timestamp, _>(since))
 }
@@ -223,6 +342,7 @@ pub fn attention(
     })
 }
 
+/// A group's count and sums, each sum as its two limbs (as the running sums keep them).
 #[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
 struct GroupSum {
     #[diesel(sql_type = Text)]
@@ -232,7 +352,11 @@ struct GroupSum {
     #[diesel(sql_type = BigInt)]
     payout: i64,
     #[diesel(sql_type = BigInt)]
+    payout_hi: i64,
+    #[diesel(sql_type = BigInt)]
     amount: i64,
+    #[diesel(sql_type = BigInt)]
+    amount_hi: i64,
 }
 
 /// SQLite: where the running sums differ from the tables they sum (empty when they agree, and
@@ -241,28 +365,34 @@ pub fn running_totals_drift(conn: &mut AnyConnection) -> QueryResult<Vec<String>
     if let AnyConnection::Postgresql(_) = conn {
         return Ok(Vec::new());
     }
-    let action_key = "COALESCE(payout_currency, '') || '/' || is_test || '/' || status || '/' || (cleared_date IS NOT NULL) || '/' || COALESCE(SUBSTR(locking_date, 1, 10), '')";
+    let action_key = "COALESCE(payout_currency, '') || '/' || is_test || '/' || status || '/' || (ledger_date IS NOT NULL) || '/' || COALESCE(SUBSTR(locking_date, 1, 10), '')";
     let pairs = [
         (
             "action_totals",
             "SELECT currency || '/' || is_test || '/' || status || '/' || cleared || '/' || locking_day AS key,
-                    actions AS count, payout, amount
-             FROM action_totals WHERE actions <> 0 OR payout <> 0 OR amount <> 0"
+                    actions AS count, payout, payout_hi, amount, amount_hi
+             FROM action_totals
+             WHERE actions <> 0 OR payout <> 0 OR amount <> 0 OR payout_hi <> 0 OR amount_hi <> 0"
                 .to_owned(),
             format!(
-                "SELECT {action_key} AS key, COUNT(*) AS count, CAST(SUM(payout) AS BIGINT) AS payout,
-                        CAST(SUM(amount) AS BIGINT) AS amount
+                "SELECT {action_key} AS key, COUNT(*) AS count,
+                        CAST(SUM(payout % 1000000000) AS BIGINT) AS payout,
+                        CAST(SUM(payout / 1000000000) AS BIGINT) AS payout_hi,
+                        CAST(SUM(amount % 1000000000) AS BIGINT) AS amount,
+                        CAST(SUM(amount / 1000000000) AS BIGINT) AS amount_hi
                  FROM actions GROUP BY {action_key}"
             ),
         ),
         (
             "entry_totals",
             "SELECT day || '/' || kind || '/' || currency || '/' || is_test AS key,
-                    entries AS count, payout, 0 AS amount
-             FROM entry_totals WHERE entries <> 0 OR payout <> 0"
+                    entries AS count, payout, payout_hi, 0 AS amount, 0 AS amount_hi
+             FROM entry_totals WHERE entries <> 0 OR payout <> 0 OR payout_hi <> 0"
                 .to_owned(),
-            "SELECT SUBSTR(e.recorded_at, 1, 10) || '/' || e.kind || '/' || COALESCE(a.payout_currency, '') || '/' || a.is_test AS key,
-                    COUNT(*) AS count, CAST(SUM(e.payout_delta) AS BIGINT) AS payout, 0 AS amount
+            "SELECT SUBSTR(e.recorded_at, 1, 10) || '/' || e.kind || '/' || COALESCE(e.currency, a.payout_currency, '') || '/' || a.is_test AS key,
+                    COUNT(*) AS count, CAST(SUM(e.payout_delta % 1000000000) AS BIGINT) AS payout,
+                    CAST(SUM(e.payout_delta / 1000000000) AS BIGINT) AS payout_hi,
+                    0 AS amount, 0 AS amount_hi
              FROM ledger_entries e JOIN actions a ON a.action_id = e.action_id
              GROUP BY 1"
                 .to_owned(),

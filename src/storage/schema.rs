@@ -11,6 +11,8 @@ diesel::table! {
         amount -> Nullable<Int8>,
         delta_amount -> Nullable<Int8>,
         received_at -> Timestamp,
+        currency -> Nullable<Text>,
+        event_date -> Nullable<Timestamp>,
     }
 }
 
@@ -93,6 +95,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    clearances (id) {
+        id -> Int8,
+        action_id -> Text,
+        delivery_id -> Nullable<Int8>,
+        origin -> Text,
+        cleared_at -> Timestamp,
+        payout -> Int8,
+        amount -> Int8,
+        currency -> Nullable<Text>,
+        month -> Text,
+        concerns -> Nullable<Text>,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     clearings (id) {
         id -> Int8,
         delivery_id -> Int8,
@@ -103,6 +121,34 @@ diesel::table! {
         received_at -> Timestamp,
         campaign_id -> Nullable<Text>,
         matched -> Text,
+    }
+}
+
+diesel::table! {
+    closed_months (month) {
+        month -> Text,
+        time_zone -> Text,
+        closed_at -> Timestamp,
+        closed_by -> Text,
+    }
+}
+
+diesel::table! {
+    closed_statement_rows (id) {
+        id -> Int8,
+        month -> Text,
+        concerns -> Nullable<Text>,
+        campaign_id -> Nullable<Text>,
+        campaign_name -> Nullable<Text>,
+        currency -> Nullable<Text>,
+        tracked -> Text,
+        modified -> Text,
+        reversed -> Text,
+        clawbacks -> Text,
+        cleared -> Text,
+        actions -> Int8,
+        entries -> Int8,
+        hash -> Text,
     }
 }
 
@@ -204,6 +250,10 @@ diesel::table! {
         payout_delta -> Int8,
         amount_delta -> Int8,
         recorded_at -> Timestamp,
+        currency -> Nullable<Text>,
+        month -> Nullable<Text>,
+        concerns -> Nullable<Text>,
+        after_clearing -> Bool,
     }
 }
 
@@ -257,7 +307,10 @@ diesel::table! {
 diesel::joinable!(action_events -> actions (action_id));
 diesel::joinable!(action_events -> deliveries (delivery_id));
 diesel::joinable!(catalog_items -> deliveries (delivery_id));
+diesel::joinable!(clearances -> actions (action_id));
+diesel::joinable!(clearances -> deliveries (delivery_id));
 diesel::joinable!(clearings -> deliveries (delivery_id));
+diesel::joinable!(closed_statement_rows -> closed_months (month));
 diesel::joinable!(inquiry_events -> deliveries (delivery_id));
 diesel::joinable!(inquiry_events -> inquiries (inquiry_id));
 diesel::joinable!(jobs -> deliveries (delivery_id));
@@ -272,7 +325,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     alerts,
     auth_failures,
     catalog_items,
+    clearances,
     clearings,
+    closed_months,
+    closed_statement_rows,
     deliveries,
     inquiries,
     inquiry_events,

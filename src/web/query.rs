@@ -15,12 +15,11 @@ use serde::de::DeserializeOwned;
 
 use crate::domain::bucket::Bucket;
 use crate::domain::event::InquiryStatus;
-use crate::read::filter::{ListQuery, date_range, include_tests};
+use crate::read::filter::{ListQuery, date_range, in_zone, include_tests};
 use crate::read::log::{LogFilter, LogQuery};
 use crate::read::overview::{Options, OverviewQuery};
 use crate::read::statement::{Period, StatementQuery};
 use crate::storage::action_query::ActionFilter;
-use crate::storage::to_db_time;
 use crate::web::error::RequestError;
 use crate::web::startup::AppState;
 
@@ -104,12 +103,16 @@ pub struct ActionList {
 }
 
 impl FromQuery for ActionList {
-    fn from_query(query: &str, _: &AppState, caller: Caller) -> Result<Self, RequestError> {
+    fn from_query(query: &str, state: &AppState, caller: Caller) -> Result<Self, RequestError> {
         let query: ListQuery = fields(query)?;
         // The dashboard opens on what awaits approval; the API and the CSV on every status.
         let default_bucket = (caller == Caller::Page).then_some(Bucket::Pending);
-        let filter = ActionFilter::parse(&query, default_bucket)
+        let mut filter = ActionFilter::parse(&query, default_bucket)
             .map_err(|error| RequestError::bad_input(error.to_string()))?;
+        // Dates are the book's days.
+        let zone = state.statement.time_zone;
+        filter.from = filter.from.map(|at| in_zone(at, zone));
+        filter.until = filter.until.map(|at| in_zone(at, zone));
         Ok(ActionList { query, filter })
     }
 }
@@ -170,7 +173,12 @@ impl FromQuery for Options {
 impl FromQuery for Period {
     fn from_query(query: &str, state: &AppState, _: Caller) -> Result<Self, RequestError> {
         let query: StatementQuery = fields(query)?;
-        Period::parse(&query, to_db_time(state.clock.now())).map_err(RequestError::bad_input)
+        let now = state
+            .clock
+            .now()
+            .with_timezone(&state.statement.time_zone)
+            .naive_local();
+        Period::parse(&query, now).map_err(RequestError::bad_input)
     }
 }
 
@@ -190,11 +198,16 @@ pub struct LedgerRange {
 }
 
 impl FromQuery for LedgerRange {
-    fn from_query(query: &str, _: &AppState, _: Caller) -> Result<Self, RequestError> {
+    fn from_query(query: &str, state: &AppState, _: Caller) -> Result<Self, RequestError> {
         let query: LedgerQuery = fields(query)?;
         let bad =
             |error: crate::read::filter::FilterError| RequestError::bad_input(error.to_string());
         let (from, until) = date_range(&query.from, &query.to).map_err(bad)?;
+        let zone = state.statement.time_zone;
+        let (from, until) = (
+            from.map(|at| in_zone(at, zone)),
+            until.map(|at| in_zone(at, zone)),
+        );
         let include_tests = include_tests(&query.include_tests).map_err(bad)?;
         Ok(LedgerRange {
             from,

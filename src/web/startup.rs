@@ -61,6 +61,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// How long a postback's whole body may take to arrive.
     pub body_timeout: Duration,
+    /// The statement's zone and automatic closing.
+    pub statement: crate::config::StatementSettings,
 }
 
 /// The key signing dashboard sessions, shared by every instance through the database.
@@ -157,6 +159,13 @@ impl Application {
             )?;
             SessionKey::new(hex::decode(stored).context("the stored session key is not hex")?)
         };
+        // The write path books each fact in the statement month of the configured zone.
+        stored_settings::put(
+            &mut *db.conn()?,
+            crate::storage::closed_months::TIME_ZONE_SETTING,
+            settings.statement.time_zone.name(),
+            to_db_time(chrono::Utc::now()),
+        )?;
         let writers = match db.backend() {
             Backend::Sqlite => 1,
             Backend::Postgres => POSTGRES_WRITERS,
@@ -186,6 +195,14 @@ impl Application {
             clock.clone(),
         )
         .spawn(webhook, settings.public_url.clone());
+        if let Some(days) = settings.statement.close_after_days {
+            crate::ledger::close::close_periodically(
+                db.clone(),
+                settings.statement.time_zone,
+                days,
+                clock.clone(),
+            );
+        }
         let state = web::Data::new(AppState {
             db,
             writer,
@@ -212,6 +229,7 @@ impl Application {
             refusals: refusals.clone(),
             max_body_bytes: settings.max_body_bytes,
             body_timeout: Duration::from_secs(settings.body_timeout_seconds),
+            statement: settings.statement,
         });
         let max_body = settings.max_body_bytes;
         let server = HttpServer::new(move || {
@@ -259,6 +277,7 @@ impl Application {
                         .service(api::deliveries)
                         .service(api::delivery)
                         .service(pages::statement::statement)
+                        .service(pages::statement::close)
                         .service(api::statement)
                         .service(exports::actions)
                         .service(exports::ledger)

@@ -423,11 +423,12 @@ on_both_backends! {
             .load(c),
         }
         .unwrap();
-        // The key, the state the lean statement sets anyway, and `IndexedFields`.
+        // The key, the state the lean statement sets anyway, `IndexedFields`, and
+        // `ledger_date` (when it cleared), which only a clearing writes, never the upsert.
         let known = [
             "action_id", "status", "first_seen_at", "locking_date", "campaign_id", "campaign_name",
             "action_tracker_id", "action_tracker_name", "order_id", "shared_id", "sub_id1",
-            "sub_id2", "sub_id3", "click_id", "event_date", "cleared_date",
+            "sub_id2", "sub_id3", "click_id", "event_date", "cleared_date", "ledger_date",
         ];
         let unknown: Vec<&str> = columns
             .iter()

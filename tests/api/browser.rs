@@ -350,9 +350,10 @@ async fn the_dashboard_in_a_real_browser_shows_lists_totals_filters_search_and_t
         (&rows[0][0][..], &rows[0][1][..], &rows[0][2][..]),
         ("E2E-R1", "reversed", "0.00 USD\nreversed 25.00 USD")
     );
+    // Its totals show what the reversals took, as the overview's card does (issue 22).
     assert_eq!(
         table(&client, "#totals-table").await,
-        [["USD", "1", "0.00 USD", "0.00"]]
+        [["USD", "1", "0.00 USD", "25.00 USD", "0.00"]]
     );
 
     // The filter form: one campaign narrows the rows and the totals.

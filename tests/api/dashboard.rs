@@ -252,7 +252,7 @@ on_both_backends! {
         twelve(&app).await;
         let acme = app.actions("status=all&campaign=Acme&sort=action_id").await;
         assert_eq!(ids(&acme), ["K00", "K03", "K06", "K09"]);
-        assert_eq!(acme["totals"], json!([{"currency": "USD", "actions": 4, "payout": "46.00", "amount": "0.00"}]));
+        assert_eq!(acme["totals"], json!([{"currency": "USD", "actions": 4, "payout": "46.00", "amount": "0.00", "reversed": "0.00"}]));
         assert_eq!(ids(&app.actions("status=all&q=O-7").await), ["K07"], "by order id");
         assert_eq!(ids(&app.actions("status=all&q=S-8").await), ["K08"], "by sub id");
         assert_eq!(ids(&app.actions("status=all&q=K04").await), ["K04"], "by action id");

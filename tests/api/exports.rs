@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{NaiveDate, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use postback_ledger::domain::clock::Clock;
 use postback_ledger::domain::money::Money;
 use postback_ledger::storage::{Database, statement};
@@ -30,7 +30,8 @@ fn event(id: &str, status: &str, payout: &str, delta: &str, more: &str) -> Strin
 }
 
 /// The known history: S1 tracked 15.50, modified -5.00, reversed -10.50 (USD, campaign 9876);
-/// S2 tracked 20.00 (EUR, campaign 5555) and cleared in May; T1 a 7.00 test conversion (USD,
+/// S2 tracked 20.00 (EUR, campaign 5555) and cleared in May (its clearing's LedgerDate: a
+/// ClearedDate alone is only when it is scheduled to clear); T1 a 7.00 test conversion (USD,
 /// 9876).
 async fn known_history(app: &TestApp) {
     let usd = "&Currency=USD&CampaignId=9876&CampaignName=Spring&Oid=ORD-S1";
@@ -50,7 +51,10 @@ async fn known_history(app: &TestApp) {
         .await;
     assert_eq!(answer.outcome.as_deref(), Some("applied"), "{answer:?}");
     let answer = app
-        .get_postback("clearing", "ActionIds=S2&ClearedDate=2026-05-02T10:00:00Z")
+        .get_postback(
+            "clearing",
+            "ActionIds=S2&ClearedDate=2026-05-02T10:00:00Z&LedgerDate=2026-05-02T10:00:00Z",
+        )
         .await;
     assert_eq!(answer.outcome.as_deref(), Some("applied"), "{answer:?}");
     let test = "&Currency=USD&CampaignId=9876&CampaignName=Spring&SubId2=qa-run";
@@ -60,14 +64,8 @@ async fn known_history(app: &TestApp) {
     assert_eq!(answer.outcome.as_deref(), Some("applied"), "{answer:?}");
 }
 
-fn year_2026() -> (chrono::NaiveDateTime, chrono::NaiveDateTime) {
-    let day = |year| {
-        NaiveDate::from_ymd_opt(year, 1, 1)
-            .unwrap()
-            .and_hms_opt(0, 0, 0)
-            .unwrap()
-    };
-    (day(2026), day(2027))
+fn year_2026() -> (&'static str, &'static str) {
+    ("2026-01", "2027-01")
 }
 
 on_both_backends! {
@@ -79,17 +77,16 @@ on_both_backends! {
         let rows = statement::monthly(&mut db.conn().unwrap(), false, from, until).unwrap();
         let sums: Vec<_> = rows.iter()
             .map(|row| (row.month.as_str(), row.campaign_id.as_deref(), row.campaign_name.as_deref(), row.currency.as_deref(),
-                [row.tracked, row.modified, row.reversed, row.cleared]))
+                row.sums()))
             .collect();
         assert_eq!(sums, [
-            ("2026-05", Some("5555"), Some("Autumn"), Some("EUR"), [0, 0, 0, 200_000]),
-            ("2026-04", Some("5555"), Some("Autumn"), Some("EUR"), [200_000, 0, 0, 0]),
-            ("2026-04", Some("9876"), Some("Spring"), Some("USD"), [155_000, -50_000, -105_000, 0]),
+            ("2026-05", Some("5555"), Some("Autumn"), Some("EUR"), [0, 0, 0, 0, 200_000]),
+            ("2026-04", Some("5555"), Some("Autumn"), Some("EUR"), [200_000, 0, 0, 0, 0]),
+            ("2026-04", Some("9876"), Some("Spring"), Some("USD"), [155_000, -50_000, -105_000, 0, 0]),
         ]);
         let with_tests = statement::monthly(&mut db.conn().unwrap(), true, from, until).unwrap();
-        assert_eq!(with_tests[2].tracked, 225_000, "the test conversion counts only when asked for");
-        let (_, before) = year_2026();
-        let next_year = statement::monthly(&mut db.conn().unwrap(), true, before, before + chrono::Duration::days(365)).unwrap();
+        assert_eq!(with_tests[2].sums()[0], 225_000, "the test conversion counts only when asked for");
+        let next_year = statement::monthly(&mut db.conn().unwrap(), true, "2027-01", "2028-01").unwrap();
         assert!(next_year.is_empty(), "{next_year:?}");
     }
 }
@@ -178,20 +175,21 @@ on_both_backends! {
         assert_eq!(months, ["2026-05", "2026-04"]);
         let april = &statement["months"][1];
         assert_eq!(april["rows"][1], json!({
-            "campaign_id": "9876", "campaign_name": "Spring", "currency": "USD",
-            "tracked": "15.50", "modified": "-5.00", "reversed": "-10.50", "net": "0.00", "cleared": "0.00"
+            "concerns": null, "campaign_id": "9876", "campaign_name": "Spring", "currency": "USD",
+            "tracked": "15.50", "modified": "-5.00", "reversed": "-10.50", "clawbacks": "0.00", "net": "0.00", "cleared": "0.00",
+            "actions": 1, "entries": 3
         }));
         assert_eq!(april["rows"][0]["tracked"], "20.00");
         assert_eq!(april["rows"][0]["cleared"], "0.00", "S2 cleared in May, not when it was tracked");
         assert_eq!(statement["months"][0]["rows"][0]["cleared"], "20.00");
         assert_eq!(statement["months"][0]["rows"][0]["net"], "0.00");
         assert_eq!(april["subtotals"], json!([
-            {"currency": "EUR", "tracked": "20.00", "modified": "0.00", "reversed": "0.00", "net": "20.00", "cleared": "0.00"},
-            {"currency": "USD", "tracked": "15.50", "modified": "-5.00", "reversed": "-10.50", "net": "0.00", "cleared": "0.00"},
+            {"currency": "EUR", "tracked": "20.00", "modified": "0.00", "reversed": "0.00", "clawbacks": "0.00", "net": "20.00", "cleared": "0.00"},
+            {"currency": "USD", "tracked": "15.50", "modified": "-5.00", "reversed": "-10.50", "clawbacks": "0.00", "net": "0.00", "cleared": "0.00"},
         ]));
         assert_eq!(statement["totals"], json!([
-            {"currency": "EUR", "tracked": "20.00", "modified": "0.00", "reversed": "0.00", "net": "20.00", "cleared": "20.00"},
-            {"currency": "USD", "tracked": "15.50", "modified": "-5.00", "reversed": "-10.50", "net": "0.00", "cleared": "0.00"},
+            {"currency": "EUR", "tracked": "20.00", "modified": "0.00", "reversed": "0.00", "clawbacks": "0.00", "net": "20.00", "cleared": "20.00"},
+            {"currency": "USD", "tracked": "15.50", "modified": "-5.00", "reversed": "-10.50", "clawbacks": "0.00", "net": "0.00", "cleared": "0.00"},
         ]));
 
         // The year defaults to the clock's; the test conversion only when asked for.
@@ -215,7 +213,7 @@ on_both_backends! {
         let csv = download(&app, "/statement.csv?year=2026").await;
         assert_eq!(csv.status, 200);
         assert_eq!(csv.disposition, "attachment; filename=\"statement-2026.csv\"");
-        assert_eq!(csv.header, ["month", "campaign_id", "campaign_name", "currency", "tracked", "modified", "reversed", "net", "cleared"]);
+        assert_eq!(csv.header, ["month", "closed", "concerns", "campaign_id", "campaign_name", "currency", "tracked", "modified", "reversed", "clawbacks", "net", "cleared", "actions", "entries", "hash"]);
         assert_eq!(column(&csv.records, "month"), ["2026-05", "2026-04", "2026-04"]);
         assert_eq!(column(&csv.records, "reversed"), ["0.00", "0.00", "-10.50"]);
         assert_eq!(column(&csv.records, "net"), ["0.00", "20.00", "0.00"]);
@@ -276,7 +274,7 @@ on_both_backends! {
         let ids: HashSet<&str> = column(&without_tests.records, "action_id").into_iter().collect();
         assert!(!ids.contains("T1"), "test conversions only when asked for");
         let later = download(&app, "/ledger.csv?from=2026-04-09").await;
-        assert_eq!((later.status, later.records.len(), later.header.len()), (200, 0, 13), "the header alone");
+        assert_eq!((later.status, later.records.len(), later.header.len()), (200, 0, 16), "the header alone");
         assert_eq!(download(&app, "/ledger.csv?to=2026-04-08").await.records.len(), 5);
         assert_eq!(app.get("/ledger.csv?from=8.4.2026").await.0, 400);
     }

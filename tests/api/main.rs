@@ -5,6 +5,7 @@ mod helpers;
 mod access;
 mod alerts;
 mod batching;
+mod book;
 mod browser;
 mod cli;
 mod connect;

@@ -93,10 +93,11 @@ on_both_backends! {
         let repaired = app
             .post_postback("actions", Some("application/json"), "{\"ActionId\": \"R1\", \"Payout\": , \"Amount\": 20.00,}")
             .await;
-        assert_eq!(repaired.outcome.as_deref(), Some("applied"), "{repaired:?}");
-        let view = app.action("R1").await.unwrap();
-        assert_eq!(view["payout"], "0.00");
-        assert_eq!(view["amount"], "20.00");
+        // Issue 22: repaired, but a first event without a payout is not booked as 0.00.
+        assert_eq!(repaired.outcome.as_deref(), Some("quarantined"), "{repaired:?}");
+        let kept = app.json(&format!("/api/deliveries/{}", repaired.delivery_id.unwrap())).await.unwrap();
+        assert_eq!(kept["reason"], "no payout: is `{Payout}` in the template?", "{kept}");
+        assert!(app.action("R1").await.is_none());
 
         let broken = app.post_postback("actions", Some("application/json"), "{\"ActionId\": \"R2\", \"Payout\": 1 2}").await;
         assert_eq!(broken.status, 200, "kept raw: retrying would not help");
@@ -114,7 +115,7 @@ on_both_backends! {
             ("ActionId=B1&Payout=ten", "quarantined"),                     // unparseable money
             ("ActionId=B2&Payout=0.000001", "quarantined"),                // would need rounding
             ("ActionId=B3&Payout=2.00&Status=ON_HOLD", "flagged"),         // unknown status
-            ("ActionId=B4&Payout={Payout}&Status=PENDING", "applied"),     // absent payout
+            ("ActionId=B4&Payout={Payout}&Status=PENDING", "quarantined"), // absent payout (issue 22)
         ];
         let mut ids = Vec::new();
         for (query, expected) in cases {
@@ -128,7 +129,7 @@ on_both_backends! {
         let flagged = app.action("B3").await.unwrap();
         assert_eq!(flagged["flags"], serde_json::json!(["unknown_status"]));
         assert_eq!(flagged["status_raw"], "ON_HOLD");
-        assert_eq!(app.action("B4").await.unwrap()["payout"], "0.00");
+        assert!(app.action("B4").await.is_none(), "never booked as 0.00");
 
         let undecodable = app.post_postback("actions", Some("application/json"), vec![0xff, 0xfe, 0x00]).await;
         assert_eq!(undecodable.outcome.as_deref(), Some("quarantined"));

@@ -283,6 +283,16 @@ impl<'a, 'w> Reader<'a, 'w> {
                         field: self.mapping.original_key(canonical),
                         problem: problem.to_string(),
                     })
+                    .and_then(|money| {
+                        if money.is_plausible() {
+                            Ok(money)
+                        } else {
+                            Err(Quarantine::ImplausibleMoney {
+                                field: self.mapping.original_key(canonical),
+                                value: value.clone(),
+                            })
+                        }
+                    })
             })
             .transpose()
     }

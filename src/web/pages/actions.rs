@@ -11,7 +11,7 @@ use crate::read;
 use crate::read::actions::ActionView;
 use crate::read::deliveries::DeliveryView;
 use crate::read::filter::ListQuery;
-use crate::storage::action_query::{ActionFilter, SortKey};
+use crate::storage::action_query::{ActionFilter, DateField, SortKey};
 use crate::storage::{self, deliveries, to_db_time};
 use crate::web::access::Chrome;
 use crate::web::blocking::with_conn;
@@ -39,6 +39,8 @@ pub struct ActionRow {
     pub order_id: String,
     pub event_date: String,
     pub locking_date: String,
+    /// When it cleared (a clearing named it); `–` when not.
+    pub cleared: String,
     pub received: String,
     pub is_test: bool,
 }
@@ -48,6 +50,8 @@ pub struct TotalRow {
     pub actions: i64,
     pub payout: String,
     pub amount: String,
+    /// What the reversals took away, as the overview's Reversed card shows it.
+    pub reversed: String,
 }
 
 #[derive(Template)]
@@ -59,12 +63,15 @@ struct ActionsPage {
     statuses: [(&'static str, &'static str); 5],
     query: ListQuery,
     filter: ActionFilter,
-    locking_dates: bool,
     totals: Vec<TotalRow>,
     headers: Vec<Header>,
     rows: Vec<ActionRow>,
     next_page: Option<String>,
     csv_query: String,
+    date_field: &'static str,
+    /// The known brands (value, label) and currencies, offered as choices.
+    brands: Vec<(String, String)>,
+    currencies: Vec<String>,
 }
 
 const PAGE_SIZE: i64 = 50;
@@ -97,6 +104,7 @@ fn row(view: &ActionView) -> ActionRow {
         order_id: view.details.order_id.clone().unwrap_or_default(),
         event_date: shown_time(view.details.event_date.as_deref()),
         locking_date: shown_time(view.details.locking_date.as_deref()),
+        cleared: shown_time(view.cleared_at.as_deref()),
         received: shown_time(Some(&view.first_seen_at)),
         is_test: view.is_test,
     }
@@ -160,6 +168,7 @@ fn headers(query: &ListQuery, filter: &ActionFilter) -> Vec<Header> {
         sortable("Order id", None, false),
         sortable("Event date", Some(SortKey::EventDate), false),
         sortable("Locking date", Some(SortKey::LockingDate), false),
+        sortable("Cleared", None, false),
         sortable("Received", Some(SortKey::Received), false),
     ]
 }
@@ -173,17 +182,31 @@ pub async fn actions(
     let (heading, status, section) = match filter.bucket {
         Some(Bucket::Pending) => ("Pending actions", "pending", "pending"),
         Some(Bucket::Approved) => ("Approved actions", "approved", "approved"),
-        Some(Bucket::Cleared) => ("Cleared actions", "cleared", "all"),
+        Some(Bucket::Cleared) => ("Cleared actions", "cleared", "cleared"),
         Some(Bucket::Reversed) => ("Reversed actions", "reversed", "reversed"),
         None => ("All actions", "all", "all"),
     };
     let now = state.clock.now();
     let for_read = filter.clone();
-    let page = with_conn(&state, move |conn| {
-        read::actions::action_page(conn, &for_read, PAGE_SIZE, now)
+    let (page, (known_brands, currencies)) = with_conn(&state, move |conn| {
+        Ok((
+            read::actions::action_page(conn, &for_read, PAGE_SIZE, now)?,
+            storage::actions::known_brands_and_currencies(conn)?,
+        ))
     })
     .await
     .for_page(&request, &state)?;
+    let brands = known_brands
+        .into_iter()
+        .map(|(id, name)| {
+            let value = id.clone().or_else(|| name.clone()).unwrap_or_default();
+            let label = match (id, name) {
+                (Some(id), Some(name)) => format!("{name} ({id})"),
+                (id, name) => id.or(name).unwrap_or_default(),
+            };
+            (value, label)
+        })
+        .collect();
     let next_page = page.next_cursor.as_ref().map(|cursor| {
         let mut next = query.clone();
         next.cursor = Some(cursor.clone());
@@ -203,7 +226,6 @@ pub async fn actions(
             ("reversed", "Reversed"),
             ("all", "All"),
         ],
-        locking_dates: query.date_field.as_deref() == Some("locking"),
         totals: page
             .totals
             .iter()
@@ -212,12 +234,22 @@ pub async fn actions(
                 actions: total.actions,
                 payout: shown_money(&total.payout, total.currency.as_deref()),
                 amount: shown_money(&total.amount, None),
+                reversed: shown_money(&total.reversed, total.currency.as_deref()),
             })
             .collect(),
         headers: headers(&query, &filter),
         rows: page.actions.iter().map(row).collect(),
         next_page,
         csv_query: query_string(&whole),
+        date_field: match filter.date_field {
+            DateField::Event => "event",
+            DateField::Locking => "locking",
+            DateField::Cleared => "cleared",
+            DateField::ScheduledClear => "scheduled_clear",
+            DateField::Ledger => "ledger",
+        },
+        brands,
+        currencies,
         query,
         filter,
         chrome: Chrome::new(&request, &state.access, section),
@@ -277,8 +309,12 @@ fn fields(view: &ActionView) -> Vec<(&'static str, String)> {
         ("Event date", time_or_dash(&view.details.event_date)),
         ("Creation date", time_or_dash(&view.details.creation_date)),
         ("Locking date", time_or_dash(&view.details.locking_date)),
-        ("Cleared date", time_or_dash(&view.details.cleared_date)),
-        ("Ledger date", time_or_dash(&view.ledger_date)),
+        // impact.com's ClearedDate is when it is scheduled to clear; cleared is a clearing's word.
+        (
+            "Scheduled to clear",
+            time_or_dash(&view.details.cleared_date),
+        ),
+        ("Cleared", time_or_dash(&view.cleared_at)),
         ("First received", shown_time(Some(&view.first_seen_at))),
         ("Last received", shown_time(Some(&view.last_seen_at))),
         (

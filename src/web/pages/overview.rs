@@ -35,9 +35,17 @@ pub async fn overview(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, RequestError> {
     let now = to_db_time(state.clock.now());
+    let zone = state.statement.time_zone;
     let sources = source_names(&state);
     let overview = with_conn(&state, move |conn| {
-        overview_model::read(conn, now, options.days, options.include_tests, &sources)
+        overview_model::read(
+            conn,
+            now,
+            zone,
+            options.days,
+            options.include_tests,
+            &sources,
+        )
     })
     .await
     .for_page(&request, &state)?;

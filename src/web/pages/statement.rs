@@ -1,9 +1,14 @@
-//! The statement page: per month and brand, tracked, modified, reversed, net and cleared payout
-//! per currency, with subtotals and the year's totals.
+//! The statement page: per month and brand, tracked, modified, reversed, clawbacks, net and
+//! cleared payout per currency, with subtotals and the year's totals; a month that has ended
+//! can be closed from here.
 
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
+use serde::Deserialize;
 
+use super::check_form;
+use crate::ledger::close::{CloseError, close_month};
 use crate::read::statement::{self as model, Period, Statement};
 use crate::web::access::Chrome;
 use crate::web::blocking::with_conn;
@@ -28,7 +33,8 @@ pub async fn statement(
     Page(period): Page<Period>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, RequestError> {
-    let statement = with_conn(&state, move |conn| model::read(conn, period))
+    let (zone, now) = (state.statement.time_zone, state.clock.now());
+    let statement = with_conn(&state, move |conn| model::read(conn, period, zone, now))
         .await
         .for_page(&request, &state)?;
     let tests_param = if period.include_tests {
@@ -36,14 +42,49 @@ pub async fn statement(
     } else {
         ""
     };
-    let chrome = Chrome::new(&request, &state.access, "statement");
-    Ok(chrome.respond(
-        &request,
-        &StatementPage {
-            chrome: Chrome::new(&request, &state.access, "statement"),
-            query: format!("year={}{tests_param}", period.year),
-            tests_param,
-            statement,
-        },
-    ))
+    let page = StatementPage {
+        chrome: Chrome::new(&request, &state.access, "statement"),
+        query: format!("year={}{tests_param}", period.year),
+        tests_param,
+        statement,
+    };
+    // The page's own chrome: the close form's token is bound to the cookie this response sets.
+    Ok(page.chrome.respond(&request, &page))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CloseForm {
+    pub csrf: String,
+    pub month: String,
+}
+
+/// Closes a month from the statement (the dashboard login, a form token as every form).
+#[post("/statement/close")]
+pub async fn close(
+    request: HttpRequest,
+    form: web::Form<CloseForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, RequestError> {
+    check_form(&request, &state, &form.csrf)?;
+    let CloseForm { month, .. } = form.into_inner();
+    let (zone, now) = (state.statement.time_zone, state.clock.now());
+    let year = month.get(..4).unwrap_or_default().to_owned();
+    let closing = month.clone();
+    let closed = with_conn(&state, move |conn| {
+        Ok(close_month(conn, &closing, zone, now, "dashboard"))
+    })
+    .await
+    .for_page(&request, &state)?;
+    match closed {
+        Ok(_) | Err(CloseError::AlreadyClosed(_)) => Ok(HttpResponse::SeeOther()
+            .insert_header((
+                header::LOCATION,
+                format!("/statement?year={year}#month-{month}"),
+            ))
+            .finish()),
+        Err(CloseError::Storage(error)) => {
+            Err(RequestError::from(error).for_page(&request, &state))
+        }
+        Err(error) => Err(RequestError::bad_input(error.to_string()).for_page(&request, &state)),
+    }
 }

@@ -64,9 +64,17 @@ pub async fn summary(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, RequestError> {
     let now = crate::storage::to_db_time(state.clock.now());
+    let zone = state.statement.time_zone;
     let sources = crate::web::pages::overview::source_names(&state);
     let overview = with_conn(&state, move |conn| {
-        crate::read::overview::read(conn, now, options.days, options.include_tests, &sources)
+        crate::read::overview::read(
+            conn,
+            now,
+            zone,
+            options.days,
+            options.include_tests,
+            &sources,
+        )
     })
     .await
     .for_api()?;
@@ -186,8 +194,9 @@ pub async fn statement(
     Api(period): Api<Period>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, RequestError> {
+    let (zone, now) = (state.statement.time_zone, state.clock.now());
     let statement = with_conn(&state, move |conn| {
-        crate::read::statement::read(conn, period)
+        crate::read::statement::read(conn, period, zone, now)
     })
     .await
     .for_api()?;

@@ -132,5 +132,6 @@ pub async fn statement(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, RequestError> {
     let filename = format!("statement-{}.csv", period.year);
-    stream_csv(&state, filename, StatementExport::new(period)).await
+    let export = StatementExport::new(period, state.statement.time_zone, state.clock.now());
+    stream_csv(&state, filename, export).await
 }

@@ -1,0 +1,12 @@
+DROP TABLE closed_statement_rows;
+DROP TABLE closed_months;
+DROP TABLE clearances;
+DROP FUNCTION booked_facts_never_change();
+DROP INDEX actions_ledger_date;
+ALTER TABLE action_events DROP COLUMN event_date;
+ALTER TABLE action_events DROP COLUMN currency;
+DROP INDEX ledger_entries_month;
+ALTER TABLE ledger_entries DROP COLUMN after_clearing;
+ALTER TABLE ledger_entries DROP COLUMN concerns;
+ALTER TABLE ledger_entries DROP COLUMN month;
+ALTER TABLE ledger_entries DROP COLUMN currency;

@@ -1,5 +1,7 @@
 //! The configuration: one TOML file plus environment overrides, validated before anything starts.
 
+pub mod networks;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -60,6 +62,9 @@ pub struct FileConfig {
     pub alerts: AlertsFile,
     #[serde(default)]
     pub statement: StatementConfig,
+    /// The networks whose own records the ledger is checked against.
+    #[serde(default)]
+    pub networks: networks::NetworksFile,
 }
 
 /// `[alerts]` as written: silence and trouble alerts, and where they are sent.
@@ -396,6 +401,7 @@ pub struct Settings {
     pub metrics: MetricsAccess,
     pub alerts: Alerts,
     pub statement: StatementSettings,
+    pub networks: networks::Networks,
     /// The file the settings came from, if any.
     pub file: Option<PathBuf>,
 }
@@ -564,6 +570,7 @@ pub fn load(explicit: Option<&Path>) -> Result<Settings, ConfigError> {
             ConfigError::Invalid(format!("POSTBACK_LEDGER_PUBLIC_URL: {error}"))
         })?);
     }
+    settings.networks.apply_env(env(networks::IMPACT_TOKEN_ENV));
     Ok(settings)
 }
 
@@ -677,6 +684,11 @@ pub fn resolve(file: FileConfig) -> Result<Settings, ConfigError> {
     let alerts = alerts_of(&file.alerts, &alert_after).map_err(invalid)?;
     let mut sources = BTreeMap::new();
     for (name, source) in configured {
+        if source.kind == SourceKind::NetworkRecord {
+            return Err(invalid(format!(
+                "[sources.{name}]: `network_record` is what a reconciliation run fills from a network's own records, not a kind of postback"
+            )));
+        }
         if name.is_empty()
             || !name
                 .chars()
@@ -736,6 +748,7 @@ pub fn resolve(file: FileConfig) -> Result<Settings, ConfigError> {
             },
             close_after_days: file.statement.close_after_days,
         },
+        networks: file.networks.resolve()?,
         file: None,
     })
 }

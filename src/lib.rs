@@ -6,7 +6,10 @@
 //! - [`telemetry`]: logs and the metrics recorder.
 //! - [`intake`]: a request becomes a typed event: authentication, decoding, field mapping.
 //! - [`storage`]: SQL only, one file per table or report, on SQLite or PostgreSQL.
-//! - [`ledger`]: the write path: the writer threads, applying a batch, reprocess, retention.
+//! - [`ledger`]: the write path: the writer threads, applying a batch, reprocess, retention, and
+//!   the reconciliation run (compare with a network's records, fill).
+//! - [`network`]: a network's own records fetched and read: impact.com's API client, `sync`,
+//!   `import` of a report, the schedule, the cross-check's alerts.
 //! - [`read`]: what the pages, the API and the exports show, per subject.
 //! - [`config`]: the configuration file and its defaults, resolved into sources and settings.
 //! - [`alerts`]: silence and trouble alerts, evaluated on a timer and sent to a webhook.
@@ -20,6 +23,7 @@ pub mod intake;
 pub mod storage;
 
 pub mod ledger;
+pub mod network;
 pub mod read;
 
 pub mod config;

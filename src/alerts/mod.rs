@@ -9,11 +9,44 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use crate::config::Alerts;
-use crate::domain::alert::{Activity, AlertKind, changes, cleared_message, conditions};
-use crate::domain::clock::Clock;
-use crate::storage::{
-    Database, StorageError, activity, alerts, from_db_time, overview, to_db_time,
+use crate::domain::alert::{
+    Activity, AlertKind, LastCheck, changes, cleared_message, conditions, cross_check_conditions,
 };
+use crate::domain::clock::Clock;
+use crate::domain::cross_check::{RunStatus, money_missing};
+use crate::storage::{
+    AnyConnection, Database, StorageError, activity, alerts, from_db_time, overview,
+    reconciliation_differences, reconciliation_runs, to_db_time,
+};
+
+/// The network whose cross-check runs raise alerts, and its name in them.
+const CROSS_CHECKED: &str = "impact";
+const CROSS_CHECKED_NAME: &str = "impact.com";
+
+/// The last cross-check that ended: failed, or the payout it found missing.
+fn last_cross_check(
+    conn: &mut AnyConnection,
+    network: &str,
+) -> Result<Option<LastCheck>, StorageError> {
+    let Some(run) = reconciliation_runs::latest_ended(conn, network)? else {
+        return Ok(None);
+    };
+    Ok(Some(if run.status == RunStatus::Failed {
+        LastCheck::Failed {
+            run_id: run.id,
+            message: run.message.unwrap_or_default(),
+        }
+    } else {
+        LastCheck::Completed {
+            run_id: run.id,
+            missing: money_missing(
+                reconciliation_differences::totals(conn, run.id)?
+                    .into_iter()
+                    .map(|total| (total.kind, total.currency, total.open, total.payout_delta)),
+            ),
+        }
+    }))
+}
 
 /// One start or clear, to announce.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,7 +124,10 @@ impl Watcher {
             .into_iter()
             .map(|(source, activity)| (source.to_owned(), activity))
             .collect();
-        let holding = conditions(rules, now, &seen);
+        let mut holding = conditions(rules, now, &seen);
+        if let Some(last) = last_cross_check(&mut conn, CROSS_CHECKED)? {
+            holding.extend(cross_check_conditions(CROSS_CHECKED_NAME, &last));
+        }
         let open: Vec<(String, AlertKind)> = alerts::open(&mut conn)?
             .into_iter()
             .map(|alert| (alert.source, alert.kind))

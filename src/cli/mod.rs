@@ -1,5 +1,6 @@
 //! The command line: what each subcommand does, from parsing arguments to the exit code.
 
+pub mod cross_check;
 pub mod send_test;
 pub mod setup;
 
@@ -30,7 +31,9 @@ use crate::web::startup::{self, Application, PREVIOUS_SECRET_KEY, SECRET_KEY};
   echo 's3cret' | postback-ledger hash-password          # for [dashboard] password_hash
   postback-ledger send-test --to http://127.0.0.1:8080 --scenario lifecycle --secret S
   postback-ledger prune --raw-older-than 90d             # forget old raw payloads, keep the ledger
-  postback-ledger close 2026-11                          # close November: its statement never changes"
+  postback-ledger close 2026-11                          # close November: its statement never changes
+  postback-ledger sync impact --from 2026-09-01 --to 2026-11-30   # check against impact.com's API
+  postback-ledger import actions action-listing.csv --apply       # check a report, fill what it explains"
 )]
 pub struct Cli {
     /// The configuration file (default: $POSTBACK_LEDGER_CONFIG, else ./postback-ledger.toml if present).
@@ -81,6 +84,41 @@ pub enum Command {
         /// The month, as 2026-11 (in `[statement] time_zone`).
         month: String,
     },
+    /// Compare a period of a network's own records with the ledger (a reconciliation run); exits
+    /// 1 when differences stay open.
+    Sync {
+        #[command(subcommand)]
+        network: SyncNetwork,
+    },
+    /// Compare a network's report with the ledger (a reconciliation run); exits 1 when
+    /// differences stay open.
+    Import {
+        #[command(subcommand)]
+        report: ImportReport,
+    },
+    /// Fill the ledger from a stored reconciliation run: what the network's records explain.
+    Fill {
+        /// The run's number (shown by `sync`, `import` and /reconciliation).
+        run: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SyncNetwork {
+    /// impact.com's Partner API: the Actions of the period ([networks.impact]).
+    Impact(crate::cli::cross_check::PeriodArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportReport {
+    /// impact.com's Action Listing report as CSV (from the UI, or /Reports/mp_action_listing_fast).
+    Actions {
+        /// The report file.
+        #[arg(value_name = "FILE.csv")]
+        file: PathBuf,
+        #[command(flatten)]
+        period: crate::cli::cross_check::PeriodArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,6 +166,13 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::SendTest(args) => return crate::cli::send_test::run(&settings, args),
         Command::Prune { raw_older_than } => prune(&settings, raw_older_than.as_deref()),
         Command::Close { month } => close(&settings, &month),
+        Command::Sync {
+            network: SyncNetwork::Impact(args),
+        } => return cross_check::sync(&settings, &args),
+        Command::Import {
+            report: ImportReport::Actions { file, period },
+        } => return cross_check::import(&settings, &file, &period),
+        Command::Fill { run } => return cross_check::fill(&settings, run),
         Command::HashPassword => unreachable!("handled before the configuration is read"),
     };
     match result {

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::domain::money::Money;
 use crate::domain::words::text_enum;
 
 text_enum! {
@@ -18,6 +19,10 @@ text_enum! {
         QuarantineRate = "quarantine_rate",
         /// Too many of the window's requests were refused.
         AuthFailureRate = "auth_failure_rate",
+        /// The last cross-check against the network failed.
+        CrossCheckFailed = "cross_check_failed",
+        /// The last cross-check found payout the network lists and the ledger lacks.
+        MoneyMissing = "money_missing",
     }
 }
 
@@ -194,6 +199,49 @@ pub fn cleared_message(source: &str, kind: AlertKind) -> String {
         }
         AlertKind::AuthFailureRate => {
             format!("requests to `{source}` no longer fail authentication at the alerting rate")
+        }
+        AlertKind::CrossCheckFailed => format!("the cross-check against {source} works again"),
+        AlertKind::MoneyMissing => {
+            format!("the last cross-check against {source} found no payout missing")
+        }
+    }
+}
+
+/// What the last cross-check against a network says: `failed` with its message, or the payout
+/// it found missing per currency (none: the ledger has all the network lists).
+pub enum LastCheck {
+    Failed {
+        run_id: i64,
+        message: String,
+    },
+    Completed {
+        run_id: i64,
+        missing: Vec<(String, Money)>,
+    },
+}
+
+/// The alerts the last cross-check against `network` (as a person names it) holds open.
+pub fn cross_check_conditions(network: &str, last: &LastCheck) -> Vec<Condition> {
+    match last {
+        LastCheck::Failed { run_id, message } => vec![Condition {
+            source: network.to_owned(),
+            kind: AlertKind::CrossCheckFailed,
+            message: format!("the cross-check against {network} failed (run {run_id}): {message}"),
+        }],
+        LastCheck::Completed { missing, .. } if missing.is_empty() => Vec::new(),
+        LastCheck::Completed { run_id, missing } => {
+            let money: Vec<String> = missing
+                .iter()
+                .map(|(currency, amount)| format!("{amount} {currency}").trim_end().to_owned())
+                .collect();
+            vec![Condition {
+                source: network.to_owned(),
+                kind: AlertKind::MoneyMissing,
+                message: format!(
+                    "{network} lists {} of payout the ledger does not have (reconciliation run {run_id}, /reconciliation/{run_id})",
+                    money.join(" and ")
+                ),
+            }]
         }
     }
 }

@@ -18,6 +18,9 @@ text_enum! {
         ProductDataChange = "product_data_change",
         CompletedJob = "completed_job",
         TrackingValueRequest = "tracking_value_request",
+        /// Not a postback: a network's own record of an action (its API or a report), filled
+        /// into the ledger by a reconciliation run. No configured source receives this kind.
+        NetworkRecord = "network_record",
     }
 }
 

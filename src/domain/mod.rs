@@ -4,6 +4,7 @@ pub mod alert;
 pub mod book;
 pub mod bucket;
 pub mod clock;
+pub mod cross_check;
 pub mod details;
 pub mod event;
 pub mod inquiry;

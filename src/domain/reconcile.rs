@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::domain::cross_check::{Origin, distinct_changes, same_change_pairs};
 use crate::domain::event::ActionStatus;
 use crate::domain::money::Money;
 use crate::domain::words::{FlagSet, text_enum};
@@ -25,6 +26,9 @@ pub struct RecordedEvent {
     pub currency: Option<String>,
     /// When the conversion happened, as the event says: orders events for the currency rule.
     pub event_date: Option<DateTime<Utc>>,
+    /// A postback, or the network's own record filled in by a reconciliation run: a change both
+    /// report counts once (`cross_check::distinct_changes`).
+    pub origin: Origin,
 }
 
 text_enum! {
@@ -277,6 +281,8 @@ pub fn action_currency(events: &[RecordedEvent]) -> Option<String> {
 /// another currency than the action's, is kept in the set but its money (and status) is not
 /// taken: it flags the action instead.
 pub fn position(events: &[RecordedEvent]) -> Result<Position, Overflow> {
+    let distinct = distinct_changes(events);
+    let events = &*distinct;
     let mut flags = Flags::new();
     if events.iter().any(|event| event.unknown_status) {
         flags.insert(Flag::UnknownStatus);
@@ -346,6 +352,8 @@ pub fn reconcile(
     before: Option<&Position>,
     events: &[RecordedEvent],
 ) -> Result<Reconciled, Overflow> {
+    let distinct = distinct_changes(events);
+    let events = &*distinct;
     let after = position(events)?;
     let entry = |kind, payout_delta, amount_delta, currency: &Option<String>| EntryDraft {
         kind,
@@ -488,9 +496,19 @@ pub fn context_flags(events: &[RecordedEvent], context: &Context) -> Flags {
         return flags;
     }
     let received = |index: usize| context.received_at.get(index);
+    // A filled network record arrives when the run fills it, not when the change happened (the
+    // network itself says whether that was after locking or clearing), and a postback of a change
+    // already filled from the network's record brings nothing new: only a postback that first
+    // told of its change dates it.
+    let partner_of = same_change_pairs(events);
+    let dated_by_arrival = |index: usize| {
+        events[index].origin == Origin::Postback
+            && partner_of[index].is_none_or(|network| received(network) > received(index))
+    };
     if let Some(locking) = context.locking_date
         && (0..events.len()).any(|index| {
             received(index).is_some_and(|received| *received > locking)
+                && dated_by_arrival(index)
                 && is_change(events, context, index)
         })
     {
@@ -506,7 +524,11 @@ pub fn context_flags(events: &[RecordedEvent], context: &Context) -> Flags {
         if context.cleared && reversal && !after_clearing(index) {
             flags.insert(Flag::ClearedAfterReversal);
         }
-        if after_clearing(index) && event.payout.is_some() && is_change(events, context, index) {
+        if after_clearing(index)
+            && dated_by_arrival(index)
+            && event.payout.is_some()
+            && is_change(events, context, index)
+        {
             flags.insert(if reversal {
                 Flag::ReversedAfterClearing
             } else {
@@ -590,6 +612,7 @@ mod tests {
             delta_amount: None,
             currency: None,
             event_date: None,
+            origin: Origin::Postback,
         }
     }
 
@@ -830,6 +853,34 @@ mod tests {
     }
 
     #[test]
+    fn only_the_postback_that_first_tells_of_a_change_dates_it() {
+        let tracked = event(1, Pending, 15, Some(15));
+        let postback = event(3, Pending, 9, Some(-6));
+        let filled = RecordedEvent {
+            origin: Origin::NetworkRecord,
+            ..event(2, Pending, 9, Some(-6))
+        };
+        // Filled from the network's record after the clearing, its postback later still.
+        let context = Context {
+            cleared: true,
+            cleared_at: Some(at(10)),
+            locking_date: Some(at(8)),
+            received_at: vec![at(1), at(11), at(12)],
+        };
+        let history = [tracked.clone(), filled.clone(), postback.clone()];
+        assert!(context_flags(&history, &context).is_empty());
+        // The postback first, then the fill: the postback's arrival dates the change.
+        let context = Context {
+            received_at: vec![at(1), at(13), at(12)],
+            ..context
+        };
+        assert_eq!(
+            context_flags(&history, &context),
+            Flags::from([Flag::ChangedAfterLocking, Flag::ChangedAfterClearing])
+        );
+    }
+
+    #[test]
     fn flags_name_the_real_cause() {
         // A reversal without its delta after a complete history: nothing is missing.
         let clean = [event(1, Pending, 10, Some(10)), event(2, Reversed, 0, None)];
@@ -969,6 +1020,7 @@ mod tests {
                     delta_amount: Some(payout),
                     currency: None,
                     event_date: None,
+                    origin: Origin::Postback,
                 }];
                 for change in changes {
                     let new = Money::from_minor_units(change * 10_000);
@@ -987,6 +1039,7 @@ mod tests {
                             delta_amount: Some(delta),
                             currency: None,
                             event_date: None,
+                            origin: Origin::Postback,
                         });
                         payout = new;
                     }
@@ -1003,6 +1056,7 @@ mod tests {
                         delta_amount: Some(-payout),
                         currency: None,
                         event_date: None,
+                        origin: Origin::Postback,
                     });
                     payout = Money::ZERO;
                     status = Reversed;

@@ -4,5 +4,6 @@ pub mod auth;
 pub mod decode;
 pub mod delivery;
 pub mod mapping;
+pub mod network;
 pub mod redact;
 pub mod template;

@@ -111,6 +111,8 @@ pub fn event_name(kind: SourceKind) -> &'static str {
         SourceKind::ProductDataChange => "Product Data Change Events",
         SourceKind::CompletedJob => "Completed Job Events",
         SourceKind::TrackingValueRequest => "Tracking Value Request Events",
+        // Filled in by a reconciliation run, never sent: no notification to set up.
+        SourceKind::NetworkRecord => "the network's own records",
     }
 }
 

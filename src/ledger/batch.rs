@@ -7,7 +7,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::Connection;
 
 use crate::domain::book::Book;
-use crate::domain::event::{ActionEvent, ActionStatus, Postback};
+use crate::domain::cross_check::Origin;
+use crate::domain::event::{ActionEvent, ActionStatus, Postback, SourceKind};
 use crate::domain::money::Money;
 use crate::domain::outcome::{Outcome, Stored};
 use crate::domain::reconcile::{self, Effect, EntryKind, Position, RecordedEvent};
@@ -317,6 +318,7 @@ fn apply_run(
                     fields[index].at,
                     event,
                     delivery.is_test,
+                    origin_of(delivery.kind),
                 )?;
                 if let Err(reason) = &applied {
                     refused.push((reason.clone(), delivery_id));
@@ -382,16 +384,14 @@ fn apply_one(
     };
     let outcome = match &delivery.understood {
         Ok(postback) => {
-            let applied = apply_postback(
-                conn,
-                backend,
+            let arrival = Arrival {
                 delivery_id,
-                &delivery.source,
+                source: &delivery.source,
                 at,
-                postback,
-                delivery.is_test,
-                book,
-            )?;
+                is_test: delivery.is_test,
+                origin: origin_of(delivery.kind),
+            };
+            let applied = apply_postback(conn, backend, &arrival, postback, book)?;
             if let Err(reason) = &applied {
                 deliveries::quarantine_all(conn, &[delivery_id], reason)?;
             }
@@ -407,6 +407,14 @@ fn apply_one(
         delivery_id,
         outcome,
     })
+}
+
+/// A network's own record, filled in by a reconciliation run, or a postback.
+fn origin_of(kind: SourceKind) -> Origin {
+    match kind {
+        SourceKind::NetworkRecord => Origin::NetworkRecord,
+        _ => Origin::Postback,
+    }
 }
 
 fn outcome_of(applied: Applied) -> Outcome {
@@ -440,26 +448,35 @@ fn lock_subjects(
     Ok(())
 }
 
-/// Applies an understood postback of any kind, recorded as `delivery_id`.
-#[allow(clippy::too_many_arguments)]
+/// One stored delivery as what it applies is recorded with.
+pub struct Arrival<'a> {
+    pub delivery_id: i64,
+    pub source: &'a str,
+    /// When it arrived.
+    pub at: NaiveDateTime,
+    pub is_test: bool,
+    /// A postback, or a network's record filled in by a reconciliation run.
+    pub origin: Origin,
+}
+
+/// Applies an understood postback of any kind.
 fn apply_postback(
     conn: &mut AnyConnection,
     backend: Backend,
-    delivery_id: i64,
-    source: &str,
-    at: chrono::NaiveDateTime,
+    arrival: &Arrival<'_>,
     postback: &Postback,
-    is_test: bool,
     book: &Book,
 ) -> Result<Applied, StorageError> {
+    let Arrival {
+        delivery_id,
+        source,
+        at,
+        ..
+    } = *arrival;
     Ok(Ok(match postback {
-        Postback::Action(event) => {
-            return apply_action_event(conn, delivery_id, source, at, event, is_test, book);
-        }
+        Postback::Action(event) => return apply_action_event(conn, arrival, event, book),
         Postback::Inquiry(event) => kinds::apply_inquiry(conn, delivery_id, source, at, event)?,
-        Postback::Clearing(event) => {
-            kinds::apply_clearing(conn, backend, delivery_id, source, at, event, book)?
-        }
+        Postback::Clearing(event) => kinds::apply_clearing(conn, backend, arrival, event, book)?,
         Postback::Product(event) => kinds::apply_product(conn, delivery_id, source, at, event)?,
         Postback::Job(event) => kinds::apply_job(conn, delivery_id, source, at, event)?,
         Postback::TrackingValue(event) => {
@@ -472,15 +489,19 @@ fn apply_postback(
 /// the entries that move the stored state to the new one.
 pub fn apply_action_event(
     conn: &mut AnyConnection,
-    delivery_id: i64,
-    source: &str,
-    at: NaiveDateTime,
+    arrival: &Arrival<'_>,
     event: &ActionEvent,
-    is_test: bool,
     book: &Book,
 ) -> Result<Applied, StorageError> {
     let mut ledger = Ledger::load(conn, &[event.action_id.as_str()], book)?;
-    let applied = ledger.apply(delivery_id, source, at, event, is_test)?;
+    let applied = ledger.apply(
+        arrival.delivery_id,
+        arrival.source,
+        arrival.at,
+        event,
+        arrival.is_test,
+        arrival.origin,
+    )?;
     ledger.write(conn)?;
     Ok(applied)
 }
@@ -561,6 +582,7 @@ impl<'a> Ledger<'a> {
         at: NaiveDateTime,
         event: &'a ActionEvent,
         is_test: bool,
+        origin: Origin,
     ) -> Result<Applied, StorageError> {
         let memo = self
             .memos
@@ -593,6 +615,7 @@ impl<'a> Ledger<'a> {
             delta_amount: event.delta_amount,
             currency: currency.map(str::to_owned),
             event_date: event.details.event_date.as_ref().and_then(|date| date.utc),
+            origin,
         });
         memo.received_at.push(from_db_time(at));
         let stored_locking_date = memo
@@ -700,6 +723,7 @@ impl<'a> Ledger<'a> {
                 .as_ref()
                 .and_then(|date| date.utc)
                 .map(to_db_time),
+            origin,
         });
         let booking = self.book.place(from_db_time(at));
         for entry in reconciled.entries {
@@ -769,16 +793,14 @@ pub fn release_quarantined(
         }
         let at = delivery.received_at;
         let book = load_book(conn)?;
-        let applied = apply_postback(
-            conn,
-            backend,
+        let arrival = Arrival {
             delivery_id,
-            &delivery.source,
+            source: &delivery.source,
             at,
-            understood,
             is_test,
-            &book,
-        )?;
+            origin: origin_of(delivery.kind),
+        };
+        let applied = apply_postback(conn, backend, &arrival, understood, &book)?;
         let reason = applied.as_ref().err().cloned();
         let outcome = outcome_of(applied);
         let subject_id = understood.subject_id();

@@ -4,6 +4,7 @@
 use chrono::NaiveDateTime;
 
 use crate::domain::book::Book;
+use crate::domain::cross_check::Origin;
 use crate::domain::event::ClearingMatch;
 use crate::domain::event::{
     ActionStatus, ClearingEvent, CompletedJob, InquiryEvent, InquiryStatus, ProductChange,
@@ -12,6 +13,7 @@ use crate::domain::event::{
 use crate::domain::inquiry::{self, RecordedInquiryEvent};
 use crate::domain::money::Money;
 use crate::domain::reconcile::{self, Context, Effect, Flag};
+use crate::ledger::batch::Arrival;
 use crate::storage::actions::{self, Action, Placeholder};
 use crate::storage::catalog_items::{self, CatalogItemChange};
 use crate::storage::clearances::{self, NewClearance};
@@ -171,12 +173,17 @@ fn action_flags(
 pub fn apply_clearing(
     conn: &mut AnyConnection,
     backend: Backend,
-    delivery_id: i64,
-    source: &str,
-    at: NaiveDateTime,
+    arrival: &Arrival<'_>,
     event: &ClearingEvent,
     book: &Book,
 ) -> Result<Effect, StorageError> {
+    let Arrival {
+        delivery_id,
+        source,
+        at,
+        origin,
+        ..
+    } = *arrival;
     let cleared_date = date(&event.cleared_date);
     let ledger_date = date(&event.ledger_date);
     let cleared_at = ledger_date.unwrap_or(at);
@@ -191,7 +198,10 @@ pub fn apply_clearing(
             &NewClearance {
                 action_id,
                 delivery_id: Some(delivery_id),
-                origin: clearances::ORIGIN_CLEARING,
+                origin: match origin {
+                    Origin::Postback => clearances::ORIGIN_CLEARING,
+                    Origin::NetworkRecord => clearances::ORIGIN_NETWORK,
+                },
                 cleared_at,
                 payout,
                 amount,

@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod close;
 pub mod kinds;
+pub mod reconciliation;
 pub mod refusals;
 pub mod reprocess;
 pub mod retention;

@@ -12,4 +12,5 @@ pub mod format;
 pub mod inquiries;
 pub mod log;
 pub mod overview;
+pub mod reconciliation;
 pub mod statement;

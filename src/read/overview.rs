@@ -152,6 +152,8 @@ pub struct Overview {
     pub sources: Vec<SourceActivity>,
     pub attention: AttentionView,
     pub alerts: Vec<AlertView>,
+    /// When the ledger was last checked against impact.com's own records; None: never.
+    pub cross_check: Option<super::reconciliation::LastCheck>,
     #[serde(skip)]
     pub charts: Vec<Chart>,
 }
@@ -311,6 +313,7 @@ pub fn read(
         sources: activity,
         attention,
         alerts,
+        cross_check: super::reconciliation::last_check(conn, "impact", now)?,
         charts,
     })
 }

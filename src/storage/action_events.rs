@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use super::prepared::{self, RowsStatement, bind_row};
 use super::schema::action_events;
 use super::{AnyConnection, per_backend};
+use crate::domain::cross_check::Origin;
 use crate::domain::event::EventStatus;
 use crate::domain::money::Money;
 use crate::domain::reconcile::RecordedEvent;
@@ -23,6 +24,7 @@ pub struct NewActionEvent<'a> {
     pub received_at: NaiveDateTime,
     pub currency: Option<&'a str>,
     pub event_date: Option<NaiveDateTime>,
+    pub origin: Origin,
 }
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
@@ -39,6 +41,7 @@ pub struct ActionEventRow {
     pub received_at: NaiveDateTime,
     pub currency: Option<String>,
     pub event_date: Option<NaiveDateTime>,
+    pub origin: Origin,
 }
 
 /// Inserts many events in a few statements (the write path's batch).
@@ -62,6 +65,7 @@ bind_row!(NewActionEvent into action_events {
     received_at: Timestamp,
     currency: Nullable<Text>,
     event_date: Nullable<Timestamp>,
+    origin: Text,
 });
 
 /// Every event of an action in arrival order.
@@ -108,9 +112,11 @@ pub fn of_actions(
                 Timestamp,
                 Nullable<Text>,
                 Nullable<Timestamp>,
+                Text,
             );
             const HEAD: &str = "SELECT delivery_id, action_id, status, status_raw, payout, \
-                delta_payout, amount, delta_amount, received_at, currency, event_date FROM action_events \
+                delta_payout, amount, delta_amount, received_at, currency, event_date, origin \
+                FROM action_events \
                 WHERE action_id IN (";
             const TAIL: &str = ") ORDER BY action_id, delivery_id";
             let ids: Vec<&str> = action_ids.iter().map(String::as_str).collect();
@@ -134,6 +140,7 @@ impl ActionEventRow {
             delta_amount: self.delta_amount.map(Money::from_minor_units),
             currency: self.currency.clone(),
             event_date: self.event_date.map(|date| date.and_utc()),
+            origin: self.origin,
         }
     }
 }

@@ -11,6 +11,7 @@ use super::{AnyConnection, per_backend};
 
 /// Where the knowledge that an action cleared came from.
 pub const ORIGIN_CLEARING: &str = "clearing";
+pub const ORIGIN_NETWORK: &str = "network_record";
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = clearances)]

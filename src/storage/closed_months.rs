@@ -7,7 +7,7 @@ use diesel::sql_types::Text;
 use serde::Serialize;
 
 use super::schema::{closed_months, closed_statement_rows};
-use super::{AnyConnection, load_sql};
+use super::{AdvisoryLock, AnyConnection, load_sql};
 
 /// The setting that holds the book's time zone (written by `serve` from the configuration).
 pub const TIME_ZONE_SETTING: &str = "statement.time_zone";
@@ -52,7 +52,9 @@ struct Fact {
 /// a month being closed.
 pub fn book_facts(conn: &mut AnyConnection) -> QueryResult<(Option<String>, Vec<String>)> {
     if let AnyConnection::Postgresql(c) = conn {
-        diesel::sql_query("SELECT pg_advisory_xact_lock_shared(7202)").execute(c)?;
+        diesel::sql_query("SELECT pg_advisory_xact_lock_shared($1)")
+            .bind::<diesel::sql_types::BigInt, _>(AdvisoryLock::ClosingMonth.key())
+            .execute(c)?;
     }
     let facts: Vec<Fact> = load_sql!(
         conn,
@@ -78,7 +80,9 @@ pub fn book_facts(conn: &mut AnyConnection) -> QueryResult<(Option<String>, Vec<
 /// On PostgreSQL, waits for every batch writing now and keeps new ones out until commit.
 pub fn lock_for_closing(conn: &mut AnyConnection) -> QueryResult<()> {
     if let AnyConnection::Postgresql(c) = conn {
-        diesel::sql_query("SELECT pg_advisory_xact_lock(7202)").execute(c)?;
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<diesel::sql_types::BigInt, _>(AdvisoryLock::ClosingMonth.key())
+            .execute(c)?;
     }
     Ok(())
 }

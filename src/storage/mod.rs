@@ -14,6 +14,7 @@ pub mod checkpoint;
 pub mod clearances;
 pub mod clearings;
 pub mod closed_months;
+pub mod cross_check;
 pub mod deliveries;
 pub mod inquiries;
 pub mod inquiry_events;
@@ -22,6 +23,9 @@ pub mod ledger_entries;
 pub mod ledger_export;
 pub mod overview;
 pub mod prepared;
+pub mod reconciliation_differences;
+pub mod reconciliation_runs;
+pub mod reconciliation_seen;
 pub mod schema;
 pub mod sessions;
 pub mod settings;
@@ -38,6 +42,26 @@ use diesel::prelude::*;
 use diesel::r2d2::{ManageConnection, Pool, PooledConnection};
 use diesel::{PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+/// The PostgreSQL advisory locks that span the whole database, in one enum so that no two share
+/// a key (the compiler refuses equal discriminants). Per-action and per-inquiry locks hash their
+/// ids instead.
+#[derive(Debug, Clone, Copy)]
+#[repr(i64)]
+pub enum AdvisoryLock {
+    /// Two instances starting together migrate one after the other.
+    Migrations = 7201,
+    /// Batches take it shared; closing a month takes it exclusively.
+    ClosingMonth = 7202,
+    /// One instance at a time syncs with the network (a session lock).
+    Sync = 7203,
+}
+
+impl AdvisoryLock {
+    pub const fn key(self) -> i64 {
+        self as i64
+    }
+}
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -263,14 +287,14 @@ impl Database {
         let mut conn = self.conn()?;
         let applied = per_backend!(&mut *conn, c => {
             let migrations = if matches!(self.backend, Backend::Postgres) {
-                c.batch_execute("SELECT pg_advisory_lock(7201)")?;
+                c.batch_execute(&format!("SELECT pg_advisory_lock({})", AdvisoryLock::Migrations.key()))?;
                 POSTGRES_MIGRATIONS
             } else {
                 SQLITE_MIGRATIONS
             };
             let result = c.run_pending_migrations(migrations).map(|done| done.len());
             if matches!(self.backend, Backend::Postgres) {
-                c.batch_execute("SELECT pg_advisory_unlock(7201)")?;
+                c.batch_execute(&format!("SELECT pg_advisory_unlock({})", AdvisoryLock::Migrations.key()))?;
             }
             result
         });
@@ -318,7 +342,10 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for name in &sqlite {
             let version = name.split('_').next().unwrap();
-            assert!(seen.insert(version.to_owned()), "two migrations are version {version}");
+            assert!(
+                seen.insert(version.to_owned()),
+                "two migrations are version {version}"
+            );
         }
     }
 

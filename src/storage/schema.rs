@@ -13,6 +13,7 @@ diesel::table! {
         received_at -> Timestamp,
         currency -> Nullable<Text>,
         event_date -> Nullable<Timestamp>,
+        origin -> Text,
     }
 }
 
@@ -258,6 +259,60 @@ diesel::table! {
 }
 
 diesel::table! {
+    reconciliation_differences (id) {
+        id -> Int8,
+        run_id -> Int8,
+        action_id -> Text,
+        kind -> Text,
+        currency -> Nullable<Text>,
+        event_date -> Nullable<Timestamp>,
+        network_status -> Nullable<Text>,
+        ledger_status -> Nullable<Text>,
+        network_payout -> Nullable<Int8>,
+        ledger_payout -> Nullable<Int8>,
+        network_amount -> Nullable<Int8>,
+        ledger_amount -> Nullable<Int8>,
+        payout_delta -> Int8,
+        amount_delta -> Int8,
+        network_cleared_at -> Nullable<Timestamp>,
+        fillable -> Bool,
+        note -> Text,
+        resolution -> Text,
+        delivery_id -> Nullable<Int8>,
+        record -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    reconciliation_runs (id) {
+        id -> Int8,
+        network -> Text,
+        source -> Text,
+        status -> Text,
+        period_start -> Timestamp,
+        period_end -> Timestamp,
+        started_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+        applied_at -> Nullable<Timestamp>,
+        records -> Int8,
+        compared -> Int8,
+        unreadable -> Int8,
+        outside -> Int8,
+        requests -> Int8,
+        column_map -> Text,
+        file_name -> Nullable<Text>,
+        message -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    reconciliation_seen (run_id, action_id) {
+        run_id -> Int8,
+        action_id -> Text,
+    }
+}
+
+diesel::table! {
     sessions (id_digest) {
         id_digest -> Text,
         username -> Text,
@@ -316,6 +371,8 @@ diesel::joinable!(inquiry_events -> inquiries (inquiry_id));
 diesel::joinable!(jobs -> deliveries (delivery_id));
 diesel::joinable!(ledger_entries -> actions (action_id));
 diesel::joinable!(ledger_entries -> deliveries (delivery_id));
+diesel::joinable!(reconciliation_differences -> deliveries (delivery_id));
+diesel::joinable!(reconciliation_differences -> reconciliation_runs (run_id));
 diesel::joinable!(tracking_value_requests -> deliveries (delivery_id));
 diesel::joinable!(webhook_messages -> deliveries (delivery_id));
 
@@ -334,6 +391,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     inquiry_events,
     jobs,
     ledger_entries,
+    reconciliation_differences,
+    reconciliation_runs,
+    reconciliation_seen,
     sessions,
     settings,
     tracking_value_requests,

@@ -11,6 +11,9 @@ use diesel::sql_types::{Nullable, SingleValue, Text};
 
 use crate::domain::alert::AlertKind;
 use crate::domain::bucket::Bucket;
+use crate::domain::cross_check::{
+    DifferenceKind, LedgerState, Origin, Resolution, RunSource, RunStatus,
+};
 use crate::domain::event::{ActionStatus, ClearingMatch, EventStatus, InquiryStatus, SourceKind};
 use crate::domain::outcome::Outcome;
 use crate::domain::reconcile::EntryKind;
@@ -90,6 +93,12 @@ stored_as_text!(
     Bucket,
     ClearingMatch,
     AlertKind,
+    Origin,
+    DifferenceKind,
+    Resolution,
+    RunSource,
+    RunStatus,
+    LedgerState,
 );
 
 impl<W: Word, DB: Backend, ST: SingleValue> Queryable<ST, DB> for FlagSet<W>

@@ -20,6 +20,9 @@ pub const LAST_DELIVERY: &str = "postback_ledger_last_delivery_timestamp_seconds
 pub const RAW_PRUNED: &str = "postback_ledger_raw_payloads_pruned_total";
 pub const ALERTS_ACTIVE: &str = "postback_ledger_alerts_active";
 pub const ALERT_WEBHOOK: &str = "postback_ledger_alert_webhook_total";
+pub const OPEN_DIFFERENCES: &str = "postback_ledger_reconciliation_open_differences";
+pub const RECONCILIATION_RUNS: &str = "postback_ledger_reconciliation_runs_total";
+pub const CROSS_CHECK_ALERTS: &str = "postback_ledger_cross_check_alerts_total";
 
 /// Seconds: a stored postback costs about one fsync, so the interesting range is 1 ms to 10 s.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -112,6 +115,18 @@ fn describe() {
         ALERT_WEBHOOK,
         "Alert webhook attempts, by result (sent, failed, gave_up, dropped)"
     );
+    describe_gauge!(
+        OPEN_DIFFERENCES,
+        "Differences still open in the newest completed reconciliation run, by network"
+    );
+    describe_counter!(
+        RECONCILIATION_RUNS,
+        "Reconciliation runs ended, by network, source (api, report) and status"
+    );
+    describe_counter!(
+        CROSS_CHECK_ALERTS,
+        "Cross-check alerts raised, by network and kind (sync_failed, money_missing)"
+    );
 }
 
 pub fn delivery(source: &str, outcome: &'static str) {
@@ -160,6 +175,19 @@ pub fn alert_active(source: &str, kind: &'static str, active: bool) {
 
 pub fn alert_webhook(result: &'static str) {
     counter!(ALERT_WEBHOOK, "result" => result).increment(1);
+}
+
+pub fn open_differences(network: &str, open: i64) {
+    gauge!(OPEN_DIFFERENCES, "network" => network.to_owned()).set(open as f64);
+}
+
+pub fn reconciliation_run(network: &str, source: &'static str, status: &'static str) {
+    counter!(RECONCILIATION_RUNS, "network" => network.to_owned(), "source" => source, "status" => status)
+        .increment(1);
+}
+
+pub fn cross_check_alert(network: &str, kind: &'static str) {
+    counter!(CROSS_CHECK_ALERTS, "network" => network.to_owned(), "kind" => kind).increment(1);
 }
 
 pub fn pruned(count: usize) {

@@ -11,6 +11,16 @@ pub async fn render(request: HttpRequest, state: web::Data<AppState>) -> HttpRes
         return refusal;
     }
     queue_depth(state.writer.queue_depth());
+    // The open differences of the newest run, whichever instance ran it.
+    if let Ok(open) = crate::web::blocking::with_conn(&state, |conn| {
+        crate::read::reconciliation::open_now(conn, &["impact"])
+    })
+    .await
+    {
+        for (network, count) in open {
+            crate::telemetry::metrics::open_differences(&network, count);
+        }
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render())

@@ -87,6 +87,8 @@ pub struct Application {
     writer_thread: JoinHandle<()>,
     refusals: Refusals,
     refusals_thread: JoinHandle<()>,
+    /// The cross-check's schedule (`[networks.impact] sync_every`); stops when this is dropped.
+    _cross_check: Option<crate::network::schedule::Schedule>,
 }
 
 /// What the first start tells the person running it.
@@ -203,6 +205,7 @@ impl Application {
                 clock.clone(),
             );
         }
+        let cross_check = crate::network::schedule::start(&settings, db.clone(), clock.clone());
         let state = web::Data::new(AppState {
             db,
             writer,
@@ -281,7 +284,8 @@ impl Application {
                         .service(api::statement)
                         .service(exports::actions)
                         .service(exports::ledger)
-                        .service(exports::statement),
+                        .service(exports::statement)
+                        .configure(crate::web::routes::cross_check::configure),
                 )
         })
         // A client that has not sent its request head in time is dropped (slowloris).
@@ -296,6 +300,7 @@ impl Application {
                 writer_thread,
                 refusals,
                 refusals_thread,
+                _cross_check: cross_check,
             },
             credentials,
         ))

@@ -14,6 +14,17 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "ledger",
         &["domain", "telemetry", "intake", "config", "storage"],
     ),
+    (
+        "network",
+        &[
+            "domain",
+            "telemetry",
+            "intake",
+            "config",
+            "storage",
+            "ledger",
+        ],
+    ),
     ("read", &["domain", "storage"]),
     ("alerts", &["domain", "telemetry", "config", "storage"]),
     (
@@ -25,6 +36,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "config",
             "storage",
             "ledger",
+            "network",
             "read",
             "alerts",
         ],
@@ -38,6 +50,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "config",
             "storage",
             "ledger",
+            "network",
             "read",
             "alerts",
             "web",

@@ -9,6 +9,7 @@ mod book;
 mod browser;
 mod cli;
 mod connect;
+mod cross_check;
 mod dashboard;
 mod dashboard_logs;
 mod devtools;
@@ -33,5 +34,8 @@ mod storing;
 // seed-shaped workload.
 #[path = "../support/server.rs"]
 mod server;
+// A local stand-in for impact.com's Partner API (also the cross-check benchmark's).
+#[path = "../support/impact_api.rs"]
+mod impact_api;
 #[path = "../support/workload.rs"]
 mod workload;

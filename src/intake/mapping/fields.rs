@@ -146,7 +146,7 @@ pub const INQUIRY_STATUSES: &[(&str, InquiryStatus)] = &[
 /// `"Payout": 10.50`, `"CampaignId": 9876`); a body template leaves their placeholders unquoted.
 pub fn numbers_of(kind: SourceKind) -> &'static [&'static str] {
     match kind {
-        SourceKind::ActionLifecycle => &[
+        SourceKind::ActionLifecycle | SourceKind::NetworkRecord => &[
             "payout",
             "delta_payout",
             "amount",
@@ -178,7 +178,8 @@ pub fn numbers_of(kind: SourceKind) -> &'static [&'static str] {
 /// The canonical fields of a kind and impact.com's key for each.
 pub fn fields_of(kind: SourceKind) -> &'static [(&'static str, &'static str)] {
     match kind {
-        SourceKind::ActionLifecycle => ACTION_FIELDS,
+        // A network's record of an action is read as an action lifecycle event.
+        SourceKind::ActionLifecycle | SourceKind::NetworkRecord => ACTION_FIELDS,
         SourceKind::ActionInquiry => INQUIRY_FIELDS,
         SourceKind::ActionClearing => CLEARING_FIELDS,
         SourceKind::ProductDataChange => PRODUCT_FIELDS,

@@ -76,7 +76,9 @@ impl Mapping {
                 .map(|(canonical, key)| (*canonical, (*key).to_owned()))
                 .collect(),
             statuses: match kind {
-                SourceKind::ActionLifecycle => Statuses::Action(lowercased(ACTION_STATUSES)),
+                SourceKind::ActionLifecycle | SourceKind::NetworkRecord => {
+                    Statuses::Action(lowercased(ACTION_STATUSES))
+                }
                 SourceKind::ActionInquiry => Statuses::Inquiry(lowercased(INQUIRY_STATUSES)),
                 _ => Statuses::None,
             },
@@ -223,7 +225,7 @@ fn map_kind(
     warnings: &mut Vec<String>,
 ) -> Result<Postback, Quarantine> {
     match mapping.kind {
-        SourceKind::ActionLifecycle => {
+        SourceKind::ActionLifecycle | SourceKind::NetworkRecord => {
             action::map_action(fields, mapping, warnings).map(|e| Postback::Action(Box::new(e)))
         }
         SourceKind::ActionInquiry => {

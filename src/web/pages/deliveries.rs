@@ -28,9 +28,9 @@ const FAILURES_SHOWN: i64 = 20;
 /// Where a delivery's subject is shown: an action's or an inquiry's page.
 fn subject_link(kind: SourceKind, subject_id: &str) -> Option<String> {
     match kind {
-        SourceKind::ActionLifecycle | SourceKind::TrackingValueRequest => {
-            Some(format!("/actions/{}", urlencoding(subject_id)))
-        }
+        SourceKind::ActionLifecycle
+        | SourceKind::TrackingValueRequest
+        | SourceKind::NetworkRecord => Some(format!("/actions/{}", urlencoding(subject_id))),
         SourceKind::ActionInquiry => Some(format!("/inquiries/{}", urlencoding(subject_id))),
         _ => None,
     }

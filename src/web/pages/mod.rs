@@ -15,6 +15,7 @@ pub mod actions;
 pub mod deliveries;
 pub mod inquiries;
 pub mod overview;
+pub mod reconciliation;
 pub mod setup;
 pub mod statement;
 

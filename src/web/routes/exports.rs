@@ -38,7 +38,7 @@ async fn step<E: Export>(
 /// answering, so a database that does not answer is a 503 rather than an empty file; a failure
 /// later ends the response with an error (the client sees a broken download, never a short file
 /// that looks whole).
-async fn stream_csv<E: Export>(
+pub(crate) async fn stream_csv<E: Export>(
     state: &AppState,
     filename: String,
     export: E,

@@ -1,0 +1,175 @@
+//! `/reconciliation`: the runs of the cross-check against the network's own records, one run's
+//! differences with filters and links to the actions, and the button that fills the ledger from
+//! the network's records (a form, CSRF-checked like the others).
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{CsrfForm, check_form, urlencoding};
+use crate::domain::cross_check::{DifferenceKind, Resolution, RunStatus};
+use crate::ledger::reconciliation::{self, FillError};
+use crate::read::reconciliation::{self as model, DifferenceView, RunView, RunsPage};
+use crate::web::access::Chrome;
+use crate::web::blocking::with_conn;
+use crate::web::error::{ForCaller, RequestError};
+use crate::web::query::Page;
+use crate::web::routes::cross_check::{DifferenceQuery, DifferenceQueryText, RunsQuery, run_id};
+use crate::web::startup::AppState;
+
+#[derive(Template)]
+#[template(path = "reconciliation.html")]
+struct RunsTemplate {
+    chrome: Chrome,
+    page: RunsPage,
+}
+
+#[get("/reconciliation")]
+pub async fn runs_page(
+    request: HttpRequest,
+    Page(query): Page<RunsQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, RequestError> {
+    let page = with_conn(&state, move |conn| {
+        model::runs_page(conn, query.before, query.limit)
+    })
+    .await
+    .for_page(&request, &state)?;
+    let page = RunsTemplate {
+        chrome: Chrome::new(&request, &state.access, "reconciliation"),
+        page,
+    };
+    // The page's own chrome: its token is bound to the cookie this response sets.
+    Ok(page.chrome.respond(&request, &page))
+}
+
+/// What the last fill did, passed back by its redirect.
+#[derive(Deserialize)]
+struct Notice {
+    filled: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "reconciliation_run.html")]
+struct RunTemplate {
+    chrome: Chrome,
+    run: RunView,
+    differences: Vec<DifferenceView>,
+    kinds: &'static [DifferenceKind],
+    kind: String,
+    currency: String,
+    state: String,
+    action_id: String,
+    /// The filters as a query string, for the pager.
+    next_page: Option<String>,
+    notice: Option<String>,
+    can_fill: bool,
+}
+
+fn action_link(action_id: &str) -> String {
+    format!("/actions/{}", urlencoding(action_id))
+}
+
+#[get("/reconciliation/{id}")]
+pub async fn run_page(
+    request: HttpRequest,
+    id: web::Path<String>,
+    Page(query): Page<DifferenceQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, RequestError> {
+    let id = run_id(&id).for_page(&request, &state)?;
+    let filter = query.filter.clone();
+    let limit = query.limit;
+    let found = with_conn(&state, move |conn| {
+        let Some(run) = model::run(conn, id)? else {
+            return Ok(None);
+        };
+        let page = model::differences_page(conn, id, &filter, limit)?;
+        Ok(Some((run, page)))
+    })
+    .await
+    .and_then(|found| {
+        found.ok_or_else(|| RequestError::not_found("No reconciliation run has this number."))
+    })
+    .for_page(&request, &state)?;
+    let (run, page) = found;
+    let next_page = page.next_after.map(|after| {
+        let mut next: DifferenceQueryText = query.text.clone();
+        next.after = Some(after.to_string());
+        serde_urlencoded::to_string(&next).unwrap_or_default()
+    });
+    let notice = web::Query::<Notice>::from_query(request.query_string())
+        .ok()
+        .and_then(|notice| notice.into_inner().filled)
+        .map(|count| format!("Filled {count} difference(s) from the network's records."));
+    let text = &query.text;
+    let page = RunTemplate {
+        chrome: Chrome::new(&request, &state.access, "reconciliation"),
+        can_fill: run.status == RunStatus::Completed && run.fillable > 0,
+        run,
+        differences: page.differences,
+        kinds: DifferenceKind::ALL,
+        kind: text.kind.clone().unwrap_or_default(),
+        currency: text.currency.clone().unwrap_or_default(),
+        state: text.state.clone().unwrap_or_default(),
+        action_id: text.action_id.clone().unwrap_or_default(),
+        next_page,
+        notice,
+    };
+    Ok(page.chrome.respond(&request, &page))
+}
+
+/// Fills the run's explainable differences, then shows the run.
+#[post("/reconciliation/{id}/fill")]
+pub async fn fill(
+    request: HttpRequest,
+    id: web::Path<String>,
+    form: web::Form<CsrfForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, RequestError> {
+    check_form(&request, &state, &form.csrf)?;
+    let id = run_id(&id).for_page(&request, &state)?;
+    let backend = state.db.backend();
+    let testing = state.testing.clone();
+    let now = state.clock.now();
+    let filled = with_conn(&state, move |conn| {
+        Ok(reconciliation::fill(conn, backend, id, &testing, now))
+    })
+    .await
+    .for_page(&request, &state)?;
+    let filled = match filled {
+        Ok(filled) => filled,
+        Err(FillError::Storage(error)) => {
+            return Err(RequestError::from(error).for_page(&request, &state));
+        }
+        Err(error @ FillError::NoSuchRun(_)) => {
+            return Err(RequestError::not_found(error.to_string()).for_page(&request, &state));
+        }
+        Err(error) => {
+            return Err(RequestError::bad_input(error.to_string()).for_page(&request, &state));
+        }
+    };
+    tracing::info!(
+        run_id = id,
+        filled = filled.differences,
+        open = filled.open,
+        "filled from the dashboard"
+    );
+    Ok(HttpResponse::SeeOther()
+        .insert_header((
+            header::LOCATION,
+            format!("/reconciliation/{id}?filled={}", filled.differences),
+        ))
+        .finish())
+}
+
+impl RunTemplate {
+    fn link(&self, action_id: &str) -> String {
+        action_link(action_id)
+    }
+
+    fn open_word(&self) -> &'static str {
+        Resolution::Open.as_str()
+    }
+}

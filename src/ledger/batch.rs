@@ -19,8 +19,8 @@ use crate::storage::action_events::{self, NewActionEvent};
 use crate::storage::actions::{self, ActionRow, StoredState};
 use crate::storage::deliveries::{self, NewDelivery};
 use crate::storage::ledger_entries::{self, NewLedgerEntry};
+use crate::storage::{self, clearances, closed_months, inquiries};
 use crate::storage::{AnyConnection, Backend, StorageError, from_db_time, to_db_time};
-use crate::storage::{clearances, closed_months, inquiries};
 
 /// What applying one understood postback did: an effect, or the reason it stays quarantined.
 pub type Applied = Result<Effect, String>;
@@ -56,7 +56,7 @@ pub fn apply_batch(
 ) -> Result<Vec<Result<Stored, StorageError>>, StorageError> {
     let rekeyed = stored_under_legacy_keys(conn, batch)?;
     let batch = rekeyed.as_deref().unwrap_or(batch);
-    let all_at_once = conn.transaction(|conn| {
+    let all_at_once = storage::write_transaction(conn, |conn| {
         lock_actions(conn, backend, batch)?;
         let book = load_book(conn)?;
         let mut results = Vec::with_capacity(batch.len());
@@ -75,7 +75,7 @@ pub fn apply_batch(
             tracing::warn!(error = %error, deliveries = batch.len(), "a batch was not stored at once; storing it with a savepoint per run")
         }
     }
-    conn.transaction(|conn| {
+    storage::write_transaction(conn, |conn| {
         lock_actions(conn, backend, batch)?;
         let book = load_book(conn)?;
         let mut results = Vec::with_capacity(batch.len());
@@ -93,7 +93,7 @@ pub fn apply_batch(
                         conn.transaction(|conn| {
                             apply_run(conn, std::slice::from_ref(delivery), &book)
                         })
-                            .map(|mut stored| stored.remove(0))
+                        .map(|mut stored| stored.remove(0))
                     }));
                 }
             }
@@ -783,7 +783,7 @@ pub fn release_quarantined(
     warnings: &[String],
     is_test: bool,
 ) -> Result<Option<Outcome>, StorageError> {
-    conn.transaction(|conn| {
+    storage::write_transaction(conn, |conn| {
         lock_subjects(conn, backend, understood)?;
         let Some(delivery) = deliveries::find(conn, delivery_id)? else {
             return Ok(None);

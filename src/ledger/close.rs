@@ -6,11 +6,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use diesel::Connection;
 
 use crate::domain::book::{ended_days_ago, month_bounds, month_of, next_month, parse_month};
 use crate::storage::closed_months::{self, ClosedMonth};
-use crate::storage::{AnyConnection, Database, StorageError, statement, to_db_time};
+use crate::storage::{self, AnyConnection, Database, StorageError, statement, to_db_time};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CloseError {
@@ -48,7 +47,7 @@ pub fn close_month(
             zone.name().to_owned(),
         ));
     }
-    conn.transaction(|conn| {
+    storage::write_transaction(conn, |conn| {
         closed_months::lock_for_closing(conn).map_err(StorageError::from)?;
         if closed_months::find(conn, month)
             .map_err(StorageError::from)?

@@ -26,7 +26,7 @@ use crate::storage::cross_check::{self as ledger_side, LedgerRow};
 use crate::storage::reconciliation_differences::{self as differences, Difference, NewDifference};
 use crate::storage::reconciliation_runs::{self as runs, Counts, NewRun, Run};
 use crate::storage::{
-    AnyConnection, Backend, StorageError, reconciliation_seen as seen, to_db_time,
+    self, AnyConnection, Backend, StorageError, reconciliation_seen as seen, to_db_time,
 };
 
 /// The network the cross-check reads today.
@@ -159,8 +159,7 @@ pub fn compare(
     unreadable: i64,
     now: DateTime<Utc>,
 ) -> Result<Compared, StorageError> {
-    use diesel::Connection;
-    conn.transaction(|conn| {
+    storage::write_transaction(conn, |conn| {
         let mut counts = Counts {
             records: records.len() as i64 + unreadable,
             unreadable,

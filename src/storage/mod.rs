@@ -63,6 +63,27 @@ impl AdvisoryLock {
     }
 }
 
+/// A transaction that writes. On SQLite it takes the write lock before anything else: a
+/// transaction that has read cannot wait for the lock (SQLite refuses the upgrade at once,
+/// "database is locked", when another connection committed after its read), so a batch that
+/// read first failed whenever a refusal count or a sync landed in between. Taken first, the
+/// lock is waited for under the busy timeout like any other.
+pub fn write_transaction<T, E>(
+    conn: &mut AnyConnection,
+    work: impl FnOnce(&mut AnyConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    conn.transaction(|conn| {
+        if let AnyConnection::Sqlite(c) = conn {
+            // A write statement that changes nothing: SQLite takes the lock all the same.
+            c.batch_execute("UPDATE settings SET value = value WHERE 0")?;
+        }
+        work(conn)
+    })
+}
+
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
@@ -369,5 +390,32 @@ mod tests {
         assert!(target_of("host=localhost dbname=ledger").is_err());
         assert!(target_of("mysql://u@h/db").is_err());
         assert!(target_of("").is_err());
+    }
+
+    #[test]
+    fn a_write_transaction_holds_the_write_lock_from_its_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = dir.path().join("ledger.db").to_string_lossy().into_owned();
+        let db = Database::connect(&url).unwrap();
+        db.migrate().unwrap();
+        let (mut first, mut second) = (db.conn().unwrap(), db.conn().unwrap());
+        let other_wrote = write_transaction(&mut *first, |conn| {
+            settings::get(conn, "x")?;
+            // Another connection cannot write between this read and this transaction's write:
+            // had it, SQLite would refuse this transaction's write at once.
+            let other = match &mut *second {
+                AnyConnection::Sqlite(c) => c
+                    .batch_execute("PRAGMA busy_timeout = 0; INSERT INTO settings (key, value, updated_at) VALUES ('y', '1', '2026-01-01 00:00:00')"),
+                AnyConnection::Postgresql(_) => unreachable!(),
+            };
+            settings::put(conn, "x", "1", chrono::NaiveDateTime::default())?;
+            Ok::<_, diesel::result::Error>(other.is_ok())
+        })
+        .unwrap();
+        assert!(!other_wrote);
+        assert_eq!(
+            settings::get(&mut *second, "x").unwrap().as_deref(),
+            Some("1")
+        );
     }
 }

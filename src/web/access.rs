@@ -18,13 +18,14 @@ use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, get, web};
 use askama::Template;
 use ipnet::IpNet;
 
 use crate::config::{DashboardLogin, host_name};
 use crate::intake::auth::{BearerTokens, forwarded_client};
 use crate::storage::{StorageError, sessions, to_db_time};
+use crate::web::error::RequestError;
 use crate::web::session::{COOKIE, SessionKey, id_digest};
 use crate::web::startup::AppState;
 
@@ -211,32 +212,38 @@ pub async fn reader(
     }
 }
 
+/// What a request naming a host this dashboard is not is answered (the DNS-rebinding guard).
+pub fn foreign_host() -> RequestError {
+    RequestError::forbidden(
+        "this dashboard does not answer to that host name; add it to [dashboard] hosts if it is this server's",
+    )
+}
+
 /// What a refused reader is answered.
 fn refusal(request: &ServiceRequest, state: &AppState, why: NotReader) -> HttpResponse {
     let api = request.path().starts_with("/api/");
-    match why {
-        NotReader::ForeignHost => HttpResponse::Forbidden().content_type("text/plain").body(
-            "this dashboard does not answer to that host name; add it to [dashboard] hosts if it is this server's",
-        ),
-        NotReader::NotLocal if !state.access.trust_loopback => HttpResponse::Forbidden()
-            .content_type("text/plain")
-            .body(format!(
-                "this server listens on {} (beyond loopback) or does not trust loopback clients: the ledger answers only to a login ([dashboard] username and password_hash)",
-                state.access.listen
-            )),
-        NotReader::NotLocal => HttpResponse::Forbidden().content_type("text/plain").body(
+    let error = match why {
+        NotReader::ForeignHost => foreign_host(),
+        NotReader::NotLocal if !state.access.trust_loopback => RequestError::forbidden(format!(
+            "this server listens on {} (beyond loopback) or does not trust loopback clients: the ledger answers only to a login ([dashboard] username and password_hash)",
+            state.access.listen
+        )),
+        NotReader::NotLocal => RequestError::forbidden(
             "the ledger answers only to this machine until a login is configured ([dashboard] username and password_hash)",
         ),
-        NotReader::SignedOut if api => HttpResponse::Unauthorized()
-            .json(serde_json::json!({ "error": "sign in at /login first" })),
-        NotReader::SignedOut => HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, "/login"))
-            .finish(),
-        NotReader::Unavailable => HttpResponse::ServiceUnavailable()
-            .insert_header((header::RETRY_AFTER, "5"))
-            .content_type("text/plain")
-            .body("the sessions could not be read just now; try again in a moment"),
-    }
+        NotReader::SignedOut if api => {
+            RequestError::unauthorized("sign in at /login first").for_api()
+        }
+        NotReader::SignedOut => {
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, "/login"))
+                .finish();
+        }
+        NotReader::Unavailable => RequestError::unavailable(
+            "the sessions could not be read just now; try again in a moment",
+        ),
+    };
+    error.error_response()
 }
 
 /// Guards the dashboard, the JSON API and the exports; a signed-in reader is put in the
@@ -272,20 +279,22 @@ pub fn metrics_refusal(request: &HttpRequest, access: &ReaderAccess) -> Option<H
         return None;
     }
     if access.metrics_tokens.is_empty() {
-        return Some(HttpResponse::Forbidden().content_type("text/plain").body(
+        return Some(RequestError::forbidden(
             "the metrics answer only to this machine (on a loopback listener) until a token is configured ([metrics] bearer_tokens)",
-        ));
+        ).error_response());
     }
     let presented = request.headers().get(header::AUTHORIZATION);
     if presented.is_some_and(|value| access.metrics_tokens.accepts(value.as_bytes())) {
         return None;
     }
-    Some(
-        HttpResponse::Unauthorized()
-            .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
-            .content_type("text/plain")
-            .body("a bearer token from [metrics] bearer_tokens is needed"),
-    )
+    let mut response =
+        RequestError::unauthorized("a bearer token from [metrics] bearer_tokens is needed")
+            .error_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Bearer"),
+    );
+    Some(response)
 }
 
 /// Unicode's bidirectional controls: shown as text (`[U+202E]`) so that no stored value can

@@ -30,6 +30,8 @@ pub struct RequestError {
     status: StatusCode,
     message: Cow<'static, str>,
     format: Format,
+    /// Close the connection after answering: a refused postback's body is never read.
+    close: bool,
 }
 
 /// The body an error is answered with.
@@ -59,7 +61,19 @@ impl RequestError {
             status,
             message: message.into(),
             format: Format::Text,
+            close: false,
         }
+    }
+
+    /// The status a refused body gets (413, 408, 400), with its message.
+    pub fn with_status(status: StatusCode, message: impl Into<Cow<'static, str>>) -> RequestError {
+        RequestError::new(status, message)
+    }
+
+    /// Close the connection after the answer, so a body still coming is never read.
+    pub fn closing(mut self) -> RequestError {
+        self.close = true;
+        self
     }
 
     /// 400: what the caller sent cannot be understood; the message says what to change.
@@ -175,6 +189,11 @@ impl ResponseError for RequestError {
                 },
             ),
         };
+        if self.close {
+            response
+                .head_mut()
+                .set_connection_type(actix_web::http::ConnectionType::Close);
+        }
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(
                 header::RETRY_AFTER,

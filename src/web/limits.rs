@@ -1,11 +1,13 @@
 //! Limits on the request: a long URL is 414 and large headers 431, checked before any work; a
 //! body is read under a size limit (413) and a time limit for the whole of it (408).
 
-use actix_web::HttpResponse;
+use actix_web::ResponseError;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
+
+use crate::web::error::RequestError;
 
 /// impact.com's longest GET templates stay far below this; browsers stop near 8 KiB as well.
 pub const MAX_URI_BYTES: usize = 8 * 1024;
@@ -36,11 +38,7 @@ pub async fn limit_request_head(
     };
     match refusal {
         Some((status, message)) => Ok(request
-            .into_response(
-                HttpResponse::build(status)
-                    .content_type("text/plain")
-                    .body(message),
-            )
+            .into_response(RequestError::with_status(status, message).error_response())
             .map_into_right_body()),
         None => Ok(next.call(request).await?.map_into_left_body()),
     }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::cookie::{Cookie, time::Duration as CookieDuration};
 use actix_web::http::{StatusCode, header};
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
@@ -18,6 +18,7 @@ use tokio::sync::Semaphore;
 
 use crate::storage::{StorageError, sessions, to_db_time};
 use crate::web::access::{self, SignedIn, cookie, host_allowed};
+use crate::web::error::RequestError;
 use crate::web::session::{
     self, COOKIE, LOGIN_FORM_SECONDS, id_digest, login_nonce_is_fresh, new_login_nonce,
     new_session_id,
@@ -82,16 +83,10 @@ fn login_form(
     response
 }
 
-fn foreign_host() -> HttpResponse {
-    HttpResponse::Forbidden().content_type("text/plain").body(
-        "this dashboard does not answer to that host name; add it to [dashboard] hosts if it is this server's",
-    )
-}
-
 #[get("/login")]
 pub async fn login_page(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     if !host_allowed(&request, &state.access) {
-        return foreign_host();
+        return access::foreign_host().error_response();
     }
     login_form(&request, &state, StatusCode::OK, None)
 }
@@ -128,7 +123,7 @@ pub async fn login(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     if !host_allowed(&request, &state.access) {
-        return foreign_host();
+        return access::foreign_host().error_response();
     }
     let key = &state.access.key;
     let form_ok = request.cookie(LOGIN_COOKIE).is_some_and(|nonce| {
@@ -150,9 +145,7 @@ pub async fn login(
         );
     }
     let Some(login) = state.access.login.clone() else {
-        return HttpResponse::NotFound()
-            .content_type("text/plain")
-            .body("no login is configured");
+        return RequestError::not_found("no login is configured").error_response();
     };
     let form = form.into_inner();
     let address = access::client_addr(&request, &state.access);
@@ -268,9 +261,8 @@ pub async fn logout(
             .finish();
     };
     if !state.access.key.csrf_matches(&session.cookie, &form.csrf) {
-        return HttpResponse::Forbidden()
-            .content_type("text/plain")
-            .body("the form's CSRF token does not match this session");
+        return RequestError::forbidden("the form's CSRF token does not match this session")
+            .error_response();
     }
     let (db, digest) = (state.db.clone(), id_digest(&session.cookie));
     let ended = web::block(move || -> Result<usize, StorageError> {
@@ -278,10 +270,10 @@ pub async fn logout(
     })
     .await;
     if !matches!(ended, Ok(Ok(_))) {
-        return HttpResponse::ServiceUnavailable()
-            .insert_header((header::RETRY_AFTER, "5"))
-            .content_type("text/plain")
-            .body("the session could not be ended just now; try again in a moment");
+        return RequestError::unavailable(
+            "the session could not be ended just now; try again in a moment",
+        )
+        .error_response();
     }
     let mut response = HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/login"))

@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, get, web};
 
+use crate::web::error::RequestError;
 use crate::web::startup::AppState;
 
 #[get("/healthz")]
@@ -10,15 +11,13 @@ pub async fn healthz() -> HttpResponse {
 }
 
 #[get("/readyz")]
-pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, RequestError> {
     let db = state.db.clone();
     match web::block(move || db.ping()).await {
-        Ok(Ok(())) => HttpResponse::Ok().content_type("text/plain").body("ready"),
-        Ok(Err(error)) => HttpResponse::ServiceUnavailable()
-            .content_type("text/plain")
-            .body(format!("not ready: {error}")),
-        Err(_) => HttpResponse::ServiceUnavailable()
-            .content_type("text/plain")
-            .body("not ready: the check did not run"),
+        Ok(Ok(())) => Ok(HttpResponse::Ok().content_type("text/plain").body("ready")),
+        Ok(Err(error)) => Err(RequestError::unavailable(format!("not ready: {error}"))),
+        Err(_) => Err(RequestError::unavailable(
+            "not ready: the check did not run",
+        )),
     }
 }

@@ -7,7 +7,6 @@
 //! is understood, its secrets masked, and stored. An unknown source is answered as a failed
 //! authentication (a scanner learns nothing), except to the dashboard's own readers.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use sha2::{Digest as _, Sha256};
@@ -17,6 +16,7 @@ use crate::intake::auth::{AuthRequest, strip_query_param};
 use crate::intake::delivery::{RawRequest, understand};
 use crate::ledger::writer::WriteError;
 use crate::storage::{StorageError, to_db_time, webhook_messages};
+use crate::web::error::RequestError;
 use crate::web::limits::read_body;
 use crate::web::startup::AppState;
 
@@ -32,7 +32,7 @@ pub async fn receive(
     source: web::Path<String>,
     payload: web::Payload,
     state: web::Data<AppState>,
-) -> HttpResponse {
+) -> Result<HttpResponse, RequestError> {
     let now = state.clock.now();
     let peer = request
         .peer_addr()
@@ -40,18 +40,18 @@ pub async fn receive(
         .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
     let Some(receiver) = state.sources.get(source.as_str()) else {
         if crate::web::access::reader(&request, &state).await.is_ok() {
-            return HttpResponse::NotFound()
-                .content_type("text/plain")
-                .body(format!("no source named `{source}`"));
+            return Err(RequestError::not_found(format!(
+                "no source named `{source}`"
+            )));
         }
-        return refused(
+        return Err(refused(
             &state,
             &request,
             now,
             &source,
             &peer.to_string(),
             UNKNOWN_SOURCE,
-        );
+        ));
     };
     let query = request.query_string();
     // Only the secret parameter is checked: a GET postback's seventy other fields are decoded
@@ -82,29 +82,34 @@ pub async fn receive(
         Ok(verified) => verified.client_ip,
         Err(failure) => {
             let client = receiver.policy.client_ip(&auth_request).to_string();
-            return refused(&state, &request, now, &source, &client, failure.check());
+            return Err(refused(
+                &state,
+                &request,
+                now,
+                &source,
+                &client,
+                failure.check(),
+            ));
         }
     };
     let body = match read_body(&request, payload, state.max_body_bytes, state.body_timeout).await {
         Ok(body) => body,
         Err(refusal) => {
             tracing::warn!(source = %source, client = %client_ip, status = refusal.status().as_u16(), "postback body not read");
-            return HttpResponse::build(refusal.status())
-                .content_type("text/plain")
-                .force_close()
-                .body(refusal.message(state.max_body_bytes, state.body_timeout));
+            let message = refusal.message(state.max_body_bytes, state.body_timeout);
+            return Err(RequestError::with_status(refusal.status(), message).closing());
         }
     };
     auth_request.body = &body;
     if let Err(failure) = receiver.policy.verify_signatures(&auth_request, now) {
-        return refused(
+        return Err(refused(
             &state,
             &request,
             now,
             &source,
             &client_ip.to_string(),
             failure.check(),
-        );
+        ));
     }
     // A Standard Webhooks message is the same message on each retry: once stored, it is not
     // stored again while a replay could still pass the timestamp check.
@@ -118,12 +123,12 @@ pub async fn receive(
             Ok(Some(delivery_id)) => {
                 crate::telemetry::metrics::delivery(&source, "duplicate");
                 tracing::info!(source = %source, delivery_id, "a Standard Webhooks message already stored; answered as a duplicate");
-                return stored_answer(&state, delivery_id, "duplicate");
+                return Ok(stored_answer(&state, delivery_id, "duplicate"));
             }
             Ok(None) => {}
             Err(error) => {
                 tracing::error!(source = %source, error = %error, "the webhook message ids could not be read; answered 503");
-                return error_response(&state, StatusCode::SERVICE_UNAVAILABLE);
+                return Err(not_stored(&state));
             }
         }
     }
@@ -169,7 +174,11 @@ pub async fn receive(
             if let Some((digest, tolerance)) = message {
                 remember_message(&state, &source, digest, stored.delivery_id, now, tolerance).await;
             }
-            stored_answer(&state, stored.delivery_id, stored.outcome.as_str())
+            Ok(stored_answer(
+                &state,
+                stored.delivery_id,
+                stored.outcome.as_str(),
+            ))
         }
         Err(error) => {
             crate::telemetry::metrics::delivery(&source, "not_stored");
@@ -181,7 +190,7 @@ pub async fn receive(
                     tracing::error!(source = %source, error = %other, "postback not stored; answered 503")
                 }
             }
-            error_response(&state, StatusCode::SERVICE_UNAVAILABLE)
+            Err(not_stored(&state))
         }
     }
 }
@@ -196,7 +205,7 @@ fn refused(
     source: &str,
     client: &str,
     check: &'static str,
-) -> HttpResponse {
+) -> RequestError {
     tracing::warn!(source = %source, client = %client, check, "postback refused");
     crate::telemetry::metrics::auth_failure(
         if check == UNKNOWN_SOURCE {
@@ -209,10 +218,7 @@ fn refused(
     state
         .refusals
         .record(now, source, client, check, request.method().as_str());
-    HttpResponse::build(StatusCode::UNAUTHORIZED)
-        .content_type("text/plain")
-        .force_close()
-        .body(state.responses.error.clone())
+    RequestError::unauthorized(state.responses.error.clone()).closing()
 }
 
 fn stored_answer(state: &AppState, delivery_id: i64, outcome: &str) -> HttpResponse {
@@ -284,10 +290,9 @@ async fn remember_message(
     }
 }
 
-fn error_response(state: &AppState, status: StatusCode) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/plain")
-        .body(state.responses.error.clone())
+/// Not stored: impact.com retries on a 5xx, told when by `Retry-After`.
+fn not_stored(state: &AppState) -> RequestError {
+    RequestError::unavailable(state.responses.error.clone())
 }
 
 /// At most this much of a payload goes into one debug log line.

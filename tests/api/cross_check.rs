@@ -800,10 +800,18 @@ on_both_backends! {
                 .expect("a second instance starts");
             actix_web::rt::spawn(second.run_until_stopped());
         }
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(5_500)).await;
-        let runs = app.json("/api/reconciliation").await.unwrap();
-        let mut runs: Vec<Value> = runs["runs"].as_array().unwrap().clone();
-        runs.reverse();
+        // Two completed runs, waited for (a loaded machine makes each take longer).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let runs = loop {
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(500)).await;
+            let runs = app.json("/api/reconciliation").await.unwrap();
+            let mut runs: Vec<Value> = runs["runs"].as_array().unwrap().clone();
+            runs.reverse();
+            let completed = runs.iter().filter(|run| run["status"] == "completed").count();
+            if completed >= 2 || std::time::Instant::now() > deadline {
+                break runs;
+            }
+        };
         let completed = runs.iter().filter(|run| run["status"] == "completed").count();
         assert!(completed >= 2, "the schedule ran the sync again: {runs:#?}");
         assert!(runs.iter().all(|run| run["source"] == "api" && run["status"] != "failed"), "{runs:#?}");

@@ -58,6 +58,8 @@ pub struct ActionView {
     /// When someone marked its flags as looked at.
     pub reviewed_at: Option<String>,
     pub flags: Flags,
+    /// Each flag in words, with what to do (`domain::explain`).
+    pub flags_explained: Vec<crate::domain::explain::FlagNote>,
     pub items: serde_json::Value,
     pub extra: serde_json::Value,
     pub first_seen_at: String,
@@ -137,6 +139,7 @@ impl ActionView {
             payout: money(action.payout),
             amount: money(action.amount),
             details: action.details.map(Clone::clone, |date| utc(*date)),
+            flags_explained: crate::domain::explain::action_flags(&action.flags),
             flags: action.flags,
             items: json_or_null(action.items.as_deref()),
             extra: json_or_null(action.extra.as_deref()),

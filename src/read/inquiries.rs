@@ -81,6 +81,8 @@ pub struct InquiryView {
     pub comments: serde_json::Value,
     pub tracking_link: Option<String>,
     pub flags: InquiryFlags,
+    /// Each flag in words, with what to do (`domain::explain`).
+    pub flags_explained: Vec<crate::domain::explain::FlagNote>,
     pub extra: serde_json::Value,
     pub first_seen_at: String,
     pub last_seen_at: String,
@@ -139,6 +141,7 @@ impl InquiryView {
             resolution_notes: inquiry.resolution_notes,
             comments: json_or_text(inquiry.comments.as_deref()),
             tracking_link: inquiry.tracking_link,
+            flags_explained: crate::domain::explain::inquiry_flags(&inquiry.flags),
             flags: inquiry.flags,
             extra: json_or_null(inquiry.extra.as_deref()),
             first_seen_at: utc(inquiry.first_seen_at),

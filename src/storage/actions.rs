@@ -381,6 +381,18 @@ pub fn by_order(
     query.order(actions::action_id.asc()).load(conn)
 }
 
+/// The test conversions (hidden from finance's lists) whose action id or order id is exactly
+/// `id`: so a search that finds nothing can say it hit a hidden test.
+pub fn tests_named(conn: &mut AnyConnection, id: &str) -> QueryResult<Vec<String>> {
+    actions::table
+        .filter(actions::is_test.eq(true))
+        .filter(actions::action_id.eq(id).or(actions::order_id.eq(id)))
+        .select(actions::action_id)
+        .order(actions::action_id.asc())
+        .limit(20)
+        .load(conn)
+}
+
 /// Ids of actions after `cursor`, for walking the whole table in pages.
 pub fn ids_after(conn: &mut AnyConnection, cursor: &str, limit: i64) -> QueryResult<Vec<String>> {
     actions::table

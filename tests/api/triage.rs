@@ -204,3 +204,67 @@ on_both_backends! {
         assert_eq!(post_form(&app, "/deliveries/987654/dismiss", &token, &cookie).await.status(), 404);
     }
 }
+
+fn inquiry_rows(page: &str) -> &str {
+    let part = from_id(page, "inquiries-table");
+    &part[..part.find("</tbody>").expect("a table body")]
+}
+
+on_both_backends! {
+    async fn inquiries_show_a_currency_on_every_amount_total_what_awaits_credit_and_filter(backend: Backend) {
+        let app = spawn_app(backend).await;
+        // The brand's actions are paid in EUR; this one is not the inquiry's.
+        app.get_postback("actions", "ActionId=B1&Payout=5.00&DeltaPayout=5.00&Currency=EUR&CampaignId=9876").await;
+        assert_eq!(app.post_fixture("inquiries", "inquiry_created.json").await.outcome.as_deref(), Some("applied"));
+        let (_, page) = app.get("/inquiries").await;
+        assert!(inquiry_rows(&page).contains("25.00 EUR"), "no action linked: the brand's currency: {page}");
+        // Another brand's inquiry carries its own currency.
+        let other = "Id=I2&CampaignId=777&CampaignName=Other&ExpectedPayout=7.50&Currency=usd&ResolutionStatus=VALID&FinalPayout=7.50&CreationDate=2026-03-01T00:00:00Z";
+        assert_eq!(app.get_postback("inquiries", other).await.outcome.as_deref(), Some("applied"));
+        let approved = "Id=554433&ActionId=ACT-999000&ResolutionStatus=VALID&FinalPayout=25.00&ResolutionDate=2026-04-25T00:00:00Z";
+        assert_eq!(app.get_postback("inquiries", approved).await.outcome.as_deref(), Some("applied"));
+
+        let (status, page) = app.get("/inquiries").await;
+        assert_eq!(status, 200);
+        let awaiting = from_id(&page, "awaiting");
+        let awaiting = &awaiting[..awaiting.find("</section>").unwrap()];
+        assert!(awaiting.contains("25.00 EUR") && awaiting.contains("7.50 USD"), "{awaiting}");
+        assert!(inquiry_rows(&page).contains("7.50 USD"), "{page}");
+        let api = app.json("/api/inquiries").await.unwrap();
+        assert_eq!(api["awaiting_credit"], serde_json::json!([
+            {"currency": "EUR", "total": "25.00", "inquiries": 1},
+            {"currency": "USD", "total": "7.50", "inquiries": 1},
+        ]));
+
+        // Filters: brand (any case), date, credit; server-side, in plain form controls.
+        assert!(page.contains("<select id=\"credit\" name=\"credit\">") && page.contains("<input id=\"from\" name=\"from\" type=\"date\""), "{page}");
+        assert!(page.contains("<option value=\"777\">Other (777)</option>"), "{page}");
+        let (_, page) = app.get("/inquiries?brand=other").await;
+        let rows = inquiry_rows(&page);
+        assert!(rows.contains("/inquiries/I2") && !rows.contains("/inquiries/554433"), "{rows}");
+        let (_, page) = app.get("/inquiries?from=2026-04-01&to=2026-04-30").await;
+        let rows = inquiry_rows(&page);
+        assert!(!rows.contains("/inquiries/I2") && rows.contains("/inquiries/554433"), "{rows}");
+        let (_, page) = app.get("/inquiries?credit=credited").await;
+        assert!(inquiry_rows(&page).contains("No inquiry matches"), "{page}");
+
+        // Its action tracked: credited, in the action's currency; only USD still awaits.
+        app.get_postback("actions", "ActionId=ACT-999000&Payout=25.00&DeltaPayout=25.00&Currency=EUR&CampaignId=9876").await;
+        let (_, page) = app.get("/inquiries?credit=credited").await;
+        let rows = inquiry_rows(&page);
+        assert!(rows.contains("/inquiries/554433") && !rows.contains("/inquiries/I2"), "{rows}");
+        let api = app.json("/api/inquiries?credit=awaiting_credit").await.unwrap();
+        let ids: Vec<&str> = api["inquiries"].as_array().unwrap().iter().map(|i| i["inquiry_id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["I2"]);
+        assert_eq!(api["inquiries"][0]["currency"], "USD");
+        assert_eq!(api["awaiting_credit"], serde_json::json!([{"currency": "USD", "total": "7.50", "inquiries": 1}]));
+        assert_eq!(app.get("/api/inquiries?credit=maybe").await.0, 400);
+        assert_eq!(app.get("/inquiries?from=someday").await.0, 400);
+
+        // Comments as text, not JSON.
+        let (_, detail) = app.get("/inquiries/554433").await;
+        let comments = from_id(&detail, "comments");
+        assert!(comments.contains("<li>support_agent: Verifying click logs now.</li>") && comments.contains("<li>partner: Customer provided receipt.</li>"), "{comments}");
+        assert!(!detail.contains("[{"), "{detail}");
+    }
+}

@@ -73,6 +73,9 @@ pub struct ActionView {
     /// What cleared, as booked when it cleared.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clearance: Option<ClearanceView>,
+    /// One chronological list of what happened to it (`read::timeline`); one action only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<Vec<crate::read::timeline::TimelineItem>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -134,6 +137,7 @@ impl ActionView {
             ledger_date: action.ledger_date.map(utc),
             clearings: None,
             clearance: None,
+            timeline: None,
             status: action.status,
             status_raw: action.status_raw,
             payout: money(action.payout),
@@ -196,6 +200,7 @@ pub fn action(
             month: booked.month,
             concerns: booked.concerns,
         });
+    view.timeline = Some(crate::read::timeline::of_action(conn, &view, now)?);
     Ok(Some(view))
 }
 

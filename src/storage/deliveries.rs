@@ -353,3 +353,16 @@ pub fn of_subject(conn: &mut AnyConnection, subject_id: &str) -> QueryResult<Vec
         .select(Delivery::as_select())
         .load(conn)
 }
+
+/// (id, kind, received at) of every delivery about one subject, oldest first: an action's
+/// timeline tells its network-record fills from its postbacks by them.
+pub fn kinds_of_subject(
+    conn: &mut AnyConnection,
+    subject_id: &str,
+) -> QueryResult<Vec<(i64, SourceKind, NaiveDateTime)>> {
+    deliveries::table
+        .filter(deliveries::subject_id.eq(subject_id))
+        .order(deliveries::id.asc())
+        .select((deliveries::id, deliveries::kind, deliveries::received_at))
+        .load(conn)
+}

@@ -268,3 +268,64 @@ on_both_backends! {
         assert!(!detail.contains("[{"), "{detail}");
     }
 }
+
+/// The timeline's items, from the API: (kind, delivery id) in order.
+fn timeline_of(action: &serde_json::Value) -> Vec<(String, Option<i64>)> {
+    action["timeline"]
+        .as_array()
+        .expect("a timeline")
+        .iter()
+        .map(|item| {
+            (
+                item["kind"].as_str().unwrap().to_owned(),
+                item["delivery_id"].as_i64(),
+            )
+        })
+        .collect()
+}
+
+on_both_backends! {
+    async fn an_action_timeline_lists_tracking_locking_clearing_and_clawbacks_in_order(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let tracked = app.get_postback("actions", "ActionId=TL1&Payout=10.00&DeltaPayout=10.00&Currency=USD&EventDate=2026-11-01T00:00:00Z&LockingDate=2026-11-20T00:00:00Z&ClearedDate=2099-01-15T00:00:00Z").await.delivery_id.unwrap();
+        let cleared = app.get_postback("clearing", "ActionIds=TL1").await;
+        assert_eq!(cleared.outcome.as_deref(), Some("applied"));
+        let cleared = cleared.delivery_id.unwrap();
+        let reversed = app.get_postback("actions", "ActionId=TL1&Status=REVERSED&Payout=0.00&DeltaPayout=-10.00&Currency=USD&LockingDate=2026-11-20T00:00:00Z").await.delivery_id.unwrap();
+
+        let action = app.action("TL1").await.unwrap();
+        assert_eq!(
+            timeline_of(&action),
+            [
+                ("tracked".to_owned(), Some(tracked)),
+                ("cleared".to_owned(), Some(cleared)),
+                ("clawback".to_owned(), Some(reversed)),
+                ("clearing_scheduled".to_owned(), None),
+            ],
+            "{}", action["timeline"]
+        );
+        assert_eq!(action["timeline"][3]["upcoming"], true);
+        assert_eq!(action["timeline"][2]["payout"], "-10.00");
+
+        // Not reversed: the locking date passing is on the list, before the tracking here.
+        app.get_postback("actions", "ActionId=TL2&Payout=4.00&DeltaPayout=4.00&Currency=EUR&LockingDate=2026-11-20T00:00:00Z").await;
+        let kinds: Vec<String> = timeline_of(&app.action("TL2").await.unwrap()).into_iter().map(|(kind, _)| kind).collect();
+        assert_eq!(kinds, ["locked", "tracked"]);
+
+        let (status, page) = app.get("/actions/TL1").await;
+        assert_eq!(status, 200);
+        let timeline = from_id(&page, "timeline-items");
+        let timeline = &timeline[..timeline.find("</ol>").unwrap()];
+        let at = |text: &str| timeline.find(text).unwrap_or_else(|| panic!("{text} in {timeline}"));
+        assert!(at("Tracked") < at("Cleared, booked in") && at("Cleared, booked in") < at("Reversed after clearing: a clawback") && at("a clawback") < at("Scheduled to clear"), "{timeline}");
+        assert!(timeline.contains("10.00 USD") && timeline.contains(&format!("href=\"/deliveries/{cleared}\"")), "{timeline}");
+
+        // A clearing placeholder: its clearing, not an empty list.
+        app.get_postback("clearing", "ActionIds=PH1").await;
+        let (_, page) = app.get("/actions/PH1").await;
+        let timeline = from_id(&page, "timeline-items");
+        let timeline = &timeline[..timeline.find("</ol>").unwrap()];
+        assert!(timeline.contains("Cleared") || timeline.contains("A clearing named it"), "{timeline}");
+        assert!(!timeline.contains("Nothing recorded yet") && !page.contains("No ledger entries"), "{timeline}");
+    }
+}

@@ -272,6 +272,8 @@ struct ActionPage {
 
 pub struct TimelineEntry {
     pub kind: &'static str,
+    /// The kind as one short word, for its tag.
+    pub word: &'static str,
     pub label: String,
     /// Payout and sale amount moved, with their currency; empty for a date.
     pub payout: String,
@@ -369,6 +371,11 @@ pub async fn action(
         .flatten()
         .map(|item| TimelineEntry {
             kind: item.kind,
+            word: match item.kind {
+                "clearing_scheduled" => "scheduled",
+                "clearing_received" => "clearing",
+                other => other,
+            },
             label: item.label.clone(),
             payout: item
                 .payout

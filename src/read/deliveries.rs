@@ -49,7 +49,11 @@ impl From<crate::storage::deliveries::Delivery> for DeliveryView {
                 .body
                 .map(|body| String::from_utf8_lossy(&body).into_owned()),
             pruned_at: delivery.pruned_at.map(utc),
-            dismissed_at: delivery.dismissed_at.map(utc),
+            // Only quarantined junk is dismissed: one reprocessed since is no longer set aside.
+            dismissed_at: delivery
+                .dismissed_at
+                .filter(|_| delivery.outcome == Outcome::Quarantined)
+                .map(utc),
             subject_flags: Vec::new(),
             source: delivery.source,
             kind: delivery.kind,

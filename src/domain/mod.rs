@@ -7,6 +7,7 @@ pub mod clock;
 pub mod cross_check;
 pub mod details;
 pub mod event;
+pub mod explain;
 pub mod inquiry;
 pub mod money;
 pub mod outcome;

@@ -232,6 +232,32 @@ pub fn read(source: &Source, query: &str, content_type: Option<&str>, body: &[u8
     }
 }
 
+/// A stored request's fields as its source's current mapping reads them, for the delivery
+/// page: decoded as `read` decodes (the query only when the signature covers it), secrets
+/// masked. An error says why the request cannot be decoded.
+pub fn fields_read(
+    source: &Source,
+    query: &str,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<
+    (
+        Vec<mapping::FieldRead>,
+        std::collections::BTreeMap<String, String>,
+    ),
+    String,
+> {
+    let fields_query = if source.auth.reads_query_fields() {
+        query
+    } else {
+        ""
+    };
+    let mut decoded = decode::decode(fields_query, content_type, body, &Limits::default())
+        .map_err(|error| error.to_string())?;
+    source.redactor.fields(&mut decoded.fields);
+    Ok(mapping::fields_read(&decoded.fields, &source.mapping))
+}
+
 /// Keys sorted at every level and scalars as their text, so the same values sent as GET, form
 /// or JSON (`"10.50"` or `10.50`) make the same payload. Written straight from the fields
 /// rather than through a cloned, re-sorted map, which cost the handlers noticeably.

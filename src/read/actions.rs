@@ -58,6 +58,8 @@ pub struct ActionView {
     /// When someone marked its flags as looked at.
     pub reviewed_at: Option<String>,
     pub flags: Flags,
+    /// Each flag in words, with what to do (`domain::explain`).
+    pub flags_explained: Vec<crate::domain::explain::FlagNote>,
     pub items: serde_json::Value,
     pub extra: serde_json::Value,
     pub first_seen_at: String,
@@ -71,6 +73,9 @@ pub struct ActionView {
     /// What cleared, as booked when it cleared.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clearance: Option<ClearanceView>,
+    /// One chronological list of what happened to it (`read::timeline`); one action only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<Vec<crate::read::timeline::TimelineItem>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -132,11 +137,13 @@ impl ActionView {
             ledger_date: action.ledger_date.map(utc),
             clearings: None,
             clearance: None,
+            timeline: None,
             status: action.status,
             status_raw: action.status_raw,
             payout: money(action.payout),
             amount: money(action.amount),
             details: action.details.map(Clone::clone, |date| utc(*date)),
+            flags_explained: crate::domain::explain::action_flags(&action.flags),
             flags: action.flags,
             items: json_or_null(action.items.as_deref()),
             extra: json_or_null(action.extra.as_deref()),
@@ -193,6 +200,7 @@ pub fn action(
             month: booked.month,
             concerns: booked.concerns,
         });
+    view.timeline = Some(crate::read::timeline::of_action(conn, &view, now)?);
     Ok(Some(view))
 }
 

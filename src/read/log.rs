@@ -1,4 +1,5 @@
-//! The deliveries log's query (outcome, source, `before` cursor, page size): parsed, pure.
+//! The deliveries log's query (outcome, source, dismissed, an id searched for, `before` cursor,
+//! page size): parsed, pure.
 
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +12,12 @@ pub struct LogQuery {
     pub outcome: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// `hide`, `only` or `include` the quarantined deliveries a person dismissed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dismissed: Option<String>,
+    /// An exact id: a delivery id, an action or inquiry id, or an order id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
     /// Show deliveries older than this id (the previous page's last).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub before: Option<String>,
@@ -28,6 +35,9 @@ pub const MAX_LIMIT: i64 = 500;
 pub struct LogFilter {
     pub outcome: Option<&'static str>,
     pub source: Option<String>,
+    /// None: dismissed or not; Some(false): not dismissed; Some(true): dismissed only.
+    pub dismissed: Option<bool>,
+    pub q: Option<String>,
     pub before: Option<i64>,
     pub limit: i64,
 }
@@ -74,9 +84,24 @@ impl LogFilter {
                     format!("limit must be a whole number from 1 to {MAX_LIMIT}, not `{text}`")
                 })?,
         };
+        // What needs attention is the quarantined nobody dismissed: that list hides them unless
+        // asked; every other list shows them.
+        let dismissed = match given(&query.dismissed).as_deref() {
+            None if outcome == Some("quarantined") => Some(false),
+            None | Some("include") => None,
+            Some("hide") => Some(false),
+            Some("only") => Some(true),
+            Some(word) => {
+                return Err(format!(
+                    "dismissed must be hide, only or include, not `{word}`"
+                ));
+            }
+        };
         Ok(LogFilter {
             outcome,
             source: given(&query.source),
+            dismissed,
+            q: given(&query.q),
             before,
             limit,
         })
@@ -92,6 +117,8 @@ mod tests {
         LogQuery {
             outcome: some(outcome),
             source: some(source),
+            dismissed: None,
+            q: None,
             before: some(before),
             limit: some(limit),
         }
@@ -105,6 +132,8 @@ mod tests {
             LogFilter {
                 outcome: None,
                 source: None,
+                dismissed: None,
+                q: None,
                 before: None,
                 limit: 50
             }
@@ -125,6 +154,27 @@ mod tests {
         assert_eq!(filter.source.as_deref(), Some("actions"));
         assert_eq!(filter.before, Some(42));
         assert_eq!(filter.limit, 10);
+        assert_eq!(
+            filter.dismissed,
+            Some(false),
+            "quarantined: the dismissed are hidden"
+        );
+        let mut asked = query("quarantined", "", "", "");
+        asked.dismissed = Some("include".to_owned());
+        asked.q = Some(" ACT-1 ".to_owned());
+        let filter = LogFilter::parse(&asked, 50).unwrap();
+        assert_eq!(
+            (filter.dismissed, filter.q.as_deref()),
+            (None, Some("ACT-1"))
+        );
+        asked.dismissed = Some("only".to_owned());
+        assert_eq!(LogFilter::parse(&asked, 50).unwrap().dismissed, Some(true));
+        asked.dismissed = Some("maybe".to_owned());
+        assert!(
+            LogFilter::parse(&asked, 50)
+                .unwrap_err()
+                .contains("`maybe`")
+        );
     }
 
     #[test]

@@ -14,3 +14,4 @@ pub mod log;
 pub mod overview;
 pub mod reconciliation;
 pub mod statement;
+pub mod timeline;

@@ -292,7 +292,7 @@ pub fn read(
     )?;
     let mut attention: AttentionView = attention.into();
     attention.empty_postbacks =
-        source_activity::quarantined_with_reason(conn, EMPTY_POSTBACK_REASON, None)?;
+        source_activity::quarantined_with_reason(conn, EMPTY_POSTBACK_REASON, None, true)?;
     let alerts = alerts::open(conn)?
         .into_iter()
         .map(|alert| AlertView {

@@ -381,6 +381,37 @@ pub fn by_order(
     query.order(actions::action_id.asc()).load(conn)
 }
 
+/// The one currency a brand's actions are paid in, or None (none yet, or several): what an
+/// inquiry about it that no action is linked to is expected in.
+pub fn currency_of_campaign(
+    conn: &mut AnyConnection,
+    campaign_id: &str,
+) -> QueryResult<Option<String>> {
+    let found: Vec<Option<String>> = actions::table
+        .filter(actions::campaign_id.eq(campaign_id))
+        .filter(actions::payout_currency.is_not_null())
+        .select(actions::payout_currency)
+        .distinct()
+        .limit(2)
+        .load(conn)?;
+    Ok(match found.as_slice() {
+        [Some(currency)] => Some(currency.clone()),
+        _ => None,
+    })
+}
+
+/// The test conversions (hidden from finance's lists) whose action id or order id is exactly
+/// `id`: so a search that finds nothing can say it hit a hidden test.
+pub fn tests_named(conn: &mut AnyConnection, id: &str) -> QueryResult<Vec<String>> {
+    actions::table
+        .filter(actions::is_test.eq(true))
+        .filter(actions::action_id.eq(id).or(actions::order_id.eq(id)))
+        .select(actions::action_id)
+        .order(actions::action_id.asc())
+        .limit(20)
+        .load(conn)
+}
+
 /// Ids of actions after `cursor`, for walking the whole table in pages.
 pub fn ids_after(conn: &mut AnyConnection, cursor: &str, limit: i64) -> QueryResult<Vec<String>> {
     actions::table

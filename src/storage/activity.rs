@@ -79,16 +79,21 @@ pub fn auth_failures_since(
         .load(conn)
 }
 
-/// Quarantined deliveries with this reason (of one source, or of all).
+/// Quarantined deliveries with this reason (of one source, or of all); with `undismissed`, only
+/// those nobody set aside (what still needs attention).
 pub fn quarantined_with_reason(
     conn: &mut AnyConnection,
     reason: &str,
     source: Option<&str>,
+    undismissed: bool,
 ) -> QueryResult<i64> {
     let mut query = deliveries::table
         .filter(deliveries::outcome.eq(Outcome::Quarantined))
         .filter(deliveries::reason.eq(reason))
         .into_boxed();
+    if undismissed {
+        query = query.filter(deliveries::dismissed_at.is_null());
+    }
     if let Some(source) = source {
         query = query.filter(deliveries::source.eq(source));
     }

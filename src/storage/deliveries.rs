@@ -53,6 +53,8 @@ pub struct Delivery {
     pub warnings: Option<String>,
     pub subject_id: Option<String>,
     pub pruned_at: Option<NaiveDateTime>,
+    /// Set aside by a person (quarantined junk): kept, out of what needs attention.
+    pub dismissed_at: Option<NaiveDateTime>,
 }
 
 /// Inserts unless the dedup key is already stored; None means it is a repeat. The database's
@@ -257,26 +259,90 @@ pub fn existing_ids(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<i6
         .load(conn)
 }
 
-/// The log, newest first: deliveries before `before_id` (a keyset cursor), optionally of one
-/// outcome and one source.
+/// What the log is narrowed to; `None` means any.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogSelection<'a> {
+    pub outcome: Option<&'a str>,
+    pub source: Option<&'a str>,
+    /// Some(false): not dismissed only; Some(true): dismissed only.
+    pub dismissed: Option<bool>,
+    /// An exact id: the delivery's own, its subject's (action or inquiry id), or an order id
+    /// (through the actions and inquiries that carry it, given in `subjects`).
+    pub id: Option<&'a str>,
+    /// The action and inquiry ids the searched order id names (see `subjects_of_order`).
+    pub subjects: &'a [String],
+}
+
+/// The log, newest first: deliveries before `before_id` (a keyset cursor), narrowed as `select`
+/// says.
 pub fn recent(
     conn: &mut AnyConnection,
-    outcome: Option<&str>,
-    source: Option<&str>,
+    select: &LogSelection<'_>,
     before_id: Option<i64>,
     limit: i64,
 ) -> QueryResult<Vec<Delivery>> {
     let mut query = deliveries::table.select(Delivery::as_select()).into_boxed();
-    if let Some(outcome) = outcome {
+    if let Some(outcome) = select.outcome {
         query = query.filter(deliveries::outcome.eq(outcome));
     }
-    if let Some(source) = source {
+    if let Some(source) = select.source {
         query = query.filter(deliveries::source.eq(source));
+    }
+    match select.dismissed {
+        None => {}
+        Some(true) => query = query.filter(deliveries::dismissed_at.is_not_null()),
+        Some(false) => query = query.filter(deliveries::dismissed_at.is_null()),
+    }
+    if let Some(id) = select.id {
+        let own = id.trim_start_matches('#').parse::<i64>().unwrap_or(-1);
+        query = query.filter(
+            deliveries::id
+                .eq(own)
+                .or(deliveries::subject_id.eq(id))
+                .or(deliveries::subject_id.eq_any(select.subjects)),
+        );
     }
     if let Some(before_id) = before_id {
         query = query.filter(deliveries::id.lt(before_id));
     }
     query.order(deliveries::id.desc()).limit(limit).load(conn)
+}
+
+/// How many subjects an order id may name in a search: an order is a handful of actions.
+const ORDER_SUBJECTS: i64 = 200;
+
+/// The action and inquiry ids that carry this order id, for searching the log by order.
+pub fn subjects_of_order(conn: &mut AnyConnection, order_id: &str) -> QueryResult<Vec<String>> {
+    use super::schema::{actions, inquiries};
+    let mut ids: Vec<String> = actions::table
+        .filter(actions::order_id.eq(order_id))
+        .select(actions::action_id)
+        .limit(ORDER_SUBJECTS)
+        .load(conn)?;
+    ids.extend(
+        inquiries::table
+            .filter(inquiries::order_id.eq(order_id))
+            .select(inquiries::inquiry_id)
+            .limit(ORDER_SUBJECTS)
+            .load::<String>(conn)?,
+    );
+    Ok(ids)
+}
+
+/// Sets a quarantined delivery aside (`Some`) or brings it back (`None`). Returns how many rows
+/// changed: 0 when it is not quarantined (only junk is dismissed) or does not exist.
+pub fn set_dismissed(
+    conn: &mut AnyConnection,
+    id: i64,
+    at: Option<NaiveDateTime>,
+) -> QueryResult<usize> {
+    diesel::update(
+        deliveries::table
+            .find(id)
+            .filter(deliveries::outcome.eq("quarantined")),
+    )
+    .set(deliveries::dismissed_at.eq(at))
+    .execute(conn)
 }
 
 /// Every delivery about one action, inquiry or other subject, oldest first.
@@ -285,5 +351,18 @@ pub fn of_subject(conn: &mut AnyConnection, subject_id: &str) -> QueryResult<Vec
         .filter(deliveries::subject_id.eq(subject_id))
         .order(deliveries::id.asc())
         .select(Delivery::as_select())
+        .load(conn)
+}
+
+/// (id, kind, received at) of every delivery about one subject, oldest first: an action's
+/// timeline tells its network-record fills from its postbacks by them.
+pub fn kinds_of_subject(
+    conn: &mut AnyConnection,
+    subject_id: &str,
+) -> QueryResult<Vec<(i64, SourceKind, NaiveDateTime)>> {
+    deliveries::table
+        .filter(deliveries::subject_id.eq(subject_id))
+        .order(deliveries::id.asc())
+        .select((deliveries::id, deliveries::kind, deliveries::received_at))
         .load(conn)
 }

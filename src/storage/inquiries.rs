@@ -131,15 +131,54 @@ pub fn update(
 }
 
 /// A page of inquiries after `cursor` (an inquiry id), in inquiry id order.
+/// What the inquiries list is narrowed to; `None` means any.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InquirySelection<'a> {
+    pub status: Option<InquiryStatus>,
+    /// A brand: its campaign id or name, in any case.
+    pub brand: Option<&'a str>,
+    /// Created (or, without a creation date, first received) in `[from, until)`.
+    pub from: Option<NaiveDateTime>,
+    pub until: Option<NaiveDateTime>,
+}
+
 pub fn page(
     conn: &mut AnyConnection,
-    status: Option<InquiryStatus>,
+    select: &InquirySelection<'_>,
     cursor: Option<&str>,
     limit: i64,
 ) -> QueryResult<Vec<Inquiry>> {
     let mut query = inquiries::table.select(Inquiry::as_select()).into_boxed();
-    if let Some(status) = status {
+    if let Some(status) = select.status {
         query = query.filter(inquiries::status.eq(status));
+    }
+    if let Some(brand) = select.brand {
+        let brand = brand.to_lowercase();
+        query = query.filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("(LOWER(campaign_id) = ")
+                .bind::<diesel::sql_types::Text, _>(brand.clone())
+                .sql(" OR LOWER(campaign_name) = ")
+                .bind::<diesel::sql_types::Text, _>(brand)
+                .sql(")"),
+        );
+    }
+    if let Some(from) = select.from {
+        query = query.filter(
+            inquiries::creation_date
+                .ge(from)
+                .or(inquiries::creation_date
+                    .is_null()
+                    .and(inquiries::first_seen_at.ge(from))),
+        );
+    }
+    if let Some(until) = select.until {
+        query = query.filter(
+            inquiries::creation_date
+                .lt(until)
+                .or(inquiries::creation_date
+                    .is_null()
+                    .and(inquiries::first_seen_at.lt(until))),
+        );
     }
     if let Some(cursor) = cursor {
         query = query.filter(inquiries::inquiry_id.gt(cursor));
@@ -147,5 +186,20 @@ pub fn page(
     query
         .order(inquiries::inquiry_id.asc())
         .limit(limit)
+        .load(conn)
+}
+
+/// The brands (campaign id and name) inquiries name, for the filter's choices.
+pub fn brands(conn: &mut AnyConnection) -> QueryResult<Vec<(Option<String>, Option<String>)>> {
+    inquiries::table
+        .select((inquiries::campaign_id, inquiries::campaign_name))
+        .filter(
+            inquiries::campaign_id
+                .is_not_null()
+                .or(inquiries::campaign_name.is_not_null()),
+        )
+        .distinct()
+        .order((inquiries::campaign_name.asc(), inquiries::campaign_id.asc()))
+        .limit(500)
         .load(conn)
 }

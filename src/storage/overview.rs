@@ -313,6 +313,7 @@ pub fn attention(
 ) -> QueryResult<Attention> {
     let quarantined = deliveries::table
         .filter(deliveries::outcome.eq("quarantined"))
+        .filter(deliveries::dismissed_at.is_null())
         .count()
         .get_result(conn)?;
     // Written out so the partial index `actions_needing_review` serves it.

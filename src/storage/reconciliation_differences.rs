@@ -244,3 +244,23 @@ pub fn count_open_fillable(conn: &mut AnyConnection, run_id: i64) -> QueryResult
         .count()
         .get_result(conn)
 }
+
+/// (delivery id, run id) of the differences these fill deliveries resolved: which run wrote each.
+pub fn runs_of_fills(
+    conn: &mut AnyConnection,
+    delivery_ids: &[i64],
+) -> QueryResult<Vec<(i64, i64)>> {
+    use reconciliation_differences::dsl;
+    if delivery_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found: Vec<(Option<i64>, i64)> = dsl::reconciliation_differences
+        .filter(dsl::delivery_id.eq_any(delivery_ids))
+        .select((dsl::delivery_id, dsl::run_id))
+        .distinct()
+        .load(conn)?;
+    Ok(found
+        .into_iter()
+        .filter_map(|(delivery, run)| Some((delivery?, run)))
+        .collect())
+}

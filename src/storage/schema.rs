@@ -172,6 +172,7 @@ diesel::table! {
         warnings -> Nullable<Text>,
         subject_id -> Nullable<Text>,
         pruned_at -> Nullable<Timestamp>,
+        dismissed_at -> Nullable<Timestamp>,
     }
 }
 

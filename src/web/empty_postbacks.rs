@@ -98,6 +98,7 @@ pub async fn note(state: &AppState, delivery: &mut IncomingDelivery) {
                     &mut *db.conn()?,
                     EMPTY_POSTBACK_REASON,
                     Some(&source),
+                    false,
                 )
                 .map_err(crate::storage::StorageError::from)
             })

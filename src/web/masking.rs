@@ -21,3 +21,8 @@ pub fn page(mut page: DeliveryPage, redactor: &Redactor) -> DeliveryPage {
         .collect();
     page
 }
+
+/// A field value shown on a delivery's page, masked like the raw request.
+pub fn text(text: &str, redactor: &Redactor) -> String {
+    redactor.text(text).into_owned()
+}

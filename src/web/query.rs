@@ -14,8 +14,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::domain::bucket::Bucket;
-use crate::domain::event::InquiryStatus;
+use crate::domain::inquiry::Credit;
 use crate::read::filter::{ListQuery, date_range, in_zone, include_tests};
+use crate::read::inquiries::InquiryFilter;
 use crate::read::log::{LogFilter, LogQuery};
 use crate::read::overview::{Options, OverviewQuery};
 use crate::read::statement::{Period, StatementQuery};
@@ -135,29 +136,71 @@ impl FromQuery for DeliveryLog {
     }
 }
 
-#[derive(Deserialize)]
-struct InquiryQuery {
-    status: Option<String>,
-    limit: Option<i64>,
-    cursor: Option<String>,
+/// The inquiries list's query as sent (for the page's links).
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+pub struct InquiryQuery {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// `awaiting_credit` or `credited` (approved inquiries only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credit: Option<String>,
+    /// A campaign id or name, any case.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub brand: Option<String>,
+    /// Created from / to (dates, the book's days, `to` inclusive).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
 }
 
-/// A page of inquiries: their status (None: all), how many, where the previous page ended.
+/// A page of inquiries: the query as sent, what it filters, how many, where the previous page
+/// ended.
 pub struct InquiryList {
-    pub status: Option<InquiryStatus>,
+    pub query: InquiryQuery,
+    pub filter: InquiryFilter,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
 
 impl FromQuery for InquiryList {
-    fn from_query(query: &str, _: &AppState, _: Caller) -> Result<Self, RequestError> {
+    fn from_query(query: &str, state: &AppState, _: Caller) -> Result<Self, RequestError> {
         let query: InquiryQuery = fields(query)?;
+        let given = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(str::trim)
+                .filter(|value| !value.is_empty())
+                .map(str::to_owned)
+        };
         let status = crate::domain::inquiry::status_filter(query.status.as_deref())
             .map_err(RequestError::bad_input)?;
+        let credit = match given(&query.credit).as_deref() {
+            None | Some("any") => None,
+            Some(word) => Some(Credit::parse(word).ok_or_else(|| {
+                RequestError::bad_input(format!(
+                    "credit must be awaiting_credit, credited or any, not `{word}`"
+                ))
+            })?),
+        };
+        let (from, until) = date_range(&query.from, &query.to)
+            .map_err(|error| RequestError::bad_input(error.to_string()))?;
+        let zone = state.statement.time_zone;
         Ok(InquiryList {
-            status,
+            filter: InquiryFilter {
+                status,
+                credit,
+                brand: given(&query.brand),
+                from: from.map(|at| in_zone(at, zone)),
+                until: until.map(|at| in_zone(at, zone)),
+            },
             limit: query.limit,
-            cursor: query.cursor,
+            cursor: query.cursor.clone(),
+            query,
         })
     }
 }

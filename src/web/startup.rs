@@ -277,6 +277,8 @@ impl Application {
                         .service(pages::deliveries::log)
                         .service(pages::deliveries::show)
                         .service(pages::deliveries::reprocess)
+                        .service(pages::deliveries::dismiss)
+                        .service(pages::deliveries::undismiss)
                         .service(api::deliveries)
                         .service(api::delivery)
                         .service(pages::statement::statement)

@@ -485,6 +485,16 @@ on_both_backends! {
         let body: Value = serde_json::from_str(delivery["body"].as_str().unwrap()).unwrap();
         assert_eq!(body["Id"], scenario.sales[0].id.as_str());
         assert_eq!(body["Uri"], format!("/Mediapartners/[redacted]/Actions/{}", scenario.sales[0].id));
+        // The action's timeline says the fill came from that run and links to it.
+        let fill = filled["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|item| item["delivery_id"] == entry["delivery_id"])
+            .expect("the fill in the timeline");
+        assert_eq!(fill["run_id"], run["id"], "{fill}");
+        let (_, page) = app.get(&format!("/actions/{}", scenario.sales[0].id)).await;
+        assert!(page.contains(&format!("href=\"/reconciliation/{}\"", run["id"])), "{page}");
 
         // A run after the fill finds nothing.
         let third = run_cli(&cli, args(&["sync", "impact"], &period)).await;

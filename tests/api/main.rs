@@ -29,6 +29,7 @@ mod secrets;
 mod signatures;
 mod slow_bodies;
 mod storing;
+mod triage;
 
 // Shared with the benchmark (benches/load.rs): the real binary as a child process, and the
 // seed-shaped workload.

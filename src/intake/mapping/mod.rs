@@ -245,6 +245,59 @@ fn map_kind(
     }
 }
 
+/// One field as a mapping reads it: the canonical name it fills, the key as sent, its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldRead {
+    pub canonical: &'static str,
+    pub key: String,
+    pub value: String,
+}
+
+/// A postback's fields as this mapping understands them: the fields of its kind it found (in
+/// the kind's table order) and every other key, kept as an extra. The same lookup as `map`
+/// (any case; a completed job's result URLs are read by their prefix).
+pub fn fields_read(
+    fields: &Fields,
+    mapping: &Mapping,
+) -> (Vec<FieldRead>, BTreeMap<String, String>) {
+    let mut lookup = Lookup::new(fields);
+    let mut read = Vec::new();
+    for (canonical, _) in fields_of(mapping.kind) {
+        let key = mapping.key_of(canonical);
+        if key.is_empty() {
+            continue;
+        }
+        let Some(index) = lookup.by_key.get(&Caseless(key)).copied() else {
+            continue;
+        };
+        let value = lookup.value(key).map(value_text).unwrap_or_default();
+        read.push(FieldRead {
+            canonical,
+            key: lookup.fields[index].0.to_owned(),
+            value,
+        });
+    }
+    if mapping.kind == SourceKind::CompletedJob {
+        for (key, value) in lookup.prefixed(RESULT_URL_PREFIX) {
+            read.push(FieldRead {
+                canonical: "result_url",
+                key,
+                value: value.unwrap_or_default(),
+            });
+        }
+    }
+    (read, lookup.unused())
+}
+
+/// A value as text: scalars as sent, lists and objects as JSON.
+fn value_text(value: &Value) -> String {
+    match field_text(value) {
+        Some(text) => text.to_owned(),
+        None if value.is_null() => String::new(),
+        None => value.to_string(),
+    }
+}
+
 /// One postback's fields read through a mapping, collecting warnings.
 pub(super) struct Reader<'a, 'w> {
     lookup: Lookup<'a>,
@@ -561,6 +614,35 @@ pub(crate) fn test_fields(value: Value) -> Fields {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fields_are_read_as_the_mapping_reads_them_and_the_rest_kept_as_extras() {
+        let fields: Fields = serde_json::from_str(
+            r#"{"actionid": "A1", "PAYOUT": "5.00", "amt": "9", "Brand": "Acme"}"#,
+        )
+        .unwrap();
+        let configured = Mapping::configured(
+            SourceKind::ActionLifecycle,
+            &BTreeMap::from([("amount".to_owned(), "amt".to_owned())]),
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        let (read, extras) = fields_read(&fields, &configured);
+        let found: Vec<(&str, &str, &str)> = read
+            .iter()
+            .map(|field| (field.canonical, field.key.as_str(), field.value.as_str()))
+            .collect();
+        assert!(
+            found.contains(&("action_id", "actionid", "A1")),
+            "{found:?}"
+        );
+        assert!(found.contains(&("payout", "PAYOUT", "5.00")), "{found:?}");
+        assert!(found.contains(&("amount", "amt", "9")), "{found:?}");
+        assert_eq!(
+            extras,
+            BTreeMap::from([("Brand".to_owned(), "Acme".to_owned())])
+        );
+    }
 
     #[test]
     fn dates_are_read_in_every_shape_and_stored_in_utc() {

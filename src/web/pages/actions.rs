@@ -271,11 +271,17 @@ struct ActionPage {
 }
 
 pub struct TimelineEntry {
-    pub kind: crate::domain::reconcile::EntryKind,
-    pub payout_delta: String,
-    pub amount_delta: String,
-    pub recorded_at: String,
-    pub delivery_id: i64,
+    pub kind: &'static str,
+    /// The kind as one short word, for its tag.
+    pub word: &'static str,
+    pub label: String,
+    /// Payout and sale amount moved, with their currency; empty for a date.
+    pub payout: String,
+    pub amount: String,
+    pub at: String,
+    pub delivery_id: Option<i64>,
+    pub run_id: Option<i64>,
+    pub upcoming: bool,
 }
 
 /// Every stored field of an action, labelled, for the detail page.
@@ -358,16 +364,33 @@ pub async fn action(
     .and_then(|found| found.ok_or_else(no_such_action))
     .for_page(&request, &state)?;
     let currency = view.details.payout_currency.clone();
+    let amount_currency = view.details.amount_currency.clone();
     let timeline = view
-        .entries
+        .timeline
         .iter()
         .flatten()
-        .map(|entry| TimelineEntry {
-            kind: entry.kind,
-            payout_delta: shown_money(&entry.payout_delta, currency.as_deref()),
-            amount_delta: shown_money(&entry.amount_delta, view.details.amount_currency.as_deref()),
-            recorded_at: shown_time(Some(&entry.recorded_at)),
-            delivery_id: entry.delivery_id,
+        .map(|item| TimelineEntry {
+            kind: item.kind,
+            word: match item.kind {
+                "clearing_scheduled" => "scheduled",
+                "clearing_received" => "clearing",
+                other => other,
+            },
+            label: item.label.clone(),
+            payout: item
+                .payout
+                .as_deref()
+                .map(|payout| shown_money(payout, item.currency.as_deref()))
+                .unwrap_or_default(),
+            amount: item
+                .amount
+                .as_deref()
+                .map(|amount| shown_money(amount, amount_currency.as_deref()))
+                .unwrap_or_default(),
+            at: shown_time(Some(&item.at)),
+            delivery_id: item.delivery_id,
+            run_id: item.run_id,
+            upcoming: item.upcoming,
         })
         .collect();
     let page = ActionPage {

@@ -42,7 +42,11 @@ pub struct DeliveryRow {
     pub source: String,
     pub method: String,
     pub outcome: Outcome,
+    /// Cut to fit the column; `reason_full` is its title and the delivery page's.
     pub reason: String,
+    pub reason_full: String,
+    pub dismissed: bool,
+    pub flags: Vec<crate::domain::explain::FlagNote>,
     pub subject_id: String,
     pub subject_link: Option<String>,
     pub times_received: i32,
@@ -57,7 +61,10 @@ impl From<&DeliveryView> for DeliveryRow {
             source: view.source.clone(),
             method: view.method.clone(),
             outcome: view.outcome,
-            reason: view.reason.clone().unwrap_or_default(),
+            reason: view.reason_short(),
+            reason_full: view.reason.clone().unwrap_or_default(),
+            dismissed: view.dismissed_at.is_some(),
+            flags: view.subject_flags.clone(),
             subject_link: (!subject_id.is_empty())
                 .then(|| subject_link(view.kind, &subject_id))
                 .flatten(),
@@ -84,6 +91,10 @@ struct DeliveriesPage {
     outcomes: [&'static str; 5],
     source: String,
     sources: Vec<String>,
+    dismissed: String,
+    q: String,
+    /// The test conversions the searched id names: hidden from finance's lists, linked here.
+    test_actions: Vec<String>,
     rows: Vec<DeliveryRow>,
     live_url: String,
     next_page: Option<String>,
@@ -125,6 +136,9 @@ pub async fn log(
         outcomes: OUTCOMES,
         source,
         sources,
+        dismissed: query.dismissed.clone().unwrap_or_default(),
+        q: filter.q.clone().unwrap_or_default(),
+        test_actions: page.test_actions.clone(),
         rows: page.deliveries.iter().map(DeliveryRow::from).collect(),
         live_url: format!("/deliveries?{}", query_string(&query)),
         next_page,
@@ -148,6 +162,58 @@ pub async fn log(
 #[derive(Deserialize)]
 pub struct DeliveryQuery {
     pub reprocessed: Option<String>,
+    /// What the last dismiss or undismiss did, as a fixed word.
+    pub dismissal: Option<String>,
+}
+
+/// The delivery's fields as its source's mapping reads them now, for the page.
+pub struct FieldsView {
+    pub read: Vec<FieldRow>,
+    pub extras: Vec<(String, String)>,
+}
+
+pub struct FieldRow {
+    pub canonical: &'static str,
+    pub key: String,
+    pub value: String,
+}
+
+/// Reads the stored request with the mapping this instance runs with; an error says why the
+/// fields cannot be shown (the source is gone, the raw request pruned or not decodable).
+fn fields_view(delivery: &DeliveryView, state: &AppState) -> Result<FieldsView, String> {
+    if delivery.pruned_at.is_some() {
+        return Err("The raw request was pruned: its fields cannot be read again.".to_owned());
+    }
+    let receiver = state.sources.get(&delivery.source).ok_or_else(|| {
+        format!(
+            "Its source `{}` is no longer configured: no mapping reads it.",
+            delivery.source
+        )
+    })?;
+    let body = delivery.body.as_deref().unwrap_or_default();
+    let (read, extras) = crate::intake::delivery::fields_read(
+        &receiver.source,
+        &delivery.query,
+        delivery.content_type.as_deref(),
+        body.as_bytes(),
+    )
+    .map_err(|error| format!("The mapping cannot decode it: {error}."))?;
+    let redactor = state.sources.redactor();
+    let masked = |text: String| masking::text(&text, &redactor);
+    Ok(FieldsView {
+        read: read
+            .into_iter()
+            .map(|field| FieldRow {
+                canonical: field.canonical,
+                key: field.key,
+                value: masked(field.value),
+            })
+            .collect(),
+        extras: extras
+            .into_iter()
+            .map(|(key, value)| (key, masked(value)))
+            .collect(),
+    })
 }
 
 #[derive(Template)]
@@ -159,6 +225,18 @@ struct DeliveryPage {
     last_received: String,
     subject_link: Option<String>,
     notice: Option<&'static str>,
+    fields: Result<FieldsView, String>,
+}
+
+fn dismissal_notice(word: &str) -> Option<&'static str> {
+    match word {
+        "dismissed" => {
+            Some("Dismissed: kept as it is, but no longer counted as needing attention.")
+        }
+        "restored" => Some("Brought back: it counts as needing attention again."),
+        "not" => Some("Only a quarantined delivery can be dismissed."),
+        _ => None,
+    }
 }
 
 fn reprocess_notice(word: &str) -> Option<&'static str> {
@@ -203,7 +281,12 @@ pub async fn show(
             .subject_id
             .as_deref()
             .and_then(|subject| subject_link(delivery.kind, subject)),
-        notice: query.reprocessed.as_deref().and_then(reprocess_notice),
+        notice: query
+            .reprocessed
+            .as_deref()
+            .and_then(reprocess_notice)
+            .or_else(|| query.dismissal.as_deref().and_then(dismissal_notice)),
+        fields: fields_view(&delivery, &state),
         delivery,
     };
     // The page's own chrome: its token is bound to the cookie this response sets.
@@ -250,6 +333,67 @@ pub async fn reprocess(
         .insert_header((
             header::LOCATION,
             format!("/deliveries/{id}?reprocessed={word}"),
+        ))
+        .finish())
+}
+
+/// Sets a quarantined delivery aside (junk, a probe): it stays stored and listed, but leaves what
+/// needs attention. `undismiss` brings it back.
+#[post("/deliveries/{id}/dismiss")]
+pub async fn dismiss(
+    request: HttpRequest,
+    id: web::Path<String>,
+    form: web::Form<CsrfForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, RequestError> {
+    set_dismissed(request, id, form, state, true).await
+}
+
+#[post("/deliveries/{id}/undismiss")]
+pub async fn undismiss(
+    request: HttpRequest,
+    id: web::Path<String>,
+    form: web::Form<CsrfForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, RequestError> {
+    set_dismissed(request, id, form, state, false).await
+}
+
+async fn set_dismissed(
+    request: HttpRequest,
+    id: web::Path<String>,
+    form: web::Form<CsrfForm>,
+    state: web::Data<AppState>,
+    aside: bool,
+) -> Result<HttpResponse, RequestError> {
+    check_form(&request, &state, &form.csrf)?;
+    let id = delivery_id(&id).for_page(&request, &state)?;
+    let at = aside.then(|| crate::storage::to_db_time(state.clock.now()));
+    let changed = with_conn(&state, move |conn| {
+        if crate::storage::deliveries::find(conn, id)?.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(crate::storage::deliveries::set_dismissed(
+            conn, id, at,
+        )?))
+    })
+    .await
+    .and_then(|found| found.ok_or_else(no_such_delivery))
+    .for_page(&request, &state)?;
+    let word = match (changed, aside) {
+        (0, _) => "not",
+        (_, true) => "dismissed",
+        (_, false) => "restored",
+    };
+    tracing::info!(
+        delivery_id = id,
+        result = word,
+        "dismissal from the dashboard"
+    );
+    Ok(HttpResponse::SeeOther()
+        .insert_header((
+            header::LOCATION,
+            format!("/deliveries/{id}?dismissal={word}"),
         ))
         .finish())
 }

@@ -32,7 +32,7 @@ pub struct InquiryRow {
     pub final_payout: String,
     pub linked_action_id: Option<String>,
     pub credit: Option<&'static str>,
-    pub flags: crate::domain::inquiry::InquiryFlags,
+    pub flags: Vec<crate::domain::explain::FlagNote>,
 }
 
 /// Whether an open inquiry's deadline has passed or falls within [`DEADLINE_DAYS`] of `now`.
@@ -57,7 +57,7 @@ fn money(text: &Option<String>, currency: Option<&str>) -> String {
 }
 
 fn row(view: &InquiryView, now: DateTime<Utc>) -> InquiryRow {
-    let currency = view.payout_currency.as_deref();
+    let currency = view.currency.as_deref();
     InquiryRow {
         inquiry_id: view.inquiry_id.clone(),
         status: view.status,
@@ -78,7 +78,7 @@ fn row(view: &InquiryView, now: DateTime<Utc>) -> InquiryRow {
             crate::domain::inquiry::Credit::AwaitingCredit => "awaiting credit",
             crate::domain::inquiry::Credit::Credited => "credited",
         }),
-        flags: view.flags.clone(),
+        flags: view.flags_explained.clone(),
     }
 }
 
@@ -88,6 +88,16 @@ struct InquiriesPage {
     chrome: Chrome,
     status: &'static str,
     statuses: [(&'static str, &'static str); 5],
+    credit: &'static str,
+    credits: [(&'static str, &'static str); 3],
+    brand: String,
+    /// (value, label) of each brand inquiries name.
+    brands: Vec<(String, String)>,
+    from: String,
+    to: String,
+    /// Approved inquiries awaiting credit: one total per currency.
+    awaiting: Vec<(String, i64)>,
+    json_query: String,
     rows: Vec<InquiryRow>,
     next_page: Option<String>,
 }
@@ -98,24 +108,46 @@ pub async fn inquiries(
     Page(list): Page<InquiryList>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, RequestError> {
-    let status = list.status;
+    let status = list.filter.status;
     let word = status.map_or("all", |status| status.as_str());
+    let credit = list.filter.credit.map_or("any", |credit| credit.as_str());
     let limit = list.limit.unwrap_or(PAGE_SIZE).clamp(1, 500);
-    let page = with_conn(&state, move |conn| {
-        read::inquiries::inquiry_page(
-            conn,
-            status.map(|status| status.as_str()),
-            list.cursor.as_deref(),
-            limit,
-        )
+    let (filter, cursor) = (list.filter.clone(), list.cursor.clone());
+    let (page, brands) = with_conn(&state, move |conn| {
+        let page = read::inquiries::inquiry_page(conn, &filter, cursor.as_deref(), limit)?;
+        Ok((page, crate::storage::inquiries::brands(conn)?))
     })
     .await
     .for_page(&request, &state)?;
     let now = state.clock.now();
+    let mut query = list.query.clone();
+    query.cursor = None;
+    let json_query = serde_urlencoded::to_string(&query).unwrap_or_default();
     let next_page = page.next_cursor.as_ref().map(|cursor| {
-        serde_urlencoded::to_string([("status", word), ("cursor", cursor.as_str())])
-            .unwrap_or_default()
+        let mut next = query.clone();
+        next.cursor = Some(cursor.clone());
+        serde_urlencoded::to_string(&next).unwrap_or_default()
     });
+    let brand = list.filter.brand.clone().unwrap_or_default();
+    let mut brands: Vec<(String, String)> = brands
+        .into_iter()
+        .filter_map(|(id, name)| {
+            let value = id.clone().or_else(|| name.clone())?;
+            let label = match (name, id) {
+                (Some(name), Some(id)) => format!("{name} ({id})"),
+                (Some(only), None) | (None, Some(only)) => only,
+                (None, None) => return None,
+            };
+            Some((value, label))
+        })
+        .collect();
+    if !brand.is_empty()
+        && !brands
+            .iter()
+            .any(|(value, _)| value.eq_ignore_ascii_case(&brand))
+    {
+        brands.push((brand.clone(), brand.clone()));
+    }
     let page = InquiriesPage {
         chrome: Chrome::new(&request, &state.access, "inquiries"),
         status: word,
@@ -126,6 +158,27 @@ pub async fn inquiries(
             ("declined", "Declined"),
             ("incomplete", "Incomplete"),
         ],
+        credit,
+        credits: [
+            ("any", "Any"),
+            ("awaiting_credit", "Awaiting credit"),
+            ("credited", "Credited"),
+        ],
+        brand,
+        brands,
+        from: list.query.from.clone().unwrap_or_default(),
+        to: list.query.to.clone().unwrap_or_default(),
+        awaiting: page
+            .awaiting_credit
+            .iter()
+            .map(|total| {
+                (
+                    shown_money(&total.total, total.currency.as_deref()),
+                    total.inquiries,
+                )
+            })
+            .collect(),
+        json_query,
         rows: page.inquiries.iter().map(|view| row(view, now)).collect(),
         next_page,
     };
@@ -148,6 +201,7 @@ struct InquiryPage {
     chrome: Chrome,
     row: InquiryRow,
     fields: Vec<(&'static str, String)>,
+    comments: Vec<String>,
     history: Vec<HistoryRow>,
 }
 
@@ -164,27 +218,22 @@ pub async fn inquiry(
     .await
     .and_then(|found| found.ok_or_else(|| RequestError::not_found("No inquiry has this id.")))
     .for_page(&request, &state)?;
-    let currency = view.payout_currency.as_deref();
+    let currency = view.currency.as_deref();
     let fields = vec![
         ("Source", view.source.clone()),
         ("Media partner id", or_dash(&view.media_partner_id)),
         ("Action id as sent", or_dash(&view.action_id)),
         ("Transaction date", time_or_dash(&view.transaction_date)),
-        ("Transaction amount", money(&view.transaction_amount, None)),
+        (
+            "Transaction amount",
+            money(&view.transaction_amount, currency),
+        ),
         ("Created", time_or_dash(&view.creation_date)),
         ("Auto-approval date", time_or_dash(&view.auto_approval_date)),
         ("Resolution date", time_or_dash(&view.resolution_date)),
         ("Reject reason", or_dash(&view.reject_reason)),
         ("Inquiry notes", or_dash(&view.inquiry_notes)),
         ("Resolution notes", or_dash(&view.resolution_notes)),
-        (
-            "Comments",
-            if view.comments.is_null() {
-                "–".into()
-            } else {
-                view.comments.to_string()
-            },
-        ),
         ("Tracking link", or_dash(&view.tracking_link)),
         ("First received", shown_time(Some(&view.first_seen_at))),
         ("Last received", shown_time(Some(&view.last_seen_at))),
@@ -212,6 +261,7 @@ pub async fn inquiry(
         chrome: Chrome::new(&request, &state.access, "inquiries"),
         row: row(&view, now),
         fields,
+        comments: read::inquiries::comment_lines(&view.comments),
         history,
     };
     // The page's own chrome: its token is bound to the cookie this response sets.

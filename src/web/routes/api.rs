@@ -2,7 +2,6 @@
 
 use actix_web::{HttpResponse, get, web};
 
-use crate::domain::event::InquiryStatus;
 use crate::read;
 use crate::read::overview::Options;
 use crate::read::statement::Period;
@@ -102,12 +101,7 @@ pub async fn inquiries(
 ) -> Result<HttpResponse, RequestError> {
     let limit = list.limit.unwrap_or(API_PAGE).clamp(1, MAX_PAGE);
     let page = with_conn(&state, move |conn| {
-        read::inquiries::inquiry_page(
-            conn,
-            list.status.map(InquiryStatus::as_str),
-            list.cursor.as_deref(),
-            limit,
-        )
+        read::inquiries::inquiry_page(conn, &list.filter, list.cursor.as_deref(), limit)
     })
     .await
     .for_api()?;

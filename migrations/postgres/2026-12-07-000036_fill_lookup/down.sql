@@ -1,0 +1,1 @@
+DROP INDEX reconciliation_differences_filled;

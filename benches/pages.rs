@@ -132,6 +132,8 @@ fn main() -> ExitCode {
         .timeout(Duration::from_secs(60))
         .build()
         .expect("an HTTP client");
+    let today = Utc::now().date_naive();
+    let week_ago = today - TimeDelta::days(6);
     let pages = [
         ("overview", "/".to_owned()),
         ("pending list", "/actions?status=pending".to_owned()),
@@ -150,6 +152,24 @@ fn main() -> ExitCode {
             "/api/actions pending",
             "/api/actions?status=pending".to_owned(),
         ),
+        // Filtered lists: their totals read the matching actions, not the running sums.
+        (
+            "brand filter",
+            "/actions?status=all&campaign=1001".to_owned(),
+        ),
+        (
+            "pending, currency filter",
+            "/actions?status=pending&currency=EUR".to_owned(),
+        ),
+        (
+            "event dates, one week",
+            format!(
+                "/actions?status=all&date_field=event&from={}&to={}",
+                week_ago.format("%Y-%m-%d"),
+                today.format("%Y-%m-%d")
+            ),
+        ),
+        ("statement", "/statement".to_owned()),
     ];
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(

@@ -532,12 +532,16 @@ fn seed(url: &str, actions: usize) -> Seeded {
     }
     if db.backend() == postback_ledger::storage::Backend::Postgres {
         // The ids were given explicitly: move the sequence past them, as the app's inserts would.
-        // Autovacuum would have analysed tables this size within a minute of the inserts.
+        // Autovacuum would have analysed tables this size within a minute of the inserts, and
+        // cleaned the running sums' old row versions (the fill updated each many times).
         conn.batch_execute(
             "SELECT setval(pg_get_serial_sequence('deliveries', 'id'), (SELECT max(id) FROM deliveries));
              ANALYZE;",
         )
         .expect("sequence and statistics");
+        // VACUUM runs alone: not inside a multi-statement string.
+        conn.batch_execute("VACUUM action_totals, entry_totals")
+            .expect("the running sums vacuumed");
     }
     pending.sort();
     let (at, id) = pending

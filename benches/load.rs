@@ -25,10 +25,12 @@ use fresh_postgres::FreshPostgres;
 use server::{SECRET, Server, threads_cpu_ns};
 use workload::{ActionHistory, Workload};
 
-const USAGE: &str = "usage: cargo bench --bench load -- [--postgres URL] [--runs N] [--seconds S] [--concurrency 16,64] [--client-threads N]
+const USAGE: &str = "usage: cargo bench --bench load -- [--postgres URL | --both URL] [--runs N] [--seconds S] [--concurrency 16,64] [--client-threads N]
 
   --postgres URL      benchmark PostgreSQL: a fresh database is created next to URL's (and dropped);
                       also $BENCH_POSTGRES_URL. Default: SQLite in a temporary directory.
+  --both URL          SQLite and PostgreSQL (as --postgres URL) in one invocation, a run of each in
+                      turn, so their ratio is measured on one machine state
   --runs N            whole runs, each on a fresh database; medians are reported (default 3)
   --seconds S         seconds of postbacks per concurrency level (default 4; /healthz gets half)
   --concurrency LIST  concurrent senders per level (default 16,64)
@@ -40,6 +42,8 @@ const USAGE: &str = "usage: cargo bench --bench load -- [--postgres URL] [--runs
 
 struct Options {
     postgres: Option<String>,
+    /// SQLite too, alternating with PostgreSQL.
+    both: bool,
     runs: usize,
     seconds: f64,
     levels: Vec<usize>,
@@ -53,6 +57,7 @@ fn parse_options() -> Result<Options, String> {
         postgres: std::env::var("BENCH_POSTGRES_URL")
             .ok()
             .filter(|url| !url.is_empty()),
+        both: false,
         runs: 3,
         seconds: 4.0,
         levels: vec![16, 64],
@@ -67,6 +72,10 @@ fn parse_options() -> Result<Options, String> {
             // cargo bench passes --bench to every bench target.
             "--bench" => {}
             "--postgres" => options.postgres = Some(value("--postgres")?),
+            "--both" => {
+                options.postgres = Some(value("--both")?);
+                options.both = true;
+            }
             "--runs" => options.runs = value("--runs")?.parse().map_err(|e| format!("{e}"))?,
             "--seconds" => {
                 options.seconds = value("--seconds")?.parse().map_err(|e| format!("{e}"))?
@@ -115,6 +124,9 @@ struct Level {
     handlers_us: f64,
     /// This process's CPU time per stored postback: the load generator shares the cores.
     client_us: f64,
+    /// PostgreSQL's processes' CPU time per stored postback (every process named `postgres` on
+    /// this machine: other work on the same server counts too).
+    postgres_us: f64,
     /// The writer's transactions: how many deliveries each stored on average, and how long each
     /// took from start to commit, in ms (from the server's `/metrics`).
     mean_batch: f64,
@@ -156,55 +168,69 @@ fn main() -> ExitCode {
         }
     };
     let binary = PathBuf::from(env!("CARGO_BIN_EXE_postback-ledger"));
-    let backend = if options.postgres.is_some() {
-        "PostgreSQL"
-    } else {
-        "SQLite"
+    let backends: Vec<Option<&str>> = match (&options.postgres, options.both) {
+        (Some(url), true) => vec![None, Some(url.as_str())],
+        (postgres, false) => vec![postgres.as_deref()],
+        (None, true) => unreachable!("--both takes a URL"),
+    };
+    let name = |postgres: Option<&str>| {
+        if postgres.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
     };
     println!(
-        "postback-ledger load benchmark: {backend}, {} run(s), {} s per level, concurrency {:?}, {} client thread(s), {} cores",
+        "postback-ledger load benchmark: {}, {} run(s), {} s per level, concurrency {:?}, {} client thread(s), {} cores",
+        backends
+            .iter()
+            .map(|b| name(*b))
+            .collect::<Vec<_>>()
+            .join(" and "),
         options.runs,
         options.seconds,
         options.levels,
         options.client_threads,
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    let mut runs = Vec::new();
+    // runs[backend][run]: each run of every backend in turn, so a change in the machine's load
+    // falls on both.
+    let mut runs: Vec<Vec<Run>> = backends.iter().map(|_| Vec::new()).collect();
     for run in 1..=options.runs {
-        // Other work on the machine moves every figure: say how busy it was.
-        let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-        let load = load.split_whitespace().next().unwrap_or("?");
-        println!("run {run}: load average before it {load}");
-        runs.push(one_run(&options, &binary, run));
+        for (b, postgres) in backends.iter().enumerate() {
+            // Other work on the machine moves every figure: say how busy it was.
+            let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+            let load = load.split_whitespace().next().unwrap_or("?");
+            println!(
+                "run {run} ({}): load average before it {load}",
+                name(*postgres)
+            );
+            runs[b].push(one_run(&options, *postgres, &binary, run));
+        }
     }
-    println!();
-    println!("medians of {} run(s), {backend}:", runs.len());
-    println!(
-        "| concurrency | postbacks/s | p50 ms | p99 ms | /healthz req/s | postbacks / healthz | writer CPU µs/postback | checkpointer CPU µs/postback | handlers CPU µs/postback | load generator CPU µs/postback | peak RSS MiB |"
-    );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    let rss = median(runs.iter().map(|run| run.peak_rss_mib).collect());
-    for n in 0..runs[0].levels.len() {
-        let level = runs[0].levels[n].concurrency;
-        let of =
-            |pick: fn(&Level) -> f64| median(runs.iter().map(|r| pick(&r.levels[n])).collect());
-        let ratio = median(
-            runs.iter()
-                .map(|r| r.levels[n].postbacks_per_s / r.levels[n].healthz_per_s)
-                .collect(),
-        );
-        println!(
-            "| {level} | {:.0} | {:.1} | {:.1} | {:.0} | {ratio:.2} | {:.0} | {:.0} | {:.0} | {:.0} | {rss:.0} |",
-            of(|l| l.postbacks_per_s),
-            of(|l| l.p50_ms),
-            of(|l| l.p99_ms),
-            of(|l| l.healthz_per_s),
-            of(|l| l.writer_us),
-            of(|l| l.checkpointer_us),
-            of(|l| l.handlers_us),
-            of(|l| l.client_us),
-        );
+    for (b, postgres) in backends.iter().enumerate() {
+        print_medians(name(*postgres), &runs[b]);
     }
+    if let [sqlite, postgres] = &runs[..] {
+        println!();
+        println!("PostgreSQL's postbacks/s over SQLite's, per pair of runs (median, range):");
+        for n in 0..sqlite[0].levels.len() {
+            let ratios: Vec<f64> = sqlite
+                .iter()
+                .zip(postgres)
+                .map(|(s, p)| p.levels[n].postbacks_per_s / s.levels[n].postbacks_per_s)
+                .collect();
+            let (low, high) = ratios
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(l, h), r| (l.min(*r), h.max(*r)));
+            println!(
+                "c={}: {:.2} ({low:.2}–{high:.2})",
+                sqlite[0].levels[n].concurrency,
+                median(ratios.clone())
+            );
+        }
+    }
+    let runs: Vec<Run> = runs.into_iter().flatten().collect();
     let problems: Vec<&String> = runs.iter().flat_map(|run| &run.problems).collect();
     if problems.is_empty() {
         println!(
@@ -220,12 +246,60 @@ fn main() -> ExitCode {
     }
 }
 
-fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
+fn print_medians(backend: &str, runs: &[Run]) {
+    println!();
+    println!("medians of {} run(s), {backend}:", runs.len());
+    println!(
+        "| concurrency | postbacks/s | p50 ms | p99 ms | /healthz req/s | postbacks / healthz | writer CPU µs/postback | checkpointer CPU µs/postback | handlers CPU µs/postback | load generator CPU µs/postback | PostgreSQL CPU µs/postback | peak RSS MiB |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let rss = median(runs.iter().map(|run| run.peak_rss_mib).collect());
+    for n in 0..runs[0].levels.len() {
+        let level = runs[0].levels[n].concurrency;
+        let of =
+            |pick: fn(&Level) -> f64| median(runs.iter().map(|r| pick(&r.levels[n])).collect());
+        let ratio = median(
+            runs.iter()
+                .map(|r| r.levels[n].postbacks_per_s / r.levels[n].healthz_per_s)
+                .collect(),
+        );
+        println!(
+            "| {level} | {:.0} | {:.1} | {:.1} | {:.0} | {ratio:.2} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {rss:.0} |",
+            of(|l| l.postbacks_per_s),
+            of(|l| l.p50_ms),
+            of(|l| l.p99_ms),
+            of(|l| l.healthz_per_s),
+            of(|l| l.writer_us),
+            of(|l| l.checkpointer_us),
+            of(|l| l.handlers_us),
+            of(|l| l.client_us),
+            of(|l| l.postgres_us),
+        );
+    }
+}
+
+/// CPU time so far of every process named `postgres` on this machine, in ns (each backend is
+/// one thread: its `schedstat`).
+fn postgres_cpu_ns() -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let path = entry.path();
+        let is_postgres = std::fs::read_to_string(path.join("comm"))
+            .is_ok_and(|comm| comm.trim_end() == "postgres");
+        if is_postgres && let Ok(schedstat) = std::fs::read_to_string(path.join("schedstat")) {
+            total += schedstat
+                .split_whitespace()
+                .next()
+                .and_then(|ns| ns.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    total
+}
+
+fn one_run(options: &Options, postgres: Option<&str>, binary: &Path, run: usize) -> Run {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let fresh = options
-        .postgres
-        .as_deref()
-        .map(|admin| FreshPostgres::create(admin, run));
+    let fresh = postgres.map(|admin| FreshPostgres::create(admin, run));
     let url = match &fresh {
         Some(db) => db.url.clone(),
         None => format!("sqlite://{}", dir.path().join("ledger.db").display()),
@@ -279,6 +353,7 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
         let started = Instant::now();
         let cpu_before = server.cpu_ns();
         let client_before = client_cpu_ns();
+        let postgres_before = postgres_cpu_ns();
         let tally = runtime.block_on(drive_postbacks(
             &server.base,
             workload.clone(),
@@ -291,6 +366,7 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
         let batches_after = runtime.block_on(batch_totals(&server.base));
         let batches = batches_after.since(&batches_before);
         let client_after = client_cpu_ns();
+        let postgres_after = postgres_cpu_ns();
         let per_postback = |before: u64, after: u64| {
             (after - before) as f64 / 1e3 / tally.acknowledged.max(1) as f64
         };
@@ -308,6 +384,10 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
             checkpointer_us: per_postback(cpu_before[1], cpu_after[1]),
             handlers_us: per_postback(cpu_before[2], cpu_after[2]),
             client_us: per_postback(client_before, client_after),
+            postgres_us: match postgres {
+                Some(_) => per_postback(postgres_before, postgres_after.max(postgres_before)),
+                None => 0.0,
+            },
             mean_batch: batches.deliveries / batches.count.max(1.0),
             mean_batch_ms: batches.seconds * 1e3 / batches.count.max(1.0),
             log_frames_per_batch: (written_after - written_before) as f64
@@ -315,7 +395,7 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
                 / batches.count.max(1.0),
         };
         println!(
-            "run {run} c={concurrency:<4} {:>8.0} postbacks/s  p50 {:>5.1} ms  p99 {:>5.1} ms  /healthz {:>8.0} req/s  ratio {:.2}  server CPU/postback: writer {:.0} µs, checkpointer {:.0} µs, handlers {:.0} µs; load generator {:.0} µs  ({} answered 503 and retried)",
+            "run {run} c={concurrency:<4} {:>8.0} postbacks/s  p50 {:>5.1} ms  p99 {:>5.1} ms  /healthz {:>8.0} req/s  ratio {:.2}  server CPU/postback: writer {:.0} µs, checkpointer {:.0} µs, handlers {:.0} µs; load generator {:.0} µs, PostgreSQL {:.0} µs  ({} answered 503 and retried)",
             level.postbacks_per_s,
             level.p50_ms,
             level.p99_ms,
@@ -325,6 +405,7 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
             level.checkpointer_us,
             level.handlers_us,
             level.client_us,
+            level.postgres_us,
             level.refused_503
         );
         let outcomes: Vec<String> = tally
@@ -333,7 +414,7 @@ fn one_run(options: &Options, binary: &Path, run: usize) -> Run {
             .map(|(outcome, count)| format!("{outcome} {count}"))
             .collect();
         // On PostgreSQL the writer's writes are its messages to the server: nothing to show.
-        let frames = match options.postgres {
+        let frames = match postgres {
             None => format!(", {:.0} log frames written", level.log_frames_per_batch),
             Some(_) => String::new(),
         };

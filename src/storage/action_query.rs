@@ -3,6 +3,7 @@
 
 use chrono::NaiveDateTime;
 
+use super::overview::SumsFilter;
 use crate::domain::bucket::Bucket;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,12 +97,34 @@ impl ActionFilter {
     /// Whether only the bucket and the test marker narrow the set: its totals are then the
     /// overview's, which need not read every action.
     pub fn only_by_bucket(&self) -> bool {
-        self.campaign.is_none()
-            && self.event_type.is_none()
-            && self.currency.is_none()
-            && self.from.is_none()
-            && self.until.is_none()
-            && self.search.is_none()
-            && !self.flagged
+        self.currency.is_none()
+            && self
+                .sums_filter()
+                .is_some_and(|sums| sums == SumsFilter::default())
+    }
+
+    /// What else narrows the set when the running sums can give its totals (only the bucket,
+    /// the test marker, the currency and whole days of locking date narrow it); None when
+    /// they cannot.
+    pub fn sums_filter(&self) -> Option<SumsFilter> {
+        let whole_day = |at: Option<NaiveDateTime>| match at {
+            None => Some(None),
+            Some(at) if at.time() == chrono::NaiveTime::MIN => Some(Some(at.date())),
+            Some(_) => None,
+        };
+        let (locking_from, locking_until) = match self.date_field {
+            _ if self.from.is_none() && self.until.is_none() => (None, None),
+            DateField::Locking => (whole_day(self.from)?, whole_day(self.until)?),
+            _ => return None,
+        };
+        let narrowed_elsewhere = self.campaign.is_some()
+            || self.event_type.is_some()
+            || self.search.is_some()
+            || self.flagged;
+        (!narrowed_elsewhere).then(|| SumsFilter {
+            currency: self.currency.clone(),
+            locking_from,
+            locking_until,
+        })
     }
 }

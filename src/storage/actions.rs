@@ -704,10 +704,10 @@ pub fn totals(
 ) -> QueryResult<Vec<CurrencyTotal>> {
     use diesel::dsl::{count_star, sql};
     use diesel::sql_types::BigInt;
-    if filter.only_by_bucket() {
+    if let Some(sums) = filter.sums_filter() {
         let mut totals: std::collections::BTreeMap<Option<String>, CurrencyTotal> =
             std::collections::BTreeMap::new();
-        for row in super::overview::bucket_totals(conn, filter.include_tests, now)? {
+        for row in super::overview::bucket_totals_where(conn, filter.include_tests, now, &sums)? {
             if filter
                 .bucket
                 .is_some_and(|bucket| bucket.as_str() != row.bucket)
@@ -754,6 +754,26 @@ pub fn reversed_totals(
 ) -> QueryResult<Vec<(Option<String>, i64)>> {
     use diesel::dsl::sql;
     use diesel::sql_types::BigInt;
+    // Only reversed actions have reversal entries (a reversal is terminal): the other buckets
+    // have none, and all of them are the running sums' (whose currency is each entry's).
+    if filter.only_by_bucket()
+        || (filter.sums_filter().is_some() && filter.from.is_none() && filter.until.is_none())
+    {
+        if !matches!(filter.bucket, None | Some(Bucket::Reversed)) {
+            return Ok(Vec::new());
+        }
+        let wanted = filter.currency.as_ref().map(|c| c.to_ascii_lowercase());
+        return Ok(
+            super::overview::reversed_payout(conn, filter.include_tests)?
+                .into_iter()
+                .filter(|sum| {
+                    wanted.is_none()
+                        || sum.currency.as_ref().map(|c| c.to_ascii_lowercase()) == wanted
+                })
+                .map(|sum| (sum.currency, sum.payout))
+                .collect(),
+        );
+    }
     let matching = match &filter.search {
         Some(search) => Some(matching_ids(conn, search)?),
         None => None,

@@ -28,30 +28,40 @@ pub struct BucketTotal {
     pub amount: i64,
 }
 
-/// Count, payout and amount per (currency, bucket) at `now`; test conversions only when asked for. A
-/// (currency, bucket) may come in several rows: add them up.
+/// Count, payout and amount per (currency, bucket) at `now`, from the running sums; test
+/// conversions only when asked for. A (currency, bucket) may come in several rows: add them up.
 pub fn bucket_totals(
     conn: &mut AnyConnection,
     include_tests: bool,
     now: NaiveDateTime,
 ) -> QueryResult<Vec<BucketTotal>> {
-    if let AnyConnection::Sqlite(_) = conn {
-        return running_bucket_totals(conn, include_tests, now);
-    }
-    let sql = format!(
-        "SELECT payout_currency AS currency, {BUCKET} AS bucket, COUNT(*) AS actions,
-                CAST(COALESCE(SUM(payout), 0) AS BIGINT) AS payout,
-                CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS amount
-         FROM actions WHERE ($1 OR NOT is_test)
-         GROUP BY payout_currency, {BUCKET}
-         ORDER BY payout_currency, bucket"
-    );
-    load_sql!(conn, sql, |q| q
-        .bind::<Bool, _>(include_tests)
-        .bind::<Timestamp, _>(now))
+    running_bucket_totals(conn, include_tests, now, &SumsFilter::default())
 }
 
-/// A running sum's two limbs (see the SQLite migration 000016) joined: exact in i128, then
+/// What the running sums can narrow a set by besides the bucket and the test marker: they are
+/// kept per currency and per day of the locking date.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SumsFilter {
+    /// A payout currency, any case.
+    pub currency: Option<String>,
+    /// Locking dates from this day on.
+    pub locking_from: Option<chrono::NaiveDate>,
+    /// Locking dates before this day.
+    pub locking_until: Option<chrono::NaiveDate>,
+}
+
+/// `bucket_totals` of the actions `filter` narrows to.
+pub fn bucket_totals_where(
+    conn: &mut AnyConnection,
+    include_tests: bool,
+    now: NaiveDateTime,
+    filter: &SumsFilter,
+) -> QueryResult<Vec<BucketTotal>> {
+    running_bucket_totals(conn, include_tests, now, filter)
+}
+
+/// A running sum's two limbs (see the SQLite migration 000016; PostgreSQL's 000040 keeps the
+/// same) joined: exact in i128, then
 /// within the 64 bits the read models hold (beyond them is an error, never a wrapped figure).
 fn joined(hi: i64, lo: i64) -> QueryResult<i64> {
     i64::try_from(i128::from(hi) * 1_000_000_000 + i128::from(lo)).map_err(|_| {
@@ -79,14 +89,18 @@ struct LimbTotal {
     amount_hi: i64,
 }
 
-/// SQLite: from the running sums, whose locking day decides the bucket on every day but today;
-/// the actions locking today are read one by one (the locking date index finds them).
+/// From the running sums (on PostgreSQL spread over slots: the GROUP BY adds them), whose
+/// locking day decides the bucket on every day but today; the actions locking today are read
+/// one by one (the locking date index finds them).
 fn running_bucket_totals(
     conn: &mut AnyConnection,
     include_tests: bool,
     now: NaiveDateTime,
+    filter: &SumsFilter,
 ) -> QueryResult<Vec<BucketTotal>> {
     let today = now.date();
+    let day = |date: chrono::NaiveDate| date.format("%Y-%m-%d").to_string();
+    let midnight_of = |date: chrono::NaiveDate| date.and_hms_opt(0, 0, 0).expect("midnight exists");
     let midnight = today.and_hms_opt(0, 0, 0).expect("midnight exists");
     let sql = format!(
         "SELECT NULLIF(currency, '') AS currency,
@@ -100,6 +114,9 @@ fn running_bucket_totals(
                 CAST(SUM(payout_hi) AS BIGINT) AS payout_hi,
                 CAST(SUM(amount_hi) AS BIGINT) AS amount_hi
          FROM action_totals WHERE ($1 OR NOT is_test) AND locking_day <> $3
+             AND ($6 IS NULL OR LOWER(currency) = $6)
+             AND ($7 IS NULL OR (locking_day <> '' AND locking_day >= $7))
+             AND ($8 IS NULL OR (locking_day <> '' AND locking_day < $8))
          GROUP BY 1, 2
          UNION ALL
          SELECT payout_currency, {BUCKET}, COUNT(*), CAST(SUM(payout % 1000000000) AS BIGINT),
@@ -107,6 +124,8 @@ fn running_bucket_totals(
                 CAST(SUM(payout / 1000000000) AS BIGINT), CAST(SUM(amount / 1000000000) AS BIGINT)
          FROM actions
          WHERE ($1 OR NOT is_test) AND locking_date >= $4 AND locking_date < $5
+             AND ($6 IS NULL OR LOWER(payout_currency) = $6)
+             AND ($9 IS NULL OR locking_date >= $9) AND ($10 IS NULL OR locking_date < $10)
          GROUP BY 1, 2"
     );
     let rows: Vec<LimbTotal> = load_sql!(conn, sql, |q| q
@@ -114,7 +133,12 @@ fn running_bucket_totals(
         .bind::<Timestamp, _>(now)
         .bind::<Text, _>(today.format("%Y-%m-%d").to_string())
         .bind::<Timestamp, _>(midnight)
-        .bind::<Timestamp, _>(midnight + chrono::Duration::days(1)))?;
+        .bind::<Timestamp, _>(midnight + chrono::Duration::days(1))
+        .bind::<Nullable<Text>, _>(filter.currency.as_ref().map(|c| c.to_ascii_lowercase()))
+        .bind::<Nullable<Text>, _>(filter.locking_from.map(day))
+        .bind::<Nullable<Text>, _>(filter.locking_until.map(day))
+        .bind::<Nullable<Timestamp>, _>(filter.locking_from.map(midnight_of))
+        .bind::<Nullable<Timestamp>, _>(filter.locking_until.map(midnight_of)))?;
     rows.into_iter()
         .filter(|row| row.actions != 0)
         .map(|row| {
@@ -143,41 +167,33 @@ pub fn reversed_payout(
     conn: &mut AnyConnection,
     include_tests: bool,
 ) -> QueryResult<Vec<CurrencySum>> {
-    if let AnyConnection::Sqlite(_) = conn {
-        #[derive(QueryableByName)]
-        struct Limbs {
-            #[diesel(sql_type = Nullable<Text>)]
-            currency: Option<String>,
-            #[diesel(sql_type = BigInt)]
-            payout: i64,
-            #[diesel(sql_type = BigInt)]
-            payout_hi: i64,
-        }
-        let rows: Vec<Limbs> = load_sql!(
-            conn,
-            "SELECT NULLIF(currency, '') AS currency,
-                    CAST(-COALESCE(SUM(payout), 0) AS BIGINT) AS payout,
-                    CAST(-COALESCE(SUM(payout_hi), 0) AS BIGINT) AS payout_hi
-             FROM entry_totals WHERE kind = 'reversed' AND ($1 OR NOT is_test)
-             GROUP BY currency ORDER BY currency"
-                .to_owned(),
-            |q| q.bind::<Bool, _>(include_tests)
-        )?;
-        return rows
-            .into_iter()
-            .map(|row| {
-                Ok(CurrencySum {
-                    payout: joined(row.payout_hi, row.payout)?,
-                    currency: row.currency,
-                })
-            })
-            .collect();
+    #[derive(QueryableByName)]
+    struct Limbs {
+        #[diesel(sql_type = Nullable<Text>)]
+        currency: Option<String>,
+        #[diesel(sql_type = BigInt)]
+        payout: i64,
+        #[diesel(sql_type = BigInt)]
+        payout_hi: i64,
     }
-    let sql = "SELECT COALESCE(e.currency, a.payout_currency) AS currency, CAST(-COALESCE(SUM(e.payout_delta), 0) AS BIGINT) AS payout
-             FROM ledger_entries e JOIN actions a ON a.action_id = e.action_id
-             WHERE e.kind = 'reversed' AND ($1 OR NOT a.is_test)
-             GROUP BY 1 ORDER BY 1";
-    load_sql!(conn, sql.to_owned(), |q| q.bind::<Bool, _>(include_tests))
+    let rows: Vec<Limbs> = load_sql!(
+        conn,
+        "SELECT NULLIF(currency, '') AS currency,
+                CAST(-COALESCE(SUM(payout), 0) AS BIGINT) AS payout,
+                CAST(-COALESCE(SUM(payout_hi), 0) AS BIGINT) AS payout_hi
+         FROM entry_totals WHERE kind = 'reversed' AND ($1 OR NOT is_test)
+         GROUP BY currency ORDER BY currency"
+            .to_owned(),
+        |q| q.bind::<Bool, _>(include_tests)
+    )?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(CurrencySum {
+                payout: joined(row.payout_hi, row.payout)?,
+                currency: row.currency,
+            })
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
@@ -201,60 +217,47 @@ pub fn daily_movements(
     include_tests: bool,
     since: NaiveDateTime,
 ) -> QueryResult<Vec<DailyMovement>> {
-    if let AnyConnection::Sqlite(_) = conn {
-        #[derive(QueryableByName)]
-        struct Limbs {
-            #[diesel(sql_type = Text)]
-            day: String,
-            #[diesel(sql_type = Nullable<Text>)]
-            currency: Option<String>,
-            #[diesel(sql_type = BigInt)]
-            tracked: i64,
-            #[diesel(sql_type = BigInt)]
-            tracked_hi: i64,
-            #[diesel(sql_type = BigInt)]
-            reversed: i64,
-            #[diesel(sql_type = BigInt)]
-            reversed_hi: i64,
-        }
-        let rows: Vec<Limbs> = load_sql!(
-            conn,
-            "SELECT day, NULLIF(currency, '') AS currency,
-                    CAST(SUM(CASE WHEN kind = 'tracked' THEN payout ELSE 0 END) AS BIGINT) AS tracked,
-                    CAST(SUM(CASE WHEN kind = 'tracked' THEN payout_hi ELSE 0 END) AS BIGINT) AS tracked_hi,
-                    CAST(-SUM(CASE WHEN kind = 'reversed' THEN payout ELSE 0 END) AS BIGINT) AS reversed,
-                    CAST(-SUM(CASE WHEN kind = 'reversed' THEN payout_hi ELSE 0 END) AS BIGINT) AS reversed_hi
-             FROM entry_totals
-             WHERE day >= SUBSTR($2, 1, 10) AND kind IN ('tracked', 'reversed') AND ($1 OR NOT is_test)
-             GROUP BY day, currency
-             ORDER BY day, currency"
-                .to_owned(),
-            |q| q
-                .bind::<Bool, _>(include_tests)
-                .bind::<Timestamp, _>(since)
-        )?;
-        return rows
-            .into_iter()
-            .map(|row| {
-                Ok(DailyMovement {
-                    tracked: joined(row.tracked_hi, row.tracked)?,
-                    reversed: joined(row.reversed_hi, row.reversed)?,
-                    day: row.day,
-                    currency: row.currency,
-                })
-            })
-            .collect();
+    #[derive(QueryableByName)]
+    struct Limbs {
+        #[diesel(sql_type = Text)]
+        day: String,
+        #[diesel(sql_type = Nullable<Text>)]
+        currency: Option<String>,
+        #[diesel(sql_type = BigInt)]
+        tracked: i64,
+        #[diesel(sql_type = BigInt)]
+        tracked_hi: i64,
+        #[diesel(sql_type = BigInt)]
+        reversed: i64,
+        #[diesel(sql_type = BigInt)]
+        reversed_hi: i64,
     }
-    let sql = "SELECT SUBSTR(CAST(e.recorded_at AS TEXT), 1, 10) AS day, COALESCE(e.currency, a.payout_currency) AS currency,
-                    CAST(COALESCE(SUM(CASE WHEN e.kind = 'tracked' THEN e.payout_delta ELSE 0 END), 0) AS BIGINT) AS tracked,
-                    CAST(-COALESCE(SUM(CASE WHEN e.kind = 'reversed' THEN e.payout_delta ELSE 0 END), 0) AS BIGINT) AS reversed
-             FROM ledger_entries e JOIN actions a ON a.action_id = e.action_id
-             WHERE e.recorded_at >= $2 AND e.kind IN ('tracked', 'reversed') AND ($1 OR NOT a.is_test)
-             GROUP BY 1, 2
-             ORDER BY day, currency";
-    load_sql!(conn, sql.to_owned(), |q| q
-        .bind::<Bool, _>(include_tests)
-        .bind::<Timestamp, _>(since))
+    let rows: Vec<Limbs> = load_sql!(
+        conn,
+        "SELECT day, NULLIF(currency, '') AS currency,
+                CAST(SUM(CASE WHEN kind = 'tracked' THEN payout ELSE 0 END) AS BIGINT) AS tracked,
+                CAST(SUM(CASE WHEN kind = 'tracked' THEN payout_hi ELSE 0 END) AS BIGINT) AS tracked_hi,
+                CAST(-SUM(CASE WHEN kind = 'reversed' THEN payout ELSE 0 END) AS BIGINT) AS reversed,
+                CAST(-SUM(CASE WHEN kind = 'reversed' THEN payout_hi ELSE 0 END) AS BIGINT) AS reversed_hi
+         FROM entry_totals
+         WHERE day >= $2 AND kind IN ('tracked', 'reversed') AND ($1 OR NOT is_test)
+         GROUP BY day, currency
+         ORDER BY day, currency"
+            .to_owned(),
+        |q| q
+            .bind::<Bool, _>(include_tests)
+            .bind::<Text, _>(since.format("%Y-%m-%d").to_string())
+    )?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(DailyMovement {
+                tracked: joined(row.tracked_hi, row.tracked)?,
+                reversed: joined(row.reversed_hi, row.reversed)?,
+                day: row.day,
+                currency: row.currency,
+            })
+        })
+        .collect()
 }
 
 /// `daily_movements` for a book kept in another zone than UTC: per UTC quarter hour (every
@@ -360,56 +363,109 @@ struct GroupSum {
     amount_hi: i64,
 }
 
-/// SQLite: where the running sums differ from the tables they sum (empty when they agree, and
-/// always on PostgreSQL, which keeps none). For `check`.
+/// Where the running sums differ from the tables they sum (empty when they agree), both
+/// tables, each named. For `check`.
 pub fn running_totals_drift(conn: &mut AnyConnection) -> QueryResult<Vec<String>> {
-    if let AnyConnection::Postgresql(_) = conn {
-        return Ok(Vec::new());
-    }
-    let action_key = "COALESCE(payout_currency, '') || '/' || is_test || '/' || status || '/' || (ledger_date IS NOT NULL) || '/' || COALESCE(SUBSTR(locking_date, 1, 10), '')";
+    // The same key text from both sides, in each dialect's words.
+    let (test, cleared, locking_day, entry_day) = match conn {
+        AnyConnection::Sqlite(_) => (
+            "is_test",
+            "(ledger_date IS NOT NULL)",
+            "COALESCE(SUBSTR(locking_date, 1, 10), '')",
+            "SUBSTR(e.recorded_at, 1, 10)",
+        ),
+        AnyConnection::Postgresql(_) => (
+            "CAST(is_test AS TEXT)",
+            "CAST(ledger_date IS NOT NULL AS TEXT)",
+            "COALESCE(to_char(locking_date, 'YYYY-MM-DD'), '')",
+            "to_char(e.recorded_at, 'YYYY-MM-DD')",
+        ),
+    };
+    let stored_cleared = cleared
+        .replace("(ledger_date IS NOT NULL)", "cleared")
+        .replace("ledger_date IS NOT NULL", "cleared");
+    let action_key = format!(
+        "COALESCE(payout_currency, '') || '/' || {test} || '/' || status || '/' || {cleared} || '/' || {locking_day}"
+    );
+    let a_test = test.replace("is_test", "a.is_test");
     let pairs = [
         (
             "action_totals",
-            "SELECT currency || '/' || is_test || '/' || status || '/' || cleared || '/' || locking_day AS key,
-                    actions AS count, payout, payout_hi, amount, amount_hi
-             FROM action_totals
-             WHERE actions <> 0 OR payout <> 0 OR amount <> 0 OR payout_hi <> 0 OR amount_hi <> 0"
-                .to_owned(),
+            // PostgreSQL spreads a sum over slots: add them up.
+            format!(
+                "SELECT currency || '/' || {test} || '/' || status || '/' || {stored_cleared} || '/' || locking_day AS key,
+                        CAST(SUM(actions) AS BIGINT) AS count, CAST(SUM(payout) AS BIGINT) AS payout,
+                        CAST(SUM(payout_hi) AS BIGINT) AS payout_hi, CAST(SUM(amount) AS BIGINT) AS amount,
+                        CAST(SUM(amount_hi) AS BIGINT) AS amount_hi
+                 FROM action_totals GROUP BY 1
+                 HAVING SUM(actions) <> 0 OR SUM(payout) <> 0 OR SUM(amount) <> 0
+                     OR SUM(payout_hi) <> 0 OR SUM(amount_hi) <> 0"
+            ),
             format!(
                 "SELECT {action_key} AS key, COUNT(*) AS count,
                         CAST(SUM(payout % 1000000000) AS BIGINT) AS payout,
                         CAST(SUM(payout / 1000000000) AS BIGINT) AS payout_hi,
                         CAST(SUM(amount % 1000000000) AS BIGINT) AS amount,
                         CAST(SUM(amount / 1000000000) AS BIGINT) AS amount_hi
-                 FROM actions GROUP BY {action_key}"
+                 FROM actions GROUP BY 1"
             ),
         ),
         (
             "entry_totals",
-            "SELECT day || '/' || kind || '/' || currency || '/' || is_test AS key,
-                    entries AS count, payout, payout_hi, 0 AS amount, 0 AS amount_hi
-             FROM entry_totals WHERE entries <> 0 OR payout <> 0 OR payout_hi <> 0"
-                .to_owned(),
-            "SELECT SUBSTR(e.recorded_at, 1, 10) || '/' || e.kind || '/' || COALESCE(e.currency, a.payout_currency, '') || '/' || a.is_test AS key,
-                    COUNT(*) AS count, CAST(SUM(e.payout_delta % 1000000000) AS BIGINT) AS payout,
-                    CAST(SUM(e.payout_delta / 1000000000) AS BIGINT) AS payout_hi,
-                    0 AS amount, 0 AS amount_hi
-             FROM ledger_entries e JOIN actions a ON a.action_id = e.action_id
-             GROUP BY 1"
-                .to_owned(),
+            format!(
+                "SELECT day || '/' || kind || '/' || currency || '/' || {test} AS key,
+                        CAST(SUM(entries) AS BIGINT) AS count, CAST(SUM(payout) AS BIGINT) AS payout,
+                        CAST(SUM(payout_hi) AS BIGINT) AS payout_hi,
+                        CAST(0 AS BIGINT) AS amount, CAST(0 AS BIGINT) AS amount_hi
+                 FROM entry_totals GROUP BY 1
+                 HAVING SUM(entries) <> 0 OR SUM(payout) <> 0 OR SUM(payout_hi) <> 0"
+            ),
+            format!(
+                "SELECT {entry_day} || '/' || e.kind || '/' || COALESCE(e.currency, a.payout_currency, '') || '/' || {a_test} AS key,
+                        COUNT(*) AS count, CAST(SUM(e.payout_delta % 1000000000) AS BIGINT) AS payout,
+                        CAST(SUM(e.payout_delta / 1000000000) AS BIGINT) AS payout_hi,
+                        CAST(0 AS BIGINT) AS amount, CAST(0 AS BIGINT) AS amount_hi
+                 FROM ledger_entries e JOIN actions a ON a.action_id = e.action_id
+                 GROUP BY 1"
+            ),
         ),
     ];
     let mut drift = Vec::new();
     for (table, stored, recomputed) in pairs {
-        let mut stored: Vec<GroupSum> = load_sql!(conn, stored, |q| q)?;
-        let mut recomputed: Vec<GroupSum> = load_sql!(conn, recomputed, |q| q)?;
-        stored.sort_by(|a, b| a.key.cmp(&b.key));
-        recomputed.sort_by(|a, b| a.key.cmp(&b.key));
-        if stored != recomputed {
-            drift.push(format!(
-                "{table}: the running sums {stored:?} differ from the tables' {recomputed:?}"
-            ));
+        let stored: Vec<GroupSum> = load_sql!(conn, stored, |q| q)?;
+        let recomputed: Vec<GroupSum> = load_sql!(conn, recomputed, |q| q)?;
+        let by_key = |rows: Vec<GroupSum>| {
+            rows.into_iter()
+                .map(|row| (row.key.clone(), row))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        };
+        let (stored, recomputed) = (by_key(stored), by_key(recomputed));
+        let keys: std::collections::BTreeSet<&String> =
+            stored.keys().chain(recomputed.keys()).collect();
+        for key in keys {
+            let (kept, summed) = (stored.get(key), recomputed.get(key));
+            if kept != summed {
+                drift.push(format!(
+                    "{table} {key}: the running sum is {} but the tables sum to {}",
+                    describe(kept),
+                    describe(summed)
+                ));
+            }
         }
     }
     Ok(drift)
+}
+
+/// A group's count and sums as `check` names them (limbs joined exactly).
+fn describe(row: Option<&GroupSum>) -> String {
+    let Some(row) = row else {
+        return "nothing".to_owned();
+    };
+    let wide = |hi: i64, lo: i64| i128::from(hi) * 1_000_000_000 + i128::from(lo);
+    format!(
+        "{} rows, payout {}, amount {}",
+        row.count,
+        wide(row.payout_hi, row.payout),
+        wide(row.amount_hi, row.amount)
+    )
 }

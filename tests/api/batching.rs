@@ -410,8 +410,10 @@ on_both_backends! {
         let mut conn = database.conn().unwrap();
         let columns: Vec<Column> = match &mut *conn {
             AnyConnection::Sqlite(c) => diesel::sql_query(
+                // An index on an expression (the brand filter's LOWER(campaign_id)) names no
+                // column here; its columns are campaign_id and campaign_name, both known.
                 "SELECT DISTINCT ii.name AS name FROM pragma_index_list('actions') AS il, \
-                 pragma_index_info(il.name) AS ii",
+                 pragma_index_info(il.name) AS ii WHERE ii.name IS NOT NULL",
             )
             .load(c),
             AnyConnection::Postgresql(c) => diesel::sql_query(

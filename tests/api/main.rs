@@ -25,6 +25,7 @@ mod login;
 mod readers;
 mod receiving;
 mod refusals;
+mod running_sums;
 mod secrets;
 mod signatures;
 mod slow_bodies;

@@ -1,0 +1,11 @@
+DROP TRIGGER entry_totals_insert ON ledger_entries;
+DROP TRIGGER action_totals_delete ON actions;
+DROP TRIGGER action_totals_update ON actions;
+DROP TRIGGER action_totals_insert ON actions;
+DROP FUNCTION entry_totals_inserted();
+DROP FUNCTION action_totals_updated();
+DROP FUNCTION action_totals_deleted();
+DROP FUNCTION action_totals_inserted();
+DROP FUNCTION rebuild_running_totals();
+DROP TABLE entry_totals;
+DROP TABLE action_totals;

@@ -43,12 +43,12 @@ pub struct Chart {
     pub x_ticks: Vec<(i64, String)>,
 }
 
-/// The smallest round step (1, 2, 2.5 or 5 times a power of ten, in ten-thousandths) that four
-/// steps reach `max` with.
+/// The smallest round step (1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 times a power of ten, in
+/// ten-thousandths) that four steps reach `max` with.
 fn step_for(max: i64) -> i64 {
     let mut power: i64 = 1;
     loop {
-        for factor in [10, 20, 25, 50] {
+        for factor in [10, 15, 20, 25, 30, 40, 50, 60, 80] {
             let step = power.saturating_mul(factor) / 10;
             if step > 0 && step.saturating_mul(4) >= max {
                 return step;
@@ -230,8 +230,9 @@ mod tests {
     fn the_scale_tops_at_a_round_value() {
         assert_eq!(step_for(1), 1);
         assert_eq!(step_for(1_000_000), 250_000);
-        assert_eq!(step_for(1_000_001), 500_000);
-        assert_eq!(step_for(24_075_100), 10_000_000);
+        assert_eq!(step_for(1_000_001), 300_000);
+        assert_eq!(step_for(24_075_100), 8_000_000);
+        assert_eq!(step_for(40_399_600), 15_000_000);
         assert_eq!(axis_label(25_000), "2.5");
         assert_eq!(axis_label(12_500_000), "1,250");
         let chart = draw("USD", day(30), 30, |date| match date.day() {
@@ -241,8 +242,8 @@ mod tests {
             },
             _ => Day::default(),
         });
-        assert_eq!(chart.y_ticks.last().unwrap().1, "4,000");
-        assert_eq!(chart.bars[0].height, (BASE - TOP) * 3 / 4);
+        assert_eq!(chart.y_ticks.last().unwrap().1, "3,200");
+        assert_eq!(chart.bars[0].height, (BASE - TOP) * 30 / 32);
     }
 
     #[test]

@@ -321,7 +321,7 @@ fn headers(query: &ListQuery, filter: &ActionFilter) -> Vec<Header> {
         sortable("Brand / campaign", None, false, "p2"),
         sortable("Event type", None, false, "p3"),
         sortable("Order id", None, false, "p3"),
-        sortable("Event date", Some(SortKey::EventDate), false, ""),
+        sortable("Event date", Some(SortKey::EventDate), false, "p2"),
         sortable("Locking date", Some(SortKey::LockingDate), false, "p2"),
         sortable("Cleared", None, false, "p3"),
         sortable("Received", Some(SortKey::Received), false, "p3"),

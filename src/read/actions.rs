@@ -225,6 +225,26 @@ pub struct ActionPage {
 }
 
 /// A page of the filtered list, each action with its entries, and the filtered set's totals.
+/// The cursor that lists the filtered actions from row `offset` (0-based) on: None for the
+/// first row, or when there are not that many.
+pub fn cursor_at(
+    conn: &mut AnyConnection,
+    filter: &ActionFilter,
+    offset: i64,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, StorageError> {
+    if offset <= 0 {
+        return Ok(None);
+    }
+    let mut from_start = filter.clone();
+    from_start.cursor = None;
+    let at = crate::storage::to_db_time(now);
+    let before = actions::list_from(conn, &from_start, at, offset - 1, 1)?;
+    Ok(before
+        .first()
+        .map(|row| cursor_after(row, filter.sort).encode()))
+}
+
 pub fn action_page(
     conn: &mut AnyConnection,
     filter: &ActionFilter,

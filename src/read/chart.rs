@@ -5,9 +5,15 @@ use chrono::{Days, NaiveDate};
 use super::format;
 
 pub const WIDTH: i64 = 720;
-pub const HEIGHT: i64 = 180;
+pub const HEIGHT: i64 = 200;
 /// Room under the bars for the date labels.
-const AXIS: i64 = 20;
+const AXIS: i64 = 22;
+/// Room left of the bars for the value labels.
+pub const LEFT: i64 = 64;
+/// Room above the top value line for its label.
+const TOP: i64 = 8;
+/// The baseline's height: where the bars stand.
+pub const BASE: i64 = HEIGHT - AXIS;
 
 /// One bar, in SVG user units, with its tooltip.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +37,44 @@ pub struct Chart {
     pub last_day: String,
     /// The days with their values, for the table beside the chart (screen readers, JS off).
     pub days: Vec<(String, String, String)>,
+    /// The value lines: (y, label), from zero up.
+    pub y_ticks: Vec<(i64, String)>,
+    /// The date labels under the bars: (x at the bar's middle, `Nov 9`).
+    pub x_ticks: Vec<(i64, String)>,
+}
+
+/// The smallest round step (1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 times a power of ten, in
+/// ten-thousandths) that four steps reach `max` with.
+fn step_for(max: i64) -> i64 {
+    let mut power: i64 = 1;
+    loop {
+        for factor in [10, 15, 20, 25, 30, 40, 50, 60, 80] {
+            let step = power.saturating_mul(factor) / 10;
+            if step > 0 && step.saturating_mul(4) >= max {
+                return step;
+            }
+        }
+        if power > i64::MAX / 100 {
+            return max / 4 + 1;
+        }
+        power *= 10;
+    }
+}
+
+/// An axis value without the zeros that say nothing: `1,250`, `2.5`.
+fn axis_label(units: i64) -> String {
+    let text = format::money(units, None);
+    match text.split_once('.') {
+        Some((whole, fraction)) => {
+            let fraction = fraction.trim_end_matches('0');
+            if fraction.is_empty() {
+                whole.to_owned()
+            } else {
+                format!("{whole}.{fraction}")
+            }
+        }
+        None => text,
+    }
 }
 
 /// A day's tracked and reversed payout in ten-thousandths.
@@ -57,15 +101,18 @@ pub fn draw(
         .take(days as usize)
         .map(|day| (day, value_of(day)))
         .collect();
-    let max = values
+    let largest = values
         .iter()
         .map(|(_, day)| day.tracked.max(day.reversed))
         .max()
         .unwrap_or(0)
         .max(1);
-    let slot = WIDTH / i64::from(days.max(1));
+    // The scale's top is a round value at or above the largest day, so the lines read evenly.
+    let step = step_for(largest);
+    let max = step.saturating_mul(4).max(1);
+    let slot = (WIDTH - LEFT) / i64::from(days.max(1));
     let bar_width = (slot / 2 - 1).max(1);
-    let plot = HEIGHT - AXIS;
+    let plot = BASE - TOP;
     let mut bars = Vec::new();
     for (index, (day, value)) in values.iter().enumerate() {
         for (offset, series, units) in [
@@ -77,8 +124,8 @@ pub fn draw(
             }
             let height = (i128::from(units) * i128::from(plot) / i128::from(max)).max(1) as i64;
             bars.push(Bar {
-                x: index as i64 * slot + offset * (bar_width + 1),
-                y: plot - height,
+                x: LEFT + index as i64 * slot + offset * (bar_width + 1),
+                y: BASE - height,
                 width: bar_width,
                 height,
                 series,
@@ -86,10 +133,27 @@ pub fn draw(
             });
         }
     }
+    let y_ticks = (0..=4)
+        .map(|line| (BASE - plot * line / 4, axis_label(step * line)))
+        .collect();
+    // A date under every week's bar (every fortnight's over 90 days), counted back from today.
+    let every = if days > 45 { 14 } else { 7 };
+    let x_ticks = (0..values.len())
+        .rev()
+        .step_by(every)
+        .map(|index| {
+            (
+                LEFT + index as i64 * slot + slot / 2,
+                values[index].0.format("%b %-d").to_string(),
+            )
+        })
+        .collect();
     Chart {
         currency: currency.to_owned(),
         bars,
-        max_label: format::money(max, Some(currency)),
+        y_ticks,
+        x_ticks,
+        max_label: format::money(largest, Some(currency)),
         first_day: first.to_string(),
         last_day: last.to_string(),
         days: values
@@ -126,10 +190,20 @@ mod tests {
         assert_eq!(chart.first_day, "2026-04-01");
         assert_eq!(chart.bars.len(), 2);
         let (tracked, reversed) = (&chart.bars[0], &chart.bars[1]);
-        assert_eq!(tracked.height, HEIGHT - AXIS);
-        assert_eq!(tracked.y, 0);
-        assert_eq!(reversed.height, (HEIGHT - AXIS) / 4);
-        assert_eq!(tracked.x, 27 * (WIDTH / 30));
+        // 100.00 is a round top: the bar fills the plot; the lines are at 0, 25, 50, 75, 100.
+        assert_eq!(tracked.height, BASE - TOP);
+        assert_eq!(tracked.y, TOP);
+        assert_eq!(reversed.height, (BASE - TOP) / 4);
+        assert_eq!(tracked.x, LEFT + 27 * ((WIDTH - LEFT) / 30));
+        let labels: Vec<&str> = chart
+            .y_ticks
+            .iter()
+            .map(|(_, label)| label.as_str())
+            .collect();
+        assert_eq!(labels, ["0", "25", "50", "75", "100"]);
+        assert_eq!(chart.y_ticks[0].0, BASE);
+        assert_eq!(chart.x_ticks[0].1, "Apr 30");
+        assert_eq!(chart.x_ticks.len(), 5);
         assert!(reversed.x > tracked.x);
         assert_eq!(chart.max_label, "100.00 USD");
         assert_eq!(
@@ -150,6 +224,26 @@ mod tests {
         });
         assert_eq!(chart.bars.len(), 2);
         assert_eq!(chart.bars[1].height, 1);
+    }
+
+    #[test]
+    fn the_scale_tops_at_a_round_value() {
+        assert_eq!(step_for(1), 1);
+        assert_eq!(step_for(1_000_000), 250_000);
+        assert_eq!(step_for(1_000_001), 300_000);
+        assert_eq!(step_for(24_075_100), 8_000_000);
+        assert_eq!(step_for(40_399_600), 15_000_000);
+        assert_eq!(axis_label(25_000), "2.5");
+        assert_eq!(axis_label(12_500_000), "1,250");
+        let chart = draw("USD", day(30), 30, |date| match date.day() {
+            30 => Day {
+                tracked: 30_000_000,
+                reversed: 0,
+            },
+            _ => Day::default(),
+        });
+        assert_eq!(chart.y_ticks.last().unwrap().1, "3,200");
+        assert_eq!(chart.bars[0].height, (BASE - TOP) * 30 / 32);
     }
 
     #[test]

@@ -41,6 +41,10 @@ pub struct ListQuery {
     pub cursor: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<i64>,
+    /// The pages' own: how many rows come before the cursor, for the pager's count ("51–100 of
+    /// 3,412") and its previous link. The API ignores it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<i64>,
 }
 
 const CURSOR_TIME: &str = "%Y-%m-%dT%H:%M:%S%.f";

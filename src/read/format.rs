@@ -49,8 +49,14 @@ pub fn ago(at: NaiveDateTime, now: NaiveDateTime) -> String {
         0..60 => format!("{seconds} s ago"),
         60..3_600 => format!("{} min ago", seconds / 60),
         3_600..86_400 => format!("{} h ago", seconds / 3_600),
+        86_400..172_800 => "1 day ago".into(),
         _ => format!("{} days ago", seconds / 86_400),
     }
+}
+
+/// The day of a stored (UTC) time, for lists: `2026-04-08` (the whole time goes in a title).
+pub fn date(at: NaiveDateTime) -> String {
+    at.and_utc().format("%Y-%m-%d").to_string()
 }
 
 /// `part` of `whole` as a percentage with one decimal (`12.5%`); `–` of nothing.
@@ -122,6 +128,7 @@ mod tests {
         assert_eq!(ago(before(185), now), "3 min ago");
         assert_eq!(ago(before(7_300), now), "2 h ago");
         assert_eq!(ago(before(5 * 86_400 + 1), now), "5 days ago");
+        assert_eq!(ago(before(86_400 + 7), now), "1 day ago");
         assert_eq!(ago(now + chrono::Duration::seconds(3), now), "0 s ago");
     }
 

@@ -41,10 +41,31 @@ impl BucketSum {
     }
 }
 
+/// The figures a partner reads first, in one currency: what will be paid, and what moved.
+#[derive(Debug, Clone, Serialize)]
+pub struct Headline {
+    /// Approved or past locking and not yet cleared: what the next payouts should bring.
+    pub expected_payout: String,
+    /// Still pending: may yet change or be reversed.
+    pub pending: String,
+    /// The statement month (`YYYY-MM`, the book's zone) of the next two figures.
+    pub month: String,
+    /// Payout of the actions that cleared (were paid) in the month.
+    pub cleared_this_month: String,
+    /// Changes after clearing booked in the month (negative: money taken back).
+    pub clawbacks_this_month: String,
+    #[serde(skip)]
+    cleared_units: i64,
+    #[serde(skip)]
+    clawback_units: i64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct CurrencySummary {
-    /// Empty when the actions carried no currency.
+    /// Actions without a currency (clearing placeholders, no money) are not summed here: they are
+    /// counted under `attention.placeholders`.
     pub currency: String,
+    pub headline: Headline,
     pub pending: BucketSum,
     pub approved: BucketSum,
     pub cleared: BucketSum,
@@ -62,6 +83,15 @@ impl CurrencySummary {
         };
         CurrencySummary {
             currency,
+            headline: Headline {
+                expected_payout: zero.payout.clone(),
+                pending: zero.payout.clone(),
+                month: String::new(),
+                cleared_this_month: zero.payout.clone(),
+                clawbacks_this_month: zero.payout.clone(),
+                cleared_units: 0,
+                clawback_units: 0,
+            },
             pending: zero.clone(),
             approved: zero.clone(),
             cleared: zero.clone(),
@@ -83,6 +113,62 @@ impl CurrencySummary {
     pub fn shown(&self, bucket: Bucket) -> String {
         format::money(self.bucket(bucket).units, Some(&self.currency))
     }
+
+    /// The headline figures for the page: (key, label, exact decimal, shown, link).
+    pub fn headline_shown(&self) -> [(&'static str, &'static str, &str, String, String); 4] {
+        let currency = urlencoded(&self.currency);
+        let money = |units| format::money(units, Some(&self.currency));
+        let month = &self.headline.month;
+        [
+            (
+                "expected_payout",
+                "Expected next payout",
+                &self.headline.expected_payout,
+                money(self.approved.units),
+                format!("/actions?status=approved&currency={currency}"),
+            ),
+            (
+                "pending",
+                "Pending",
+                &self.headline.pending,
+                money(self.pending.units),
+                format!("/actions?status=pending&currency={currency}"),
+            ),
+            (
+                "cleared_this_month",
+                "Cleared this month",
+                &self.headline.cleared_this_month,
+                money(self.headline.cleared_units),
+                format!(
+                    "/actions?status=all&currency={currency}&date_field=cleared&from={month}-01&to={}",
+                    month_end(month)
+                ),
+            ),
+            (
+                "clawbacks_this_month",
+                "Clawbacks this month",
+                &self.headline.clawbacks_this_month,
+                money(self.headline.clawback_units),
+                format!("/statement?year={}", month.get(..4).unwrap_or_default()),
+            ),
+        ]
+    }
+}
+
+fn urlencoded(text: &str) -> String {
+    serde_urlencoded::to_string([("", text)])
+        .map(|pair| pair.trim_start_matches('=').to_owned())
+        .unwrap_or_default()
+}
+
+/// The last day of a `YYYY-MM` month, as `YYYY-MM-DD`.
+fn month_end(month: &str) -> String {
+    NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
+        .ok()
+        .and_then(|first| first.checked_add_months(chrono::Months::new(1)))
+        .and_then(|next| next.pred_opt())
+        .map(|last| last.to_string())
+        .unwrap_or_default()
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -105,6 +191,9 @@ pub struct AttentionView {
     pub inquiries_due_soon: i64,
     /// Quarantined as empty: a template without placeholders (a setup error; see `/setup`).
     pub empty_postbacks: i64,
+    /// Actions a clearing named that were never tracked: no currency, no money until their
+    /// event arrives.
+    pub placeholders: i64,
 }
 
 impl From<Attention> for AttentionView {
@@ -115,6 +204,7 @@ impl From<Attention> for AttentionView {
             auth_failures_24h: attention.auth_failures,
             inquiries_due_soon: attention.inquiries_due,
             empty_postbacks: 0,
+            placeholders: 0,
         }
     }
 }
@@ -146,10 +236,15 @@ pub struct Overview {
     pub as_of_shown: String,
     pub include_tests: bool,
     pub days: u32,
+    /// The chart's days: `event` (when the sale happened) or `arrival` (when we learned of it).
+    pub by: &'static str,
     pub currencies: Vec<CurrencySummary>,
     /// Per currency, the days with movement.
     pub daily: BTreeMap<String, Vec<ChartDay>>,
     pub sources: Vec<SourceActivity>,
+    /// The configured sources nothing ever arrived for, listed apart on the page.
+    #[serde(skip)]
+    pub never_received: Vec<String>,
     pub attention: AttentionView,
     pub alerts: Vec<AlertView>,
     /// When the ledger was last checked against impact.com's own records; None: never.
@@ -163,6 +258,8 @@ pub struct Overview {
 pub struct OverviewQuery {
     pub days: Option<u32>,
     pub include_tests: Option<String>,
+    /// `event` (default) or `arrival`: which day the chart counts a movement on.
+    pub by: Option<String>,
 }
 
 /// What an overview covers.
@@ -170,6 +267,8 @@ pub struct OverviewQuery {
 pub struct Options {
     pub days: u32,
     pub include_tests: bool,
+    /// The chart by event day (else by arrival day).
+    pub by_event: bool,
 }
 
 impl Options {
@@ -184,34 +283,68 @@ impl Options {
             .transpose()
             .map_err(|word| format!("include_tests must be true or false, not `{word}`"))?
             .unwrap_or(false);
+        let by_event = match query.by.as_deref().map(str::trim) {
+            None | Some("") | Some("event") => true,
+            Some("arrival") => false,
+            Some(other) => return Err(format!("by must be event or arrival, not `{other}`")),
+        };
         Ok(Options {
             days,
             include_tests,
+            by_event,
         })
     }
 }
 
-/// Reads the overview at `now`; `days` of chart (30 or 90), `sources` the configured names.
+/// Reads the overview at `now`; `options.days` of chart (30 or 90), `sources` the configured
+/// names.
 pub fn read(
     conn: &mut AnyConnection,
     now: NaiveDateTime,
     zone: Tz,
-    days: u32,
-    include_tests: bool,
+    options: Options,
     sources: &[String],
 ) -> Result<Overview, StorageError> {
+    let Options {
+        days,
+        include_tests,
+        by_event,
+    } = options;
     let mut currencies: BTreeMap<String, CurrencySummary> = BTreeMap::new();
+    let mut placeholders = 0;
     for total in overview::bucket_totals(conn, include_tests, now)? {
-        let entry = currencies_entry(&mut currencies, total.currency);
+        // No currency: placeholders, which carry no money; they are counted, not summed.
+        let Some(currency) = total.currency.filter(|code| !code.is_empty()) else {
+            placeholders += total.actions;
+            continue;
+        };
+        let entry = currencies_entry(&mut currencies, Some(currency));
         match total.bucket {
             Bucket::Reversed => entry.reversed.actions += total.actions,
             bucket => bucket_mut(entry, bucket).add(total.actions, total.payout),
         }
     }
     for sum in overview::reversed_payout(conn, include_tests)? {
-        currencies_entry(&mut currencies, sum.currency)
-            .reversed
-            .add(0, sum.payout);
+        if let Some(summary) = sum.currency.and_then(|code| currencies.get_mut(&code)) {
+            summary.reversed.add(0, sum.payout);
+        }
+    }
+    let today = day_of(now.and_utc(), zone);
+    let month = today.format("%Y-%m").to_string();
+    for money in overview::month_money(conn, include_tests, &month)? {
+        if let Some(summary) = money.currency.and_then(|code| currencies.get_mut(&code)) {
+            summary.headline.cleared_units += money.cleared;
+            summary.headline.clawback_units += money.clawbacks;
+        }
+    }
+    for summary in currencies.values_mut() {
+        let headline = &mut summary.headline;
+        headline.month = month.clone();
+        headline.expected_payout = summary.approved.payout.clone();
+        headline.pending = summary.pending.payout.clone();
+        headline.cleared_this_month = Money::from_minor_units(headline.cleared_units).to_string();
+        headline.clawbacks_this_month =
+            Money::from_minor_units(headline.clawback_units).to_string();
     }
     for summary in currencies.values_mut() {
         let all = Bucket::ALL
@@ -222,12 +355,13 @@ pub fn read(
     }
 
     // The days are the book's (its zone's); storage keeps UTC.
-    let today = day_of(now.and_utc(), zone);
     let first = today
         .checked_sub_days(Days::new(u64::from(days.saturating_sub(1))))
         .unwrap_or(today);
     let since = start_of_day(first, zone).naive_utc();
-    let movements = if zone == Tz::UTC {
+    let movements = if by_event {
+        overview::event_quarter_movements(conn, include_tests, since)?
+    } else if zone == Tz::UTC {
         overview::daily_movements(conn, include_tests, since)?
     } else {
         overview::quarter_hour_movements(conn, include_tests, since)?
@@ -245,7 +379,9 @@ pub fn read(
                 Err(_) => continue,
             },
         };
-        let currency = movement.currency.unwrap_or_default();
+        let Some(currency) = movement.currency.filter(|code| !code.is_empty()) else {
+            continue;
+        };
         let slot = per_day.entry(currency).or_default().entry(day).or_default();
         slot.tracked += movement.tracked;
         slot.reversed += movement.reversed;
@@ -291,6 +427,7 @@ pub fn read(
         now + chrono::Duration::days(DEADLINE_DAYS as i64),
     )?;
     let mut attention: AttentionView = attention.into();
+    attention.placeholders = placeholders;
     attention.empty_postbacks =
         source_activity::quarantined_with_reason(conn, EMPTY_POSTBACK_REASON, None, true)?;
     let alerts = alerts::open(conn)?
@@ -308,8 +445,14 @@ pub fn read(
         as_of_shown: format::time(now),
         include_tests,
         days,
+        by: if by_event { "event" } else { "arrival" },
         currencies: currencies.into_values().collect(),
         daily,
+        never_received: activity
+            .iter()
+            .filter(|source| source.last_received_at.is_none())
+            .map(|source| source.source.clone())
+            .collect(),
         sources: activity,
         attention,
         alerts,

@@ -475,10 +475,11 @@ macro_rules! filtered {
             );
         }
         if let Some(event_type) = &filter.event_type {
+            let event_type = event_type.to_ascii_lowercase();
             query = query.filter(
-                actions::action_tracker_id
-                    .eq(event_type)
-                    .or(actions::action_tracker_name.eq(event_type)),
+                lower(actions::action_tracker_id)
+                    .eq(event_type.clone())
+                    .or(lower(actions::action_tracker_name).eq(event_type)),
             );
         }
         if filter.flagged {
@@ -560,6 +561,24 @@ pub fn known_brands_and_currencies(
         .limit(200)
         .load(conn)?;
     Ok((brands, currencies.into_iter().flatten().collect()))
+}
+
+/// The distinct event types (action tracker id and name), for the list's choices.
+pub fn known_event_types(conn: &mut AnyConnection) -> QueryResult<Vec<Brand>> {
+    actions::table
+        .select((actions::action_tracker_id, actions::action_tracker_name))
+        .filter(
+            actions::action_tracker_id
+                .is_not_null()
+                .or(actions::action_tracker_name.is_not_null()),
+        )
+        .distinct()
+        .order((
+            actions::action_tracker_name.asc(),
+            actions::action_tracker_id.asc(),
+        ))
+        .limit(200)
+        .load(conn)
 }
 
 /// The actions an id search names: its action id, order id, shared id, a sub id or click id.
@@ -655,6 +674,17 @@ pub fn list(
     now: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<Vec<Action>> {
+    list_from(conn, filter, now, 0, limit)
+}
+
+/// `list`, skipping `offset` rows first (the pager's way back; it walks the index that far).
+pub fn list_from(
+    conn: &mut AnyConnection,
+    filter: &ActionFilter,
+    now: NaiveDateTime,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<Action>> {
     let matching = match &filter.search {
         Some(search) => Some(matching_ids(conn, search)?),
         None => None,
@@ -685,7 +715,11 @@ pub fn list(
             }
         }
     };
-    query.select(Action::as_select()).limit(limit).load(conn)
+    query
+        .select(Action::as_select())
+        .offset(offset)
+        .limit(limit)
+        .load(conn)
 }
 
 /// Count, payout and amount of the filtered set, per payout currency (cursor and order ignored).

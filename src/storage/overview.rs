@@ -285,6 +285,92 @@ pub fn quarter_hour_movements(
         .bind::<Timestamp, _>(since))
 }
 
+/// `quarter_hour_movements` by the actions' event day (when the sale happened) instead of the
+/// day the entries were recorded: the movements of the actions whose event date is from `since`
+/// on, whenever they arrived. `day` as there.
+pub fn event_quarter_movements(
+    conn: &mut AnyConnection,
+    include_tests: bool,
+    since: NaiveDateTime,
+) -> QueryResult<Vec<DailyMovement>> {
+    const QUARTER: &str = "SUBSTR(CAST(a.event_date AS TEXT), 1, 14) || \
+        CAST((CAST(SUBSTR(CAST(a.event_date AS TEXT), 15, 2) AS INTEGER) / 15) * 15 AS TEXT)";
+    let sql = format!(
+        "SELECT {QUARTER} AS day, COALESCE(e.currency, a.payout_currency) AS currency,
+                CAST(COALESCE(SUM(CASE WHEN e.kind = 'tracked' THEN e.payout_delta ELSE 0 END), 0) AS BIGINT) AS tracked,
+                CAST(-COALESCE(SUM(CASE WHEN e.kind = 'reversed' THEN e.payout_delta ELSE 0 END), 0) AS BIGINT) AS reversed
+         FROM actions a JOIN ledger_entries e ON e.action_id = a.action_id
+         WHERE a.event_date >= $2 AND e.kind IN ('tracked', 'reversed') AND ($1 OR NOT a.is_test)
+         GROUP BY 1, 2
+         ORDER BY 1, 2"
+    );
+    load_sql!(conn, sql, |q| q
+        .bind::<Bool, _>(include_tests)
+        .bind::<Timestamp, _>(since))
+}
+
+/// What a month paid and took back, per currency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonthMoney {
+    pub currency: Option<String>,
+    /// Payout of the actions a clearing named in the month, as booked then.
+    pub cleared: i64,
+    /// Changes after clearing booked in the month (negative when money was taken back).
+    pub clawbacks: i64,
+}
+
+/// Per currency, the clearances and the clawbacks booked in statement month `month`
+/// (`YYYY-MM`, the book's zone), as the statement sums them; both tables' month indexes serve it.
+pub fn month_money(
+    conn: &mut AnyConnection,
+    include_tests: bool,
+    month: &str,
+) -> QueryResult<Vec<MonthMoney>> {
+    #[derive(QueryableByName)]
+    struct Limbs {
+        #[diesel(sql_type = Nullable<Text>)]
+        currency: Option<String>,
+        #[diesel(sql_type = BigInt)]
+        cleared_hi: i64,
+        #[diesel(sql_type = BigInt)]
+        cleared_lo: i64,
+        #[diesel(sql_type = BigInt)]
+        clawbacks_hi: i64,
+        #[diesel(sql_type = BigInt)]
+        clawbacks_lo: i64,
+    }
+    let rows: Vec<Limbs> = load_sql!(
+        conn,
+        "SELECT currency,
+                CAST(COALESCE(SUM(cleared / 1000000000), 0) AS BIGINT) AS cleared_hi,
+                CAST(COALESCE(SUM(cleared % 1000000000), 0) AS BIGINT) AS cleared_lo,
+                CAST(COALESCE(SUM(clawbacks / 1000000000), 0) AS BIGINT) AS clawbacks_hi,
+                CAST(COALESCE(SUM(clawbacks % 1000000000), 0) AS BIGINT) AS clawbacks_lo
+         FROM (
+             SELECT COALESCE(c.currency, a.payout_currency) AS currency, c.payout AS cleared,
+                    0 AS clawbacks
+             FROM clearances c JOIN actions a ON a.action_id = c.action_id
+             WHERE c.month = $2 AND ($1 OR NOT a.is_test)
+             UNION ALL
+             SELECT COALESCE(e.currency, a.payout_currency), 0, e.payout_delta
+             FROM ledger_entries e JOIN actions a ON a.action_id = e.action_id
+             WHERE e.month = $2 AND e.after_clearing AND ($1 OR NOT a.is_test)
+         ) AS money
+         GROUP BY currency"
+            .to_owned(),
+        |q| q.bind::<Bool, _>(include_tests).bind::<Text, _>(month)
+    )?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(MonthMoney {
+                cleared: joined(row.cleared_hi, row.cleared_lo)?,
+                clawbacks: joined(row.clawbacks_hi, row.clawbacks_lo)?,
+                currency: row.currency,
+            })
+        })
+        .collect()
+}
+
 /// When each named source last delivered anything (None: never).
 pub fn last_delivery(conn: &mut AnyConnection, source: &str) -> QueryResult<Option<NaiveDateTime>> {
     deliveries::table

@@ -320,7 +320,7 @@ mod tests {
         );
         assert!(body.contains("not `&#60;x&#62;`"), "escaped: {body}");
         assert!(
-            body.contains(r#"<nav aria-label="Sections">"#),
+            body.contains(r#"<nav aria-label="Sections" id="sections">"#),
             "the frame: {body}"
         );
     }

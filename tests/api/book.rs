@@ -359,7 +359,7 @@ on_both_backends! {
         assert_eq!(by_day["actions"][0]["action_id"], "Z1", "case does not matter; the day is Los Angeles'");
         let none = app.actions("status=all&date_field=ledger&from=2026-12-01&to=2026-12-01").await;
         assert_eq!(none["actions"], json!([]));
-        let summary = app.json("/api/summary").await.unwrap();
+        let summary = app.json("/api/summary?by=arrival").await.unwrap();
         assert_eq!(summary["daily"]["USD"], json!([{"day": "2026-11-30", "tracked": "12.00", "reversed": "0.00"}]), "the overview's days too");
         let (_, page) = app.get("/actions?status=all").await;
         assert!(page.contains(r#"<option value="9876">"#) && page.contains(r#"<option value="USD">"#), "the known brands and currencies are offered");

@@ -107,6 +107,13 @@ on_both_backends! {
         let eur = summary["currencies"].as_array().unwrap().iter()
             .find(|c| c["currency"] == "EUR").unwrap().clone();
         assert_eq!(eur["pending"], json!({"actions": 1, "payout": "3.00"}));
+        // The headline: approved and not cleared is the next payout; May's clearing and clawbacks.
+        assert_eq!(usd["headline"], json!({"expected_payout": "20.00", "pending": "10.00",
+            "month": "2026-05", "cleared_this_month": "5.00", "clawbacks_this_month": "0.00"}));
+        // The chart counts event days unless asked for arrival days; these carry no event date.
+        assert_eq!(summary["by"], "event");
+        assert!(summary["daily"]["USD"].is_null(), "{summary}");
+        let summary = app.json("/api/summary?by=arrival").await.unwrap();
         assert_eq!(summary["daily"]["USD"], json!([{"day": "2026-05-10", "tracked": "42.50", "reversed": "7.50"}]));
         assert_eq!(summary["sources"].as_array().unwrap().iter()
             .find(|s| s["source"] == "actions").unwrap()["ago"], "0 s ago");
@@ -120,7 +127,10 @@ on_both_backends! {
         assert_eq!(status, 200);
         assert!(page.contains(r#"data-bucket="pending">10.00 USD<"#), "{page}");
         assert!(page.contains(r#"data-bucket="reversed">7.50 USD<"#));
-        assert!(page.contains("<svg class=\"chart\""));
+        assert!(app.get("/?by=arrival").await.1.contains("<svg class=\"chart\""));
+        assert!(page.contains(r#"data-headline="expected_payout" data-value="20.00">20.00 USD<"#), "{page}");
+        assert!(!page.contains("No currency"));
+        assert_eq!(app.get("/?by=sale").await.0, 400);
         let (status, page) = app.get("/?include_tests=true&days=90").await;
         assert_eq!(status, 200);
         assert!(page.contains(r#"data-bucket="pending">110.00 USD<"#));
@@ -330,7 +340,8 @@ on_both_backends! {
             .find(|c| c["currency"] == "USD").unwrap().clone();
         assert_eq!(usd["approved"], json!({"actions": 2, "payout": "5.00"}), "{summary}");
         assert_eq!(usd["pending"], json!({"actions": 3, "payout": "16.00"}), "{summary}");
-        assert_eq!(summary["daily"]["USD"][0]["tracked"], "21.00");
+        let by_arrival = app.json("/api/summary?by=arrival").await.unwrap();
+        assert_eq!(by_arrival["daily"]["USD"][0]["tracked"], "21.00");
         assert_eq!(ids(&app.actions("status=approved&sort=action_id").await), ["M1", "M3"]);
         let output = app.cli(&["check"]);
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));

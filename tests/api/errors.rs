@@ -122,7 +122,7 @@ on_both_backends! {
         assert_eq!((page.status, page.content_type.as_str()), (400, "text/html; charset=utf-8"));
         assert!(page.body.contains("<h1>That query cannot be answered</h1>"), "{}", page.body);
         assert!(page.body.contains(message), "{}", page.body);
-        assert!(page.body.contains(r#"<nav aria-label="Sections">"#), "the page's frame: {}", page.body);
+        assert!(page.body.contains(r#"<nav aria-label="Sections" id="sections">"#), "the page's frame: {}", page.body);
 
         let csv = fetch(&app, "/actions.csv?status=paid").await;
         assert_eq!((csv.status, csv.content_type.as_str()), (400, "text/plain; charset=utf-8"));

@@ -4,7 +4,10 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 
-use super::{CsrfForm, check_form, or_dash, shown_money, shown_time, time_or_dash, urlencoding};
+use super::{
+    CsrfForm, Pager, When, check_form, or_dash, shown_money, shown_time, time_or_dash, urlencoding,
+    when,
+};
 use crate::domain::bucket::Bucket;
 use crate::domain::reconcile::Flags;
 use crate::read;
@@ -25,6 +28,8 @@ pub struct Header {
     pub link: Option<String>,
     pub aria_sort: Option<&'static str>,
     pub numeric: bool,
+    /// `p2`/`p3`: the CSS class that hides the column first on narrow screens; empty: always.
+    pub priority: &'static str,
 }
 
 pub struct ActionRow {
@@ -37,13 +42,22 @@ pub struct ActionRow {
     pub campaign: String,
     pub event_type: String,
     pub order_id: String,
-    pub event_date: String,
-    pub locking_date: String,
-    /// When it cleared (a clearing named it); `–` when not.
-    pub cleared: String,
-    pub received: String,
+    pub event_date: When,
+    pub locking_date: When,
+    /// When it cleared (a clearing named it); empty when not.
+    pub cleared: When,
+    pub received: When,
     pub is_test: bool,
 }
+
+/// An active filter shown as a chip: what it is, and the list without it.
+pub struct Chip {
+    pub label: String,
+    pub remove: String,
+}
+
+/// A choice of a dropdown: (value, label, selected).
+pub type Choice = (String, String, bool);
 
 pub struct TotalRow {
     pub currency: String,
@@ -66,15 +80,153 @@ struct ActionsPage {
     totals: Vec<TotalRow>,
     headers: Vec<Header>,
     rows: Vec<ActionRow>,
-    next_page: Option<String>,
+    pager: Pager,
     csv_query: String,
     date_field: &'static str,
-    /// The known brands (value, label) and currencies, offered as choices.
-    brands: Vec<(String, String)>,
-    currencies: Vec<String>,
+    /// The known brands and currencies, offered as choices (event types are typed, any case: the
+    /// distinct ones cost an unindexed scan, 0.5 s a page at 100,000 actions).
+    brands: Vec<Choice>,
+    currencies: Vec<Choice>,
+    chips: Vec<Chip>,
+    /// (label, href): this month, last month, this year.
+    presets: Vec<(&'static str, String)>,
 }
 
 const PAGE_SIZE: i64 = 50;
+
+/// The dropdown's choices: "any" first, then the known values; a typed value that matches one
+/// regardless of case selects it, one that matches none is kept as its own choice.
+fn choices(any: &str, known: Vec<Known>, current: Option<&str>) -> Vec<Choice> {
+    let current = current.map(str::trim).filter(|value| !value.is_empty());
+    let matches = |(value, _, name): &Known| {
+        current.is_some_and(|current| {
+            current.eq_ignore_ascii_case(value)
+                || name
+                    .as_deref()
+                    .is_some_and(|name| current.eq_ignore_ascii_case(name))
+        })
+    };
+    let mut choices: Vec<Choice> = vec![(String::new(), any.to_owned(), current.is_none())];
+    let found = known.iter().any(&matches);
+    choices.extend(known.into_iter().map(|known| {
+        let selected = matches(&known);
+        (known.0, known.1, selected)
+    }));
+    if let (Some(current), false) = (current, found) {
+        choices.push((current.to_owned(), current.to_owned(), true));
+    }
+    choices
+}
+
+/// A known value: (value, label, another name a person may type for it).
+type Known = (String, String, Option<String>);
+
+/// Id and name as a choice: the id is the value (names can change), labelled with both.
+fn named(known: Vec<crate::storage::actions::Brand>) -> Vec<Known> {
+    known
+        .into_iter()
+        .map(|(id, name)| {
+            let value = id.clone().or_else(|| name.clone()).unwrap_or_default();
+            let label = match (&id, &name) {
+                (Some(id), Some(name)) => format!("{name} ({id})"),
+                _ => value.clone(),
+            };
+            (value, label, name)
+        })
+        .collect()
+}
+
+/// The active filters, each with the link that drops it (and the position in the list).
+fn chips(query: &ListQuery, filter: &ActionFilter, date_label: &str) -> Vec<Chip> {
+    let mut chips = Vec::new();
+    let mut chip = |label: String, drop: &dyn Fn(&mut ListQuery)| {
+        let mut without = query.clone();
+        drop(&mut without);
+        without.cursor = None;
+        without.start = None;
+        chips.push(Chip {
+            label,
+            remove: query_string(&without),
+        });
+    };
+    let given = |value: &Option<String>| {
+        value
+            .as_deref()
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+            .map(str::to_owned)
+    };
+    if let Some(q) = given(&query.q) {
+        chip(format!("Id: {q}"), &|query| query.q = None);
+    }
+    if let Some(campaign) = given(&query.campaign) {
+        chip(format!("Brand: {campaign}"), &|query| query.campaign = None);
+    }
+    if let Some(event_type) = given(&query.event_type) {
+        chip(format!("Event type: {event_type}"), &|query| {
+            query.event_type = None
+        });
+    }
+    if let Some(currency) = given(&query.currency) {
+        chip(format!("Currency: {currency}"), &|query| {
+            query.currency = None
+        });
+    }
+    match (given(&query.from), given(&query.to)) {
+        (None, None) => {}
+        (from, to) => chip(
+            format!(
+                "{date_label}: {} to {}",
+                from.as_deref().unwrap_or("…"),
+                to.as_deref().unwrap_or("…")
+            ),
+            &|query| {
+                query.from = None;
+                query.to = None;
+            },
+        ),
+    }
+    if filter.include_tests {
+        chip("With test conversions".into(), &|query| {
+            query.include_tests = None
+        });
+    }
+    if filter.flagged {
+        chip("Flagged, not reviewed".into(), &|query| {
+            query.flagged = None
+        });
+    }
+    chips
+}
+
+/// This month, last month and this year (the book's days), as links keeping the other filters.
+fn presets(query: &ListQuery, today: chrono::NaiveDate) -> Vec<(&'static str, String)> {
+    use chrono::Datelike;
+    let first = today.with_day(1).unwrap_or(today);
+    let last_month_end = first.pred_opt().unwrap_or(first);
+    let last_month = last_month_end.with_day(1).unwrap_or(last_month_end);
+    let year = chrono::NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today);
+    let year_end = chrono::NaiveDate::from_ymd_opt(today.year(), 12, 31).unwrap_or(today);
+    let month_end = first
+        .checked_add_months(chrono::Months::new(1))
+        .and_then(|next| next.pred_opt())
+        .unwrap_or(today);
+    [
+        ("This month", first, month_end),
+        ("Last month", last_month, last_month_end),
+        ("This year", year, year_end),
+    ]
+    .into_iter()
+    .map(|(label, from, to)| {
+        let mut link = query.clone();
+        link.from = Some(from.to_string());
+        link.to = Some(to.to_string());
+        link.cursor = None;
+        link.start = None;
+        (label, query_string(&link))
+    })
+    .collect()
+}
 
 fn query_string(query: &ListQuery) -> String {
     serde_urlencoded::to_string(query).unwrap_or_default()
@@ -102,10 +254,10 @@ fn row(view: &ActionView) -> ActionRow {
             .or_else(|| view.details.action_tracker_id.clone())
             .unwrap_or_default(),
         order_id: view.details.order_id.clone().unwrap_or_default(),
-        event_date: shown_time(view.details.event_date.as_deref()),
-        locking_date: shown_time(view.details.locking_date.as_deref()),
-        cleared: shown_time(view.cleared_at.as_deref()),
-        received: shown_time(Some(&view.first_seen_at)),
+        event_date: when(view.details.event_date.as_deref()),
+        locking_date: when(view.details.locking_date.as_deref()),
+        cleared: when(view.cleared_at.as_deref()),
+        received: when(Some(&view.first_seen_at)),
         is_test: view.is_test,
     }
 }
@@ -129,13 +281,14 @@ fn reversed_payout(view: &ActionView) -> Option<i64> {
 }
 
 fn headers(query: &ListQuery, filter: &ActionFilter) -> Vec<Header> {
-    let sortable = |label, key: Option<SortKey>, numeric| {
+    let sortable = |label, key: Option<SortKey>, numeric, priority| {
         let Some(key) = key else {
             return Header {
                 label,
                 link: None,
                 aria_sort: None,
                 numeric,
+                priority,
             };
         };
         let current = filter.sort == key;
@@ -148,6 +301,7 @@ fn headers(query: &ListQuery, filter: &ActionFilter) -> Vec<Header> {
         link.sort = Some(key.as_str().into());
         link.dir = Some(if descending { "desc" } else { "asc" }.into());
         link.cursor = None;
+        link.start = None;
         Header {
             label,
             link: Some(query_string(&link)),
@@ -157,19 +311,20 @@ fn headers(query: &ListQuery, filter: &ActionFilter) -> Vec<Header> {
                 "ascending"
             }),
             numeric,
+            priority,
         }
     };
     vec![
-        sortable("Action id", Some(SortKey::ActionId), false),
-        sortable("Status", None, false),
-        sortable("Payout", Some(SortKey::Payout), true),
-        sortable("Brand / campaign", None, false),
-        sortable("Event type", None, false),
-        sortable("Order id", None, false),
-        sortable("Event date", Some(SortKey::EventDate), false),
-        sortable("Locking date", Some(SortKey::LockingDate), false),
-        sortable("Cleared", None, false),
-        sortable("Received", Some(SortKey::Received), false),
+        sortable("Action id", Some(SortKey::ActionId), false, ""),
+        sortable("Status", None, false, ""),
+        sortable("Payout", Some(SortKey::Payout), true, ""),
+        sortable("Brand / campaign", None, false, "p2"),
+        sortable("Event type", None, false, "p3"),
+        sortable("Order id", None, false, "p3"),
+        sortable("Event date", Some(SortKey::EventDate), false, "p2"),
+        sortable("Locking date", Some(SortKey::LockingDate), false, "p2"),
+        sortable("Cleared", None, false, "p3"),
+        sortable("Received", Some(SortKey::Received), false, "p3"),
     ]
 }
 
@@ -187,33 +342,73 @@ pub async fn actions(
         None => ("All actions", "all", "all"),
     };
     let now = state.clock.now();
+    let today = crate::domain::book::day_of(now, state.statement.time_zone);
     let for_read = filter.clone();
-    let (page, (known_brands, currencies)) = with_conn(&state, move |conn| {
+    // Where this page starts: known when the pager's own links brought us here.
+    let start = match (&filter.cursor, query.start) {
+        (None, _) => Some(0),
+        (Some(_), Some(start)) if start > 0 => Some(start),
+        _ => None,
+    };
+    let back = start
+        .map(|start| start - PAGE_SIZE)
+        .filter(|back| *back > 0);
+    let (page, (known_brands, currencies), previous_cursor) = with_conn(&state, move |conn| {
         Ok((
             read::actions::action_page(conn, &for_read, PAGE_SIZE, now)?,
             storage::actions::known_brands_and_currencies(conn)?,
+            match back {
+                Some(back) => read::actions::cursor_at(conn, &for_read, back, now)?,
+                None => None,
+            },
         ))
     })
     .await
     .for_page(&request, &state)?;
-    let brands = known_brands
-        .into_iter()
-        .map(|(id, name)| {
-            let value = id.clone().or_else(|| name.clone()).unwrap_or_default();
-            let label = match (id, name) {
-                (Some(id), Some(name)) => format!("{name} ({id})"),
-                (id, name) => id.or(name).unwrap_or_default(),
-            };
-            (value, label)
-        })
-        .collect();
-    let next_page = page.next_cursor.as_ref().map(|cursor| {
-        let mut next = query.clone();
-        next.cursor = Some(cursor.clone());
-        query_string(&next)
-    });
+    let rows_shown = page.actions.len() as i64;
+    let link = |cursor: Option<String>, start: Option<i64>| {
+        let mut link = query.clone();
+        link.cursor = cursor;
+        link.start = start;
+        format!("/actions?{}", query_string(&link))
+    };
+    let pager = Pager {
+        first: start.map(|start| start + 1),
+        rows: rows_shown,
+        total: page.totals.iter().map(|total| total.actions).sum(),
+        next: page
+            .next_cursor
+            .as_ref()
+            .map(|cursor| link(Some(cursor.clone()), start.map(|start| start + rows_shown))),
+        previous: match (filter.cursor.is_some(), back, previous_cursor) {
+            (false, _, _) => None,
+            (true, Some(back), Some(cursor)) => Some(link(Some(cursor), Some(back))),
+            // Back to the first page: from the second, or from a position not known.
+            (true, _, _) => Some(link(None, None)),
+        },
+    };
+    let date_label = match filter.date_field {
+        DateField::Event => "Event date",
+        DateField::Locking => "Locking date",
+        DateField::Cleared => "Cleared",
+        DateField::ScheduledClear => "Scheduled to clear",
+        DateField::Ledger => "Ledger entry",
+    };
+    let chips = chips(&query, &filter, date_label);
+    let presets = presets(&query, today);
+    let brands = choices("Any brand", named(known_brands), query.campaign.as_deref());
+
+    let currencies = choices(
+        "Any currency",
+        currencies
+            .into_iter()
+            .map(|code| (code.clone(), code, None))
+            .collect(),
+        query.currency.as_deref(),
+    );
     let mut whole = query.clone();
     whole.cursor = None;
+    whole.start = None;
     whole.limit = None;
     whole.status = Some(status.into());
     let page = ActionsPage {
@@ -233,13 +428,14 @@ pub async fn actions(
                 currency: total.currency.clone().unwrap_or_else(|| "–".into()),
                 actions: total.actions,
                 payout: shown_money(&total.payout, total.currency.as_deref()),
-                amount: shown_money(&total.amount, None),
+                // The sums are per payout currency; impact.com's Currency is the sale's too.
+                amount: shown_money(&total.amount, total.currency.as_deref()),
                 reversed: shown_money(&total.reversed, total.currency.as_deref()),
             })
             .collect(),
         headers: headers(&query, &filter),
         rows: page.actions.iter().map(row).collect(),
-        next_page,
+        pager,
         csv_query: query_string(&whole),
         date_field: match filter.date_field {
             DateField::Event => "event",
@@ -250,6 +446,8 @@ pub async fn actions(
         },
         brands,
         currencies,
+        chips,
+        presets,
         query,
         filter,
         chrome: Chrome::new(&request, &state.access, section),

@@ -34,6 +34,66 @@ pub fn shown_time(text: Option<&str>) -> String {
         .unwrap_or_default()
 }
 
+/// A list's position and its ways on, rendered by `pager.html`: "51–100 of 3,412",
+/// previous and next.
+pub struct Pager {
+    /// 1-based index of the page's first row; None when it is not known (a cursor from
+    /// elsewhere).
+    pub first: Option<i64>,
+    pub rows: i64,
+    pub total: i64,
+    /// Hrefs, or None where there is nothing that way.
+    pub previous: Option<String>,
+    pub next: Option<String>,
+}
+
+impl Pager {
+    /// `1–100 of 3,412`; `0 of 0`; `100 more of 3,412` when the position is not known.
+    pub fn count(&self) -> String {
+        let total = grouped(self.total);
+        match self.first {
+            _ if self.rows == 0 => format!("0 of {total}"),
+            Some(first) => format!(
+                "{}–{} of {total}",
+                grouped(first),
+                grouped(first + self.rows - 1)
+            ),
+            None => format!("{} more of {total}", grouped(self.rows)),
+        }
+    }
+}
+
+/// A count with thousands grouped: `3,412`.
+pub fn grouped(count: i64) -> String {
+    let digits = count.unsigned_abs().to_string();
+    let mut text = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if count < 0 {
+        text.push('-');
+    }
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            text.push(',');
+        }
+        text.push(digit);
+    }
+    text
+}
+
+/// A time for a list: the day shown, the whole time (the pages' way of writing it) on hover.
+pub struct When {
+    pub date: String,
+    pub full: String,
+}
+
+/// An ISO time from the read model as a list shows it.
+pub fn when(text: Option<&str>) -> When {
+    let full = shown_time(text);
+    When {
+        date: full.get(..10).unwrap_or(&full).to_owned(),
+        full,
+    }
+}
+
 /// A path segment, percent-encoded.
 pub fn urlencoding(segment: &str) -> String {
     serde_urlencoded::to_string([("", segment)])
@@ -66,6 +126,27 @@ pub fn time_or_dash(value: &Option<String>) -> String {
     match value {
         Some(value) => shown_time(Some(value)),
         None => "–".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pager_counts_with_grouping() {
+        let pager = |first, rows, total| Pager {
+            first,
+            rows,
+            total,
+            previous: None,
+            next: None,
+        };
+        assert_eq!(pager(Some(1), 100, 3412).count(), "1–100 of 3,412");
+        assert_eq!(pager(Some(3401), 12, 3412).count(), "3,401–3,412 of 3,412");
+        assert_eq!(pager(Some(1), 0, 0).count(), "0 of 0");
+        assert_eq!(pager(None, 50, 1_000_000).count(), "50 more of 1,000,000");
+        assert_eq!(grouped(-1234), "-1,234");
     }
 }
 

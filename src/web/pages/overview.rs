@@ -21,6 +21,7 @@ struct OverviewPage {
     width: i64,
     height: i64,
     plot: i64,
+    left: i64,
     deadline_days: u64,
 }
 
@@ -38,14 +39,7 @@ pub async fn overview(
     let zone = state.statement.time_zone;
     let sources = source_names(&state);
     let overview = with_conn(&state, move |conn| {
-        overview_model::read(
-            conn,
-            now,
-            zone,
-            options.days,
-            options.include_tests,
-            &sources,
-        )
+        overview_model::read(conn, now, zone, options, &sources)
     })
     .await
     .for_page(&request, &state)?;
@@ -54,7 +48,8 @@ pub async fn overview(
         overview,
         width: chart::WIDTH,
         height: chart::HEIGHT,
-        plot: chart::HEIGHT - 20,
+        plot: chart::BASE,
+        left: chart::LEFT,
         deadline_days: overview_model::DEADLINE_DAYS,
     };
     Ok(page.chrome.respond(&request, &page))

@@ -25,6 +25,9 @@ struct StatementPage {
     query: String,
     /// `&include_tests=true` when included, so the year links keep it.
     tests_param: &'static str,
+    /// The six sums' headers and the classes that hide the less read ones first on a phone.
+    sum_labels: [&'static str; 6],
+    sum_classes: [&'static str; 6],
 }
 
 #[get("/statement")]
@@ -47,6 +50,15 @@ pub async fn statement(
         query: format!("year={}{tests_param}", period.year),
         tests_param,
         statement,
+        sum_labels: [
+            "Tracked",
+            "Modified",
+            "Reversed",
+            "Clawbacks",
+            "Net",
+            "Cleared",
+        ],
+        sum_classes: ["p2", "p3", "p3", "p2", "", ""],
     };
     // The page's own chrome: the close form's token is bound to the cookie this response sets.
     Ok(page.chrome.respond(&request, &page))

@@ -66,14 +66,7 @@ pub async fn summary(
     let zone = state.statement.time_zone;
     let sources = crate::web::pages::overview::source_names(&state);
     let overview = with_conn(&state, move |conn| {
-        crate::read::overview::read(
-            conn,
-            now,
-            zone,
-            options.days,
-            options.include_tests,
-            &sources,
-        )
+        crate::read::overview::read(conn, now, zone, options, &sources)
     })
     .await
     .for_api()?;

@@ -399,7 +399,7 @@ mod tests {
         let db = Database::connect(&url).unwrap();
         db.migrate().unwrap();
         let (mut first, mut second) = (db.conn().unwrap(), db.conn().unwrap());
-        let other_wrote = write_transaction(&mut *first, |conn| {
+        let other_wrote = write_transaction(&mut first, |conn| {
             settings::get(conn, "x")?;
             // Another connection cannot write between this read and this transaction's write:
             // had it, SQLite would refuse this transaction's write at once.
@@ -414,7 +414,7 @@ mod tests {
         .unwrap();
         assert!(!other_wrote);
         assert_eq!(
-            settings::get(&mut *second, "x").unwrap().as_deref(),
+            settings::get(&mut second, "x").unwrap().as_deref(),
             Some("1")
         );
     }

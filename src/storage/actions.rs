@@ -563,24 +563,6 @@ pub fn known_brands_and_currencies(
     Ok((brands, currencies.into_iter().flatten().collect()))
 }
 
-/// The distinct event types (action tracker id and name), for the list's choices.
-pub fn known_event_types(conn: &mut AnyConnection) -> QueryResult<Vec<Brand>> {
-    actions::table
-        .select((actions::action_tracker_id, actions::action_tracker_name))
-        .filter(
-            actions::action_tracker_id
-                .is_not_null()
-                .or(actions::action_tracker_name.is_not_null()),
-        )
-        .distinct()
-        .order((
-            actions::action_tracker_name.asc(),
-            actions::action_tracker_id.asc(),
-        ))
-        .limit(200)
-        .load(conn)
-}
-
 /// The actions an id search names: its action id, order id, shared id, a sub id or click id.
 /// One indexed lookup per column, united; written as one OR the planner walked the whole table.
 fn matching_ids(conn: &mut AnyConnection, search: &str) -> QueryResult<Vec<String>> {

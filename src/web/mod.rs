@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod blocking;
+pub mod choices;
 pub mod empty_postbacks;
 pub mod error;
 pub mod limits;

@@ -54,6 +54,7 @@ pub struct AppState {
     pub public_base: PublicBase,
     /// Empty postbacks: warned about once per source, each its own delivery up to a bound.
     pub empty_postbacks: crate::web::empty_postbacks::EmptyPostbacks,
+    pub filter_choices: crate::web::choices::FilterChoices,
     /// The sign-ins' backoff and turns.
     pub login: LoginGuard,
     /// Refused postbacks, counted and written in batches.
@@ -228,6 +229,7 @@ impl Application {
             clock,
             public_base,
             empty_postbacks: crate::web::empty_postbacks::EmptyPostbacks::default(),
+            filter_choices: crate::web::choices::FilterChoices::default(),
             login: LoginGuard::default(),
             refusals: refusals.clone(),
             max_body_bytes: settings.max_body_bytes,

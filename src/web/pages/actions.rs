@@ -353,10 +353,15 @@ pub async fn actions(
     let back = start
         .map(|start| start - PAGE_SIZE)
         .filter(|back| *back > 0);
+    let for_choices = state.clone();
     let (page, (known_brands, currencies), previous_cursor) = with_conn(&state, move |conn| {
         Ok((
             read::actions::action_page(conn, &for_read, PAGE_SIZE, now)?,
-            storage::actions::known_brands_and_currencies(conn)?,
+            for_choices
+                .filter_choices
+                .get(std::time::Instant::now(), || {
+                    storage::actions::known_brands_and_currencies(conn)
+                })?,
             match back {
                 Some(back) => read::actions::cursor_at(conn, &for_read, back, now)?,
                 None => None,

@@ -18,7 +18,7 @@ use crate::domain::money::Money;
 use crate::read::format::utc;
 use crate::storage::activity as source_activity;
 use crate::storage::alerts;
-use crate::storage::overview::{self, Attention};
+use crate::storage::overview::{self, Attention, MovementDate};
 use crate::storage::{AnyConnection, StorageError};
 
 /// Open inquiries due within this many days count as needing attention.
@@ -360,11 +360,11 @@ pub fn read(
         .unwrap_or(today);
     let since = start_of_day(first, zone).naive_utc();
     let movements = if by_event {
-        overview::event_quarter_movements(conn, include_tests, since)?
+        overview::quarter_hour_movements(conn, include_tests, since, MovementDate::Event)?
     } else if zone == Tz::UTC {
         overview::daily_movements(conn, include_tests, since)?
     } else {
-        overview::quarter_hour_movements(conn, include_tests, since)?
+        overview::quarter_hour_movements(conn, include_tests, since, MovementDate::Recorded)?
     };
     let mut per_day: BTreeMap<String, BTreeMap<NaiveDate, Day>> = BTreeMap::new();
     for movement in movements {

@@ -260,47 +260,39 @@ pub fn daily_movements(
         .collect()
 }
 
-/// `daily_movements` for a book kept in another zone than UTC: per UTC quarter hour (every
-/// zone's offset is a whole number of quarter hours), which the reader folds into the zone's
-/// days. `day` is then `YYYY-MM-DD HH:M`, the quarter's start (its minute unpadded: 0, 15, 30
-/// or 45).
+/// Which date places a movement on the chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MovementDate {
+    /// When the ledger entry was recorded (the postback arrived).
+    Recorded,
+    /// The action's event date (when the sale happened), whenever its entries arrived.
+    Event,
+}
+
+/// `daily_movements` per UTC quarter hour (every zone's offset is a whole number of quarter
+/// hours), which the reader folds into the book zone's days, by the date `by` names, from
+/// `since` on. `day` is then `YYYY-MM-DD HH:M`, the quarter's start (its minute unpadded: 0, 15,
+/// 30 or 45).
 pub fn quarter_hour_movements(
     conn: &mut AnyConnection,
     include_tests: bool,
     since: NaiveDateTime,
+    by: MovementDate,
 ) -> QueryResult<Vec<DailyMovement>> {
-    const QUARTER: &str = "SUBSTR(CAST(e.recorded_at AS TEXT), 1, 14) || \
-        CAST((CAST(SUBSTR(CAST(e.recorded_at AS TEXT), 15, 2) AS INTEGER) / 15) * 15 AS TEXT)";
+    let date = match by {
+        MovementDate::Recorded => "e.recorded_at",
+        MovementDate::Event => "a.event_date",
+    };
+    let quarter = format!(
+        "SUBSTR(CAST({date} AS TEXT), 1, 14) || \
+         CAST((CAST(SUBSTR(CAST({date} AS TEXT), 15, 2) AS INTEGER) / 15) * 15 AS TEXT)"
+    );
     let sql = format!(
-        "SELECT {QUARTER} AS day, COALESCE(e.currency, a.payout_currency) AS currency,
+        "SELECT {quarter} AS day, COALESCE(e.currency, a.payout_currency) AS currency,
                 CAST(COALESCE(SUM(CASE WHEN e.kind = 'tracked' THEN e.payout_delta ELSE 0 END), 0) AS BIGINT) AS tracked,
                 CAST(-COALESCE(SUM(CASE WHEN e.kind = 'reversed' THEN e.payout_delta ELSE 0 END), 0) AS BIGINT) AS reversed
          FROM ledger_entries e JOIN actions a ON a.action_id = e.action_id
-         WHERE e.recorded_at >= $2 AND e.kind IN ('tracked', 'reversed') AND ($1 OR NOT a.is_test)
-         GROUP BY 1, 2
-         ORDER BY 1, 2"
-    );
-    load_sql!(conn, sql, |q| q
-        .bind::<Bool, _>(include_tests)
-        .bind::<Timestamp, _>(since))
-}
-
-/// `quarter_hour_movements` by the actions' event day (when the sale happened) instead of the
-/// day the entries were recorded: the movements of the actions whose event date is from `since`
-/// on, whenever they arrived. `day` as there.
-pub fn event_quarter_movements(
-    conn: &mut AnyConnection,
-    include_tests: bool,
-    since: NaiveDateTime,
-) -> QueryResult<Vec<DailyMovement>> {
-    const QUARTER: &str = "SUBSTR(CAST(a.event_date AS TEXT), 1, 14) || \
-        CAST((CAST(SUBSTR(CAST(a.event_date AS TEXT), 15, 2) AS INTEGER) / 15) * 15 AS TEXT)";
-    let sql = format!(
-        "SELECT {QUARTER} AS day, COALESCE(e.currency, a.payout_currency) AS currency,
-                CAST(COALESCE(SUM(CASE WHEN e.kind = 'tracked' THEN e.payout_delta ELSE 0 END), 0) AS BIGINT) AS tracked,
-                CAST(-COALESCE(SUM(CASE WHEN e.kind = 'reversed' THEN e.payout_delta ELSE 0 END), 0) AS BIGINT) AS reversed
-         FROM actions a JOIN ledger_entries e ON e.action_id = a.action_id
-         WHERE a.event_date >= $2 AND e.kind IN ('tracked', 'reversed') AND ($1 OR NOT a.is_test)
+         WHERE {date} >= $2 AND e.kind IN ('tracked', 'reversed') AND ($1 OR NOT a.is_test)
          GROUP BY 1, 2
          ORDER BY 1, 2"
     );

@@ -540,7 +540,7 @@ fn seed(url: &str, actions: usize) -> Seeded {
         )
         .expect("sequence and statistics");
         // VACUUM runs alone: not inside a multi-statement string.
-        conn.batch_execute("VACUUM action_totals, entry_totals")
+        conn.batch_execute("VACUUM action_totals, entry_totals, month_totals, chart_totals")
             .expect("the running sums vacuumed");
     }
     pending.sort();

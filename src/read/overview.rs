@@ -359,26 +359,18 @@ pub fn read(
         .checked_sub_days(Days::new(u64::from(days.saturating_sub(1))))
         .unwrap_or(today);
     let since = start_of_day(first, zone).naive_utc();
-    let movements = if by_event {
-        overview::quarter_hour_movements(conn, include_tests, since, MovementDate::Event)?
-    } else if zone == Tz::UTC {
-        overview::daily_movements(conn, include_tests, since)?
+    let by = if by_event {
+        MovementDate::Event
     } else {
-        overview::quarter_hour_movements(conn, include_tests, since, MovementDate::Recorded)?
+        MovementDate::Recorded
     };
+    let movements = overview::quarter_hour_movements(conn, include_tests, since, by)?;
     let mut per_day: BTreeMap<String, BTreeMap<NaiveDate, Day>> = BTreeMap::new();
     for movement in movements {
-        let quarter = movement.day.rsplit_once(':').and_then(|(hour, minute)| {
-            let minute: u32 = minute.parse().ok()?;
-            NaiveDateTime::parse_from_str(&format!("{hour}:{minute:02}"), "%Y-%m-%d %H:%M").ok()
-        });
-        let day = match quarter {
-            Some(quarter) => day_of(quarter.and_utc(), zone),
-            None => match NaiveDate::parse_from_str(&movement.day, "%Y-%m-%d") {
-                Ok(day) => day,
-                Err(_) => continue,
-            },
+        let Ok(quarter) = NaiveDateTime::parse_from_str(&movement.day, "%Y-%m-%d %H:%M") else {
+            continue;
         };
+        let day = day_of(quarter.and_utc(), zone);
         let Some(currency) = movement.currency.filter(|code| !code.is_empty()) else {
             continue;
         };

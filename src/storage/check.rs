@@ -16,7 +16,7 @@ const PAGE: i64 = 2_000;
 
 /// Every violation found, in action id order. Empty means the ledger is sound.
 pub fn violations(conn: &mut AnyConnection) -> Result<Vec<String>, StorageError> {
-    let mut found = match super::overview::running_totals_drift(conn) {
+    let mut found = match super::running_sums::drift(conn) {
         Ok(drift) => drift,
         Err(error) => vec![format!("the running sums cannot be read: {error}")],
     };

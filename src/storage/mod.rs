@@ -26,6 +26,7 @@ pub mod prepared;
 pub mod reconciliation_differences;
 pub mod reconciliation_runs;
 pub mod reconciliation_seen;
+pub mod running_sums;
 pub mod schema;
 pub mod sessions;
 pub mod settings;

@@ -211,11 +211,24 @@ pub struct DailyMovement {
     pub reversed: i64,
 }
 
-/// Tracked and reversed payout per day recorded and currency, from `since` on.
-pub fn daily_movements(
+/// Which date places a movement on the chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MovementDate {
+    /// When the ledger entry was recorded (the postback arrived).
+    Recorded,
+    /// The action's event date (when the sale happened), whenever its entries arrived.
+    Event,
+}
+
+/// Tracked and reversed payout per UTC quarter hour (every zone's offset is a whole number of
+/// quarter hours), which the reader folds into the book zone's days, by the date `by` names,
+/// from `since` (a quarter's start) on, from the running sums (migration 000042). `day` is then
+/// `YYYY-MM-DD HH:MM`, the quarter's start.
+pub fn quarter_hour_movements(
     conn: &mut AnyConnection,
     include_tests: bool,
     since: NaiveDateTime,
+    by: MovementDate,
 ) -> QueryResult<Vec<DailyMovement>> {
     #[derive(QueryableByName)]
     struct Limbs {
@@ -232,21 +245,26 @@ pub fn daily_movements(
         #[diesel(sql_type = BigInt)]
         reversed_hi: i64,
     }
+    let date_by = match by {
+        MovementDate::Recorded => "recorded",
+        MovementDate::Event => "event",
+    };
     let rows: Vec<Limbs> = load_sql!(
         conn,
-        "SELECT day, NULLIF(currency, '') AS currency,
-                CAST(SUM(CASE WHEN kind = 'tracked' THEN payout ELSE 0 END) AS BIGINT) AS tracked,
-                CAST(SUM(CASE WHEN kind = 'tracked' THEN payout_hi ELSE 0 END) AS BIGINT) AS tracked_hi,
-                CAST(-SUM(CASE WHEN kind = 'reversed' THEN payout ELSE 0 END) AS BIGINT) AS reversed,
-                CAST(-SUM(CASE WHEN kind = 'reversed' THEN payout_hi ELSE 0 END) AS BIGINT) AS reversed_hi
-         FROM entry_totals
-         WHERE day >= $2 AND kind IN ('tracked', 'reversed') AND ($1 OR NOT is_test)
-         GROUP BY day, currency
-         ORDER BY day, currency"
+        "SELECT quarter AS day, NULLIF(currency, '') AS currency,
+                CAST(SUM(tracked) AS BIGINT) AS tracked,
+                CAST(SUM(tracked_hi) AS BIGINT) AS tracked_hi,
+                CAST(-SUM(reversed) AS BIGINT) AS reversed,
+                CAST(-SUM(reversed_hi) AS BIGINT) AS reversed_hi
+         FROM chart_totals
+         WHERE date_by = $2 AND quarter >= $3 AND ($1 OR NOT is_test)
+         GROUP BY quarter, currency
+         ORDER BY 1, 2"
             .to_owned(),
         |q| q
             .bind::<Bool, _>(include_tests)
-            .bind::<Text, _>(since.format("%Y-%m-%d").to_string())
+            .bind::<Text, _>(date_by)
+            .bind::<Text, _>(since.format("%Y-%m-%d %H:%M").to_string())
     )?;
     rows.into_iter()
         .map(|row| {
@@ -260,47 +278,6 @@ pub fn daily_movements(
         .collect()
 }
 
-/// Which date places a movement on the chart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MovementDate {
-    /// When the ledger entry was recorded (the postback arrived).
-    Recorded,
-    /// The action's event date (when the sale happened), whenever its entries arrived.
-    Event,
-}
-
-/// `daily_movements` per UTC quarter hour (every zone's offset is a whole number of quarter
-/// hours), which the reader folds into the book zone's days, by the date `by` names, from
-/// `since` on. `day` is then `YYYY-MM-DD HH:M`, the quarter's start (its minute unpadded: 0, 15,
-/// 30 or 45).
-pub fn quarter_hour_movements(
-    conn: &mut AnyConnection,
-    include_tests: bool,
-    since: NaiveDateTime,
-    by: MovementDate,
-) -> QueryResult<Vec<DailyMovement>> {
-    let date = match by {
-        MovementDate::Recorded => "e.recorded_at",
-        MovementDate::Event => "a.event_date",
-    };
-    let quarter = format!(
-        "SUBSTR(CAST({date} AS TEXT), 1, 14) || \
-         CAST((CAST(SUBSTR(CAST({date} AS TEXT), 15, 2) AS INTEGER) / 15) * 15 AS TEXT)"
-    );
-    let sql = format!(
-        "SELECT {quarter} AS day, COALESCE(e.currency, a.payout_currency) AS currency,
-                CAST(COALESCE(SUM(CASE WHEN e.kind = 'tracked' THEN e.payout_delta ELSE 0 END), 0) AS BIGINT) AS tracked,
-                CAST(-COALESCE(SUM(CASE WHEN e.kind = 'reversed' THEN e.payout_delta ELSE 0 END), 0) AS BIGINT) AS reversed
-         FROM ledger_entries e JOIN actions a ON a.action_id = e.action_id
-         WHERE {date} >= $2 AND e.kind IN ('tracked', 'reversed') AND ($1 OR NOT a.is_test)
-         GROUP BY 1, 2
-         ORDER BY 1, 2"
-    );
-    load_sql!(conn, sql, |q| q
-        .bind::<Bool, _>(include_tests)
-        .bind::<Timestamp, _>(since))
-}
-
 /// What a month paid and took back, per currency.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MonthMoney {
@@ -312,7 +289,7 @@ pub struct MonthMoney {
 }
 
 /// Per currency, the clearances and the clawbacks booked in statement month `month`
-/// (`YYYY-MM`, the book's zone), as the statement sums them; both tables' month indexes serve it.
+/// (`YYYY-MM`, the book's zone), as the statement sums them, from the running sums.
 pub fn month_money(
     conn: &mut AnyConnection,
     include_tests: bool,
@@ -333,21 +310,12 @@ pub fn month_money(
     }
     let rows: Vec<Limbs> = load_sql!(
         conn,
-        "SELECT currency,
-                CAST(COALESCE(SUM(cleared / 1000000000), 0) AS BIGINT) AS cleared_hi,
-                CAST(COALESCE(SUM(cleared % 1000000000), 0) AS BIGINT) AS cleared_lo,
-                CAST(COALESCE(SUM(clawbacks / 1000000000), 0) AS BIGINT) AS clawbacks_hi,
-                CAST(COALESCE(SUM(clawbacks % 1000000000), 0) AS BIGINT) AS clawbacks_lo
-         FROM (
-             SELECT COALESCE(c.currency, a.payout_currency) AS currency, c.payout AS cleared,
-                    0 AS clawbacks
-             FROM clearances c JOIN actions a ON a.action_id = c.action_id
-             WHERE c.month = $2 AND ($1 OR NOT a.is_test)
-             UNION ALL
-             SELECT COALESCE(e.currency, a.payout_currency), 0, e.payout_delta
-             FROM ledger_entries e JOIN actions a ON a.action_id = e.action_id
-             WHERE e.month = $2 AND e.after_clearing AND ($1 OR NOT a.is_test)
-         ) AS money
+        "SELECT NULLIF(currency, '') AS currency,
+                CAST(SUM(cleared_hi) AS BIGINT) AS cleared_hi,
+                CAST(SUM(cleared) AS BIGINT) AS cleared_lo,
+                CAST(SUM(clawbacks_hi) AS BIGINT) AS clawbacks_hi,
+                CAST(SUM(clawbacks) AS BIGINT) AS clawbacks_lo
+         FROM month_totals WHERE month = $2 AND ($1 OR NOT is_test)
          GROUP BY currency"
             .to_owned(),
         |q| q.bind::<Bool, _>(include_tests).bind::<Text, _>(month)
@@ -422,128 +390,4 @@ pub fn attention(
         auth_failures,
         inquiries_due,
     })
-}
-
-/// A group's count and sums, each sum as its two limbs (as the running sums keep them).
-#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
-struct GroupSum {
-    #[diesel(sql_type = Text)]
-    key: String,
-    #[diesel(sql_type = BigInt)]
-    count: i64,
-    #[diesel(sql_type = BigInt)]
-    payout: i64,
-    #[diesel(sql_type = BigInt)]
-    payout_hi: i64,
-    #[diesel(sql_type = BigInt)]
-    amount: i64,
-    #[diesel(sql_type = BigInt)]
-    amount_hi: i64,
-}
-
-/// Where the running sums differ from the tables they sum (empty when they agree), both
-/// tables, each named. For `check`.
-pub fn running_totals_drift(conn: &mut AnyConnection) -> QueryResult<Vec<String>> {
-    // The same key text from both sides, in each dialect's words.
-    let (test, cleared, locking_day, entry_day) = match conn {
-        AnyConnection::Sqlite(_) => (
-            "is_test",
-            "(ledger_date IS NOT NULL)",
-            "COALESCE(SUBSTR(locking_date, 1, 10), '')",
-            "SUBSTR(e.recorded_at, 1, 10)",
-        ),
-        AnyConnection::Postgresql(_) => (
-            "CAST(is_test AS TEXT)",
-            "CAST(ledger_date IS NOT NULL AS TEXT)",
-            "COALESCE(to_char(locking_date, 'YYYY-MM-DD'), '')",
-            "to_char(e.recorded_at, 'YYYY-MM-DD')",
-        ),
-    };
-    let stored_cleared = cleared
-        .replace("(ledger_date IS NOT NULL)", "cleared")
-        .replace("ledger_date IS NOT NULL", "cleared");
-    let action_key = format!(
-        "COALESCE(payout_currency, '') || '/' || {test} || '/' || status || '/' || {cleared} || '/' || {locking_day}"
-    );
-    let a_test = test.replace("is_test", "a.is_test");
-    let pairs = [
-        (
-            "action_totals",
-            // PostgreSQL spreads a sum over slots: add them up.
-            format!(
-                "SELECT currency || '/' || {test} || '/' || status || '/' || {stored_cleared} || '/' || locking_day AS key,
-                        CAST(SUM(actions) AS BIGINT) AS count, CAST(SUM(payout) AS BIGINT) AS payout,
-                        CAST(SUM(payout_hi) AS BIGINT) AS payout_hi, CAST(SUM(amount) AS BIGINT) AS amount,
-                        CAST(SUM(amount_hi) AS BIGINT) AS amount_hi
-                 FROM action_totals GROUP BY 1
-                 HAVING SUM(actions) <> 0 OR SUM(payout) <> 0 OR SUM(amount) <> 0
-                     OR SUM(payout_hi) <> 0 OR SUM(amount_hi) <> 0"
-            ),
-            format!(
-                "SELECT {action_key} AS key, COUNT(*) AS count,
-                        CAST(SUM(payout % 1000000000) AS BIGINT) AS payout,
-                        CAST(SUM(payout / 1000000000) AS BIGINT) AS payout_hi,
-                        CAST(SUM(amount % 1000000000) AS BIGINT) AS amount,
-                        CAST(SUM(amount / 1000000000) AS BIGINT) AS amount_hi
-                 FROM actions GROUP BY 1"
-            ),
-        ),
-        (
-            "entry_totals",
-            format!(
-                "SELECT day || '/' || kind || '/' || currency || '/' || {test} AS key,
-                        CAST(SUM(entries) AS BIGINT) AS count, CAST(SUM(payout) AS BIGINT) AS payout,
-                        CAST(SUM(payout_hi) AS BIGINT) AS payout_hi,
-                        CAST(0 AS BIGINT) AS amount, CAST(0 AS BIGINT) AS amount_hi
-                 FROM entry_totals GROUP BY 1
-                 HAVING SUM(entries) <> 0 OR SUM(payout) <> 0 OR SUM(payout_hi) <> 0"
-            ),
-            format!(
-                "SELECT {entry_day} || '/' || e.kind || '/' || COALESCE(e.currency, a.payout_currency, '') || '/' || {a_test} AS key,
-                        COUNT(*) AS count, CAST(SUM(e.payout_delta % 1000000000) AS BIGINT) AS payout,
-                        CAST(SUM(e.payout_delta / 1000000000) AS BIGINT) AS payout_hi,
-                        CAST(0 AS BIGINT) AS amount, CAST(0 AS BIGINT) AS amount_hi
-                 FROM ledger_entries e JOIN actions a ON a.action_id = e.action_id
-                 GROUP BY 1"
-            ),
-        ),
-    ];
-    let mut drift = Vec::new();
-    for (table, stored, recomputed) in pairs {
-        let stored: Vec<GroupSum> = load_sql!(conn, stored, |q| q)?;
-        let recomputed: Vec<GroupSum> = load_sql!(conn, recomputed, |q| q)?;
-        let by_key = |rows: Vec<GroupSum>| {
-            rows.into_iter()
-                .map(|row| (row.key.clone(), row))
-                .collect::<std::collections::BTreeMap<_, _>>()
-        };
-        let (stored, recomputed) = (by_key(stored), by_key(recomputed));
-        let keys: std::collections::BTreeSet<&String> =
-            stored.keys().chain(recomputed.keys()).collect();
-        for key in keys {
-            let (kept, summed) = (stored.get(key), recomputed.get(key));
-            if kept != summed {
-                drift.push(format!(
-                    "{table} {key}: the running sum is {} but the tables sum to {}",
-                    describe(kept),
-                    describe(summed)
-                ));
-            }
-        }
-    }
-    Ok(drift)
-}
-
-/// A group's count and sums as `check` names them (limbs joined exactly).
-fn describe(row: Option<&GroupSum>) -> String {
-    let Some(row) = row else {
-        return "nothing".to_owned();
-    };
-    let wide = |hi: i64, lo: i64| i128::from(hi) * 1_000_000_000 + i128::from(lo);
-    format!(
-        "{} rows, payout {}, amount {}",
-        row.count,
-        wide(row.payout_hi, row.payout),
-        wide(row.amount_hi, row.amount)
-    )
 }

@@ -71,45 +71,33 @@ impl MonthlyRow {
     }
 }
 
-fn limbs(column: &str) -> String {
-    format!(
-        "CAST(COALESCE(SUM({column} / 1000000000), 0) AS BIGINT) AS {column}_hi, \
-         CAST(COALESCE(SUM({column} % 1000000000), 0) AS BIGINT) AS {column}_lo"
-    )
-}
-
 /// Per statement month in `[from, until)` (`YYYY-MM`), concerned month, brand and currency: the
 /// payout deltas of the entries booked in the month by kind (changes after clearing apart, as
-/// clawbacks) and the payout of the actions that cleared in it. Movements are booked in the
-/// month we learned of them (a December reversal of an October sale lowers December), the way
-/// an account statement reads.
+/// clawbacks) and the payout of the actions that cleared in it, from the running sums (migration
+/// 000042). Movements are booked in the month we learned of them (a December reversal of an
+/// October sale lowers December), the way an account statement reads.
 pub fn monthly(
     conn: &mut AnyConnection,
     include_tests: bool,
     from: &str,
     until: &str,
 ) -> QueryResult<Vec<MonthlyRow>> {
-    let sums = COLUMNS.map(limbs).join(", ");
+    let sums = COLUMNS
+        .map(|column| {
+            format!(
+                "CAST(SUM({column}_hi) AS BIGINT) AS {column}_hi, \
+                 CAST(SUM({column}) AS BIGINT) AS {column}_lo"
+            )
+        })
+        .join(", ");
     let sql = format!(
-        "SELECT month, concerns, campaign_id, MAX(campaign_name) AS campaign_name, currency,
-                {sums}, COUNT(DISTINCT action_id) AS actions, CAST(SUM(entry) AS BIGINT) AS entries
-         FROM (
-             SELECT {ENTRY_MONTH} AS month, e.concerns, a.campaign_id, a.campaign_name,
-                    COALESCE(e.currency, a.payout_currency) AS currency, e.action_id,
-                    CASE WHEN e.kind = 'tracked' THEN e.payout_delta ELSE 0 END AS tracked,
-                    CASE WHEN e.kind = 'modified' AND NOT e.after_clearing THEN e.payout_delta ELSE 0 END AS modified,
-                    CASE WHEN e.kind = 'reversed' AND NOT e.after_clearing THEN e.payout_delta ELSE 0 END AS reversed,
-                    CASE WHEN e.after_clearing THEN e.payout_delta ELSE 0 END AS clawbacks,
-                    0 AS cleared, 1 AS entry
-             FROM ledger_entries e JOIN actions a ON a.action_id = e.action_id
-             WHERE {ENTRY_MONTH} >= $2 AND {ENTRY_MONTH} < $3 AND ($1 OR NOT a.is_test)
-             UNION ALL
-             SELECT c.month, c.concerns, a.campaign_id, a.campaign_name,
-                    COALESCE(c.currency, a.payout_currency), c.action_id, 0, 0, 0, 0, c.payout, 0
-             FROM clearances c JOIN actions a ON a.action_id = c.action_id
-             WHERE c.month >= $2 AND c.month < $3 AND ($1 OR NOT a.is_test)
-         ) AS movements
+        "SELECT month, NULLIF(concerns, '') AS concerns, NULLIF(campaign_id, '') AS campaign_id,
+                MAX(campaign_name) AS campaign_name, NULLIF(currency, '') AS currency, {sums},
+                CAST(SUM(actions) AS BIGINT) AS actions, CAST(SUM(entries) AS BIGINT) AS entries
+         FROM month_totals
+         WHERE month >= $2 AND month < $3 AND ($1 OR NOT is_test)
          GROUP BY month, concerns, campaign_id, currency
+         HAVING SUM(actions) <> 0
          ORDER BY month DESC, concerns, campaign_id, currency"
     );
     load_sql!(conn, sql, |q| q

@@ -9,7 +9,8 @@ use crate::helpers::*;
 use crate::on_both_backends;
 
 /// A history of one action: tracked, modified a few times, maybe reversed; the currency of some
-/// arrives only after the first event (its entries then move to the currency's sums).
+/// arrives only after the first event (its entries then move to the currency's sums), and a
+/// modification names a later event time.
 fn history(rng: &mut impl Rng, n: usize) -> Vec<String> {
     let id = format!("R{n:03}");
     let currency = ["USD", "EUR", "GBP"][n % 3];
@@ -25,13 +26,16 @@ fn history(rng: &mut impl Rng, n: usize) -> Vec<String> {
             String::new()
         };
         format!(
-            "ActionId={id}&Status={status}&Payout={}&DeltaPayout={}&Amount={}&DeltaAmount={}&CampaignId={brand}&LockingDate=2026-0{}-1{}T10:00:00Z{currency}",
+            "ActionId={id}&Status={status}&Payout={}&DeltaPayout={}&Amount={}&DeltaAmount={}&CampaignId={brand}&LockingDate=2026-0{}-1{}T10:00:00Z&EventDate=2026-08-1{}T09:{:02}:00Z{currency}",
             money(payout),
             money(delta),
             money(payout * 10),
             money(delta * 10),
             1 + n % 9,
-            n % 10
+            n % 10,
+            n % 10,
+            // A modification may move the event across a quarter hour of the chart.
+            if status == "MODIFIED" { 40 } else { 5 + n % 7 }
         )
     };
     let mut payout = rng.random_range(100..90_000i64);
@@ -160,5 +164,41 @@ on_both_backends! {
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert_eq!(output.status.code(), Some(1));
         assert!(stdout.contains("entry_totals") && stdout.contains("/tracked/EUR/") && stdout.contains("is nothing"), "{stdout}");
+    }
+}
+
+on_both_backends! {
+    async fn check_names_month_and_chart_sums_that_drifted(backend: Backend) {
+        let app = spawn_app(backend).await;
+        for n in 0..6 {
+            for query in history(&mut rand::rngs::StdRng::seed_from_u64(n), n as usize) {
+                assert_eq!(app.get_postback("actions", &query).await.status, 200);
+            }
+        }
+        let clearing = "ActionIds=R000,R001,R002,R003,R004,R005&LedgerDate=2026-10-20T10:00:00Z";
+        assert_eq!(app.get_postback("clearing", clearing).await.status, 200);
+        let output = app.cli(&["check"]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+
+        // An action counted twice in its statement row, a cleared sum off by a cent.
+        app.db.execute("UPDATE month_totals SET actions = actions + 1 WHERE currency = 'USD' AND actions > 0");
+        let output = app.cli(&["check"]);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(1));
+        assert!(stdout.contains("month_totals ") && stdout.contains("/9000/USD/") && stdout.contains("2 actions"), "{stdout}");
+        app.db.execute("UPDATE month_totals SET actions = actions - 1 WHERE currency = 'USD' AND actions > 1");
+        assert!(app.cli(&["check"]).status.success());
+        app.db.execute("UPDATE month_totals SET cleared = cleared + 100 WHERE cleared <> 0");
+        let stdout = String::from_utf8_lossy(&app.cli(&["check"]).stdout).to_string();
+        assert!(stdout.contains("month_totals ") && stdout.contains("cleared "), "{stdout}");
+        app.db.execute("UPDATE month_totals SET cleared = cleared - 100 WHERE cleared <> 0");
+        assert!(app.cli(&["check"]).status.success());
+
+        // A chart quarter that lost its tracked payout.
+        app.db.execute("UPDATE chart_totals SET tracked = 0 WHERE date_by = 'recorded' AND currency = 'GBP'");
+        let output = app.cli(&["check"]);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(1));
+        assert!(stdout.contains("chart_totals recorded/") && stdout.contains("/GBP/"), "{stdout}");
     }
 }

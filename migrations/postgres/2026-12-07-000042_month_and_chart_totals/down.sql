@@ -1,0 +1,10 @@
+DROP TRIGGER month_and_chart_totals_regroup ON actions;
+DROP TRIGGER month_totals_clearances ON clearances;
+DROP TRIGGER month_totals_entries ON ledger_entries;
+DROP FUNCTION month_and_chart_totals_regroup();
+DROP FUNCTION month_totals_clearances();
+DROP FUNCTION month_totals_entries();
+DROP FUNCTION entry_month(TEXT, TIMESTAMP);
+DROP FUNCTION quarter_of(TIMESTAMP);
+DROP TABLE chart_totals;
+DROP TABLE month_totals;

@@ -222,6 +222,9 @@ pub struct ActionPage {
     pub next_cursor: Option<String>,
     /// Count, payout and amount of the whole filtered set (every page), per currency.
     pub totals: Vec<ActionTotal>,
+    /// The test conversions (hidden unless `include_tests`) whose action or order id is the id
+    /// searched for (`q`); empty without a search or when tests are listed.
+    pub test_actions: Vec<String>,
 }
 
 /// A page of the filtered list, each action with its entries, and the filtered set's totals.
@@ -290,10 +293,15 @@ pub fn action_page(
             amount: Money::from_minor_units(total.amount).to_string(),
         })
         .collect();
+    let test_actions = match &filter.search {
+        Some(id) if !filter.include_tests => actions::tests_named(conn, id)?,
+        _ => Vec::new(),
+    };
     Ok(ActionPage {
         actions,
         next_cursor,
         totals,
+        test_actions,
     })
 }
 

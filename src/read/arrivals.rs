@@ -2,6 +2,7 @@
 //! shows while the partner presses "Test" in impact.com.
 
 use chrono::NaiveDateTime;
+use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::domain::outcome::Outcome;
@@ -35,13 +36,14 @@ pub fn latest(
     conn: &mut AnyConnection,
     sources: &[String],
     now: NaiveDateTime,
+    zone: Tz,
 ) -> Result<Vec<SourceArrival>, StorageError> {
     let mut arrivals = Vec::with_capacity(sources.len());
     for source in sources {
         let latest = activity::latest(conn, source)?.map(|row| Arrival {
             delivery_id: row.id,
             received_at: utc(row.received_at),
-            received_shown: format::time(row.received_at),
+            received_shown: format::time(row.received_at, zone),
             ago: format::ago(row.received_at, now),
             method: row.method,
             outcome: row.outcome,

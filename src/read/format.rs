@@ -1,6 +1,8 @@
-//! How money, times and stored JSON are written for people and for the API: exact, in UTC.
+//! How money, times and stored JSON are written for people and for the API: money exact, times
+//! in the book's zone with their offset.
 
 use chrono::NaiveDateTime;
+use chrono_tz::Tz;
 
 use crate::domain::money::Money;
 
@@ -36,9 +38,12 @@ pub fn wide_money(units: i128, currency: Option<&str>) -> String {
     }
 }
 
-/// A stored (UTC) time with its offset written out: `2026-04-08 09:00:00 +00:00`.
-pub fn time(at: NaiveDateTime) -> String {
-    at.and_utc().format("%Y-%m-%d %H:%M:%S %:z").to_string()
+/// A stored (UTC) time in `zone`, its offset written out: `2026-04-08 02:00:00 -07:00`.
+pub fn time(at: NaiveDateTime, zone: Tz) -> String {
+    at.and_utc()
+        .with_timezone(&zone)
+        .format("%Y-%m-%d %H:%M:%S %:z")
+        .to_string()
 }
 
 /// How long before `now`, in the largest whole unit: `12 s ago`, `3 min ago`, `2 h ago`,
@@ -52,11 +57,6 @@ pub fn ago(at: NaiveDateTime, now: NaiveDateTime) -> String {
         86_400..172_800 => "1 day ago".into(),
         _ => format!("{} days ago", seconds / 86_400),
     }
-}
-
-/// The day of a stored (UTC) time, for lists: `2026-04-08` (the whole time goes in a title).
-pub fn date(at: NaiveDateTime) -> String {
-    at.and_utc().format("%Y-%m-%d").to_string()
 }
 
 /// `part` of `whole` as a percentage with one decimal (`12.5%`); `–` of nothing.
@@ -97,7 +97,7 @@ pub fn json_or_text(text: Option<&str>) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::NaiveDate;
+    use chrono::{Datelike, NaiveDate};
 
     #[test]
     fn money_is_grouped_exact_and_signed() {
@@ -109,12 +109,22 @@ mod tests {
     }
 
     #[test]
-    fn times_show_the_utc_offset() {
+    fn times_show_the_zone_and_its_offset_that_day() {
         let at = NaiveDate::from_ymd_opt(2026, 4, 8)
             .unwrap()
             .and_hms_opt(9, 0, 0)
             .unwrap();
-        assert_eq!(time(at), "2026-04-08 09:00:00 +00:00");
+        assert_eq!(time(at, Tz::UTC), "2026-04-08 09:00:00 +00:00");
+        assert_eq!(
+            time(at, Tz::America__Los_Angeles),
+            "2026-04-08 02:00:00 -07:00",
+            "summer time"
+        );
+        let winter = at.with_month(1).unwrap();
+        assert_eq!(
+            time(winter, Tz::America__Los_Angeles),
+            "2026-01-08 01:00:00 -08:00"
+        );
     }
 
     #[test]

@@ -409,7 +409,7 @@ pub fn read(
         activity.push(SourceActivity {
             source: source.clone(),
             last_received_at: last.map(utc),
-            last_received_shown: last.map(format::time),
+            last_received_shown: last.map(|at| format::time(at, zone)),
             ago: last.map_or_else(|| "never".to_owned(), |at| format::ago(at, now)),
         });
     }
@@ -429,12 +429,12 @@ pub fn read(
             kind: alert.kind,
             message: alert.message,
             since: utc(alert.started_at),
-            since_shown: format::time(alert.started_at),
+            since_shown: format::time(alert.started_at, zone),
         })
         .collect();
     Ok(Overview {
         as_of: utc(now),
-        as_of_shown: format::time(now),
+        as_of_shown: format::time(now, zone),
         include_tests,
         days,
         by: if by_event { "event" } else { "arrival" },

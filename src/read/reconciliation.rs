@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDateTime;
+use chrono_tz::Tz;
 use serde::Serialize;
 
 use super::csv_format::{Sheet, money, optional, text, time};
@@ -80,7 +81,7 @@ pub struct RunView {
     pub started_shown: String,
 }
 
-fn run_view(conn: &mut AnyConnection, run: Run) -> Result<RunView, StorageError> {
+fn run_view(conn: &mut AnyConnection, run: Run, zone: Tz) -> Result<RunView, StorageError> {
     let totals = differences::totals(conn, run.id)?;
     let fillable = differences::count_open_fillable(conn, run.id)?;
     Ok(RunView {
@@ -93,7 +94,7 @@ fn run_view(conn: &mut AnyConnection, run: Run) -> Result<RunView, StorageError>
             .date()
             .to_string(),
         started_at: utc(run.started_at),
-        started_shown: format::time(run.started_at),
+        started_shown: format::time(run.started_at, zone),
         finished_at: run.finished_at.map(utc),
         applied_at: run.applied_at.map(utc),
         records: run.records,
@@ -121,12 +122,13 @@ pub fn runs_page(
     conn: &mut AnyConnection,
     before: Option<i64>,
     limit: i64,
+    zone: Tz,
 ) -> Result<RunsPage, StorageError> {
     let found = runs::recent(conn, before, limit + 1)?;
     let more = found.len() as i64 > limit;
     let mut views = Vec::new();
     for run in found.into_iter().take(limit as usize) {
-        views.push(run_view(conn, run)?);
+        views.push(run_view(conn, run, zone)?);
     }
     Ok(RunsPage {
         next_before: more.then(|| views.last().map(|run| run.id)).flatten(),
@@ -134,9 +136,9 @@ pub fn runs_page(
     })
 }
 
-pub fn run(conn: &mut AnyConnection, id: i64) -> Result<Option<RunView>, StorageError> {
+pub fn run(conn: &mut AnyConnection, id: i64, zone: Tz) -> Result<Option<RunView>, StorageError> {
     match runs::find(conn, id)? {
-        Some(run) => Ok(Some(run_view(conn, run)?)),
+        Some(run) => Ok(Some(run_view(conn, run, zone)?)),
         None => Ok(None),
     }
 }

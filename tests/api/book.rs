@@ -363,6 +363,14 @@ on_both_backends! {
         assert_eq!(summary["daily"]["USD"], json!([{"day": "2026-11-30", "tracked": "12.00", "reversed": "0.00"}]), "the overview's days too");
         let (_, page) = app.get("/actions?status=all").await;
         assert!(page.contains(r#"<option value="9876">"#) && page.contains(r#"<option value="USD">"#), "the known brands and currencies are offered");
+        // Pages write times in the zone too: received 04:00 UTC is 20:00 the evening before.
+        let local = "2026-11-30 20:00:00 -08:00";
+        assert!(page.contains(&format!(r#"<time title="{local}">2026-11-30</time>"#)), "the list's day and time: {page}");
+        for path in ["/actions/Z1", "/deliveries", "/"] {
+            let (_, page) = app.get(path).await;
+            assert!(page.contains(local), "{path} in Los Angeles time: {page}");
+            assert!(!page.contains("2026-12-01 04:00:00"), "{path} in UTC: {page}");
+        }
     }
 }
 

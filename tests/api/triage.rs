@@ -97,6 +97,20 @@ on_both_backends! {
             assert!(page.contains("names a test conversion") && page.contains("href=\"/actions/T1\""), "{page}");
         }
         assert_eq!(app.json("/api/deliveries?q=S1").await.unwrap()["test_actions"], serde_json::json!([]));
+
+        // The actions list's search says the same, unless it already lists the tests.
+        for id in ["T1", "ORD-T"] {
+            let answer = app.json(&format!("/api/actions?status=all&q={id}")).await.unwrap();
+            assert_eq!(answer["actions"], serde_json::json!([]), "hidden from the list");
+            assert_eq!(answer["test_actions"], serde_json::json!(["T1"]));
+            let (_, page) = app.get(&format!("/actions?status=all&q={id}")).await;
+            assert!(page.contains("names a test conversion") && page.contains("href=\"/actions/T1\""), "{page}");
+        }
+        let listed = app.json("/api/actions?status=all&q=T1&include_tests=true").await.unwrap();
+        assert_eq!(listed["actions"][0]["action_id"], "T1");
+        assert_eq!(listed["test_actions"], serde_json::json!([]));
+        let (_, page) = app.get("/actions?status=all&q=S1").await;
+        assert!(!page.contains("names a test conversion"), "S1 is no test: {page}");
     }
 }
 

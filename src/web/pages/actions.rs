@@ -3,6 +3,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
+use chrono_tz::Tz;
 
 use super::{
     CsrfForm, Pager, When, check_form, or_dash, shown_money, shown_time, time_or_dash, urlencoding,
@@ -88,6 +89,8 @@ struct ActionsPage {
     brands: Vec<Choice>,
     currencies: Vec<Choice>,
     chips: Vec<Chip>,
+    /// Hidden test conversions the id searched for names.
+    test_actions: Vec<String>,
     /// (label, href): this month, last month, this year.
     presets: Vec<(&'static str, String)>,
 }
@@ -232,7 +235,7 @@ fn query_string(query: &ListQuery) -> String {
     serde_urlencoded::to_string(query).unwrap_or_default()
 }
 
-fn row(view: &ActionView) -> ActionRow {
+fn row(view: &ActionView, zone: Tz) -> ActionRow {
     ActionRow {
         action_id: view.action_id.clone(),
         status: view.shown_status,
@@ -254,10 +257,10 @@ fn row(view: &ActionView) -> ActionRow {
             .or_else(|| view.details.action_tracker_id.clone())
             .unwrap_or_default(),
         order_id: view.details.order_id.clone().unwrap_or_default(),
-        event_date: when(view.details.event_date.as_deref()),
-        locking_date: when(view.details.locking_date.as_deref()),
-        cleared: when(view.cleared_at.as_deref()),
-        received: when(Some(&view.first_seen_at)),
+        event_date: when(view.details.event_date.as_deref(), zone),
+        locking_date: when(view.details.locking_date.as_deref(), zone),
+        cleared: when(view.cleared_at.as_deref(), zone),
+        received: when(Some(&view.first_seen_at), zone),
         is_test: view.is_test,
     }
 }
@@ -341,8 +344,8 @@ pub async fn actions(
         Some(Bucket::Reversed) => ("Reversed actions", "reversed", "reversed"),
         None => ("All actions", "all", "all"),
     };
-    let now = state.clock.now();
-    let today = crate::domain::book::day_of(now, state.statement.time_zone);
+    let (now, zone) = (state.clock.now(), state.statement.time_zone);
+    let today = crate::domain::book::day_of(now, zone);
     let for_read = filter.clone();
     // Where this page starts: known when the pager's own links brought us here.
     let start = match (&filter.cursor, query.start) {
@@ -439,7 +442,8 @@ pub async fn actions(
             })
             .collect(),
         headers: headers(&query, &filter),
-        rows: page.actions.iter().map(row).collect(),
+        rows: page.actions.iter().map(|view| row(view, zone)).collect(),
+        test_actions: page.test_actions.clone(),
         pager,
         csv_query: query_string(&whole),
         date_field: match filter.date_field {
@@ -470,7 +474,8 @@ struct ActionPage {
     reviewed_at: Option<String>,
     timeline: Vec<TimelineEntry>,
     fields: Vec<(&'static str, String)>,
-    deliveries: Vec<DeliveryView>,
+    /// Each with when it arrived, as the page writes times.
+    deliveries: Vec<(String, DeliveryView)>,
 }
 
 pub struct TimelineEntry {
@@ -488,7 +493,7 @@ pub struct TimelineEntry {
 }
 
 /// Every stored field of an action, labelled, for the detail page.
-fn fields(view: &ActionView) -> Vec<(&'static str, String)> {
+fn fields(view: &ActionView, zone: Tz) -> Vec<(&'static str, String)> {
     vec![
         ("Action id", view.action_id.clone()),
         ("Source", view.source.clone()),
@@ -515,17 +520,26 @@ fn fields(view: &ActionView) -> Vec<(&'static str, String)> {
         ("Sub id 3", or_dash(&view.details.sub_id3)),
         ("Click id", or_dash(&view.details.click_id)),
         ("Promo code", or_dash(&view.details.promo_code)),
-        ("Event date", time_or_dash(&view.details.event_date)),
-        ("Creation date", time_or_dash(&view.details.creation_date)),
-        ("Locking date", time_or_dash(&view.details.locking_date)),
+        ("Event date", time_or_dash(&view.details.event_date, zone)),
+        (
+            "Creation date",
+            time_or_dash(&view.details.creation_date, zone),
+        ),
+        (
+            "Locking date",
+            time_or_dash(&view.details.locking_date, zone),
+        ),
         // impact.com's ClearedDate is when it is scheduled to clear; cleared is a clearing's word.
         (
             "Scheduled to clear",
-            time_or_dash(&view.details.cleared_date),
+            time_or_dash(&view.details.cleared_date, zone),
         ),
-        ("Cleared", time_or_dash(&view.cleared_at)),
-        ("First received", shown_time(Some(&view.first_seen_at))),
-        ("Last received", shown_time(Some(&view.last_seen_at))),
+        ("Cleared", time_or_dash(&view.cleared_at, zone)),
+        (
+            "First received",
+            shown_time(Some(&view.first_seen_at), zone),
+        ),
+        ("Last received", shown_time(Some(&view.last_seen_at), zone)),
         (
             "Test conversion",
             if view.is_test { "yes" } else { "no" }.into(),
@@ -566,6 +580,7 @@ pub async fn action(
     .await
     .and_then(|found| found.ok_or_else(no_such_action))
     .for_page(&request, &state)?;
+    let zone = state.statement.time_zone;
     let currency = view.details.payout_currency.clone();
     let amount_currency = view.details.amount_currency.clone();
     let timeline = view
@@ -590,7 +605,7 @@ pub async fn action(
                 .as_deref()
                 .map(|amount| shown_money(amount, amount_currency.as_deref()))
                 .unwrap_or_default(),
-            at: shown_time(Some(&item.at)),
+            at: shown_time(Some(&item.at), zone),
             delivery_id: item.delivery_id,
             run_id: item.run_id,
             upcoming: item.upcoming,
@@ -599,10 +614,17 @@ pub async fn action(
     let page = ActionPage {
         chrome: Chrome::new(&request, &state.access, "all"),
         payout: shown_money(&view.payout, currency.as_deref()),
-        reviewed_at: view.reviewed_at.as_deref().map(|at| shown_time(Some(at))),
+        reviewed_at: view
+            .reviewed_at
+            .as_deref()
+            .map(|at| shown_time(Some(at), zone)),
         timeline,
-        fields: fields(&view),
-        deliveries: deliveries.into_iter().map(DeliveryView::from).collect(),
+        fields: fields(&view, zone),
+        deliveries: deliveries
+            .into_iter()
+            .map(DeliveryView::from)
+            .map(|delivery| (shown_time(Some(&delivery.received_at), zone), delivery))
+            .collect(),
         action: view,
     };
     // The page's own chrome: its token is bound to the cookie this response sets.

@@ -4,6 +4,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
+use chrono_tz::Tz;
 use serde::Deserialize;
 
 use super::{CsrfForm, check_form, shown_time, urlencoding};
@@ -52,12 +53,12 @@ pub struct DeliveryRow {
     pub times_received: i32,
 }
 
-impl From<&DeliveryView> for DeliveryRow {
-    fn from(view: &DeliveryView) -> DeliveryRow {
+impl DeliveryRow {
+    fn new(view: &DeliveryView, zone: Tz) -> DeliveryRow {
         let subject_id = view.subject_id.clone().unwrap_or_default();
         DeliveryRow {
             id: view.id,
-            received: shown_time(Some(&view.received_at)),
+            received: shown_time(Some(&view.received_at), zone),
             source: view.source.clone(),
             method: view.method.clone(),
             outcome: view.outcome,
@@ -130,6 +131,7 @@ pub async fn log(
     if !source.is_empty() && !sources.contains(&source) {
         sources.push(source.clone());
     }
+    let zone = state.statement.time_zone;
     let page = DeliveriesPage {
         chrome: Chrome::new(&request, &state.access, "deliveries"),
         outcome: filter.outcome.unwrap_or(""),
@@ -139,13 +141,17 @@ pub async fn log(
         dismissed: query.dismissed.clone().unwrap_or_default(),
         q: filter.q.clone().unwrap_or_default(),
         test_actions: page.test_actions.clone(),
-        rows: page.deliveries.iter().map(DeliveryRow::from).collect(),
+        rows: page
+            .deliveries
+            .iter()
+            .map(|view| DeliveryRow::new(view, zone))
+            .collect(),
         live_url: format!("/deliveries?{}", query_string(&query)),
         next_page,
         failures: failures
             .into_iter()
             .map(|failure| FailureRow {
-                at: format::time(failure.occurred_at),
+                at: format::time(failure.occurred_at, zone),
                 source: failure.source,
                 client: failure.client_addr.unwrap_or_default(),
                 failed_check: failure.failed_check,
@@ -273,10 +279,11 @@ pub async fn show(
         .and_then(|found| found.ok_or_else(no_such_delivery))
         .for_page(&request, &state)?;
     let delivery = masking::delivery(delivery, &state.sources.redactor());
+    let zone = state.statement.time_zone;
     let page = DeliveryPage {
         chrome: Chrome::new(&request, &state.access, "deliveries"),
-        received: shown_time(Some(&delivery.received_at)),
-        last_received: shown_time(Some(&delivery.last_received_at)),
+        received: shown_time(Some(&delivery.received_at), zone),
+        last_received: shown_time(Some(&delivery.last_received_at), zone),
         subject_link: delivery
             .subject_id
             .as_deref()

@@ -4,6 +4,7 @@
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 
 use super::{or_dash, shown_money, shown_time, time_or_dash};
 use crate::domain::event::InquiryStatus;
@@ -56,7 +57,7 @@ fn money(text: &Option<String>, currency: Option<&str>) -> String {
         .unwrap_or_else(|| "–".into())
 }
 
-fn row(view: &InquiryView, now: DateTime<Utc>) -> InquiryRow {
+fn row(view: &InquiryView, now: DateTime<Utc>, zone: Tz) -> InquiryRow {
     let currency = view.currency.as_deref();
     InquiryRow {
         inquiry_id: view.inquiry_id.clone(),
@@ -69,7 +70,7 @@ fn row(view: &InquiryView, now: DateTime<Utc>) -> InquiryRow {
             .or_else(|| view.campaign_id.clone())
             .unwrap_or_default(),
         order_id: view.order_id.clone().unwrap_or_default(),
-        deadline: shown_time(view.resolution_deadline_date.as_deref()),
+        deadline: shown_time(view.resolution_deadline_date.as_deref(), zone),
         due: due(view.status, view.resolution_deadline_date.as_deref(), now),
         expected: money(&view.expected_payout, currency),
         final_payout: money(&view.final_payout, currency),
@@ -119,7 +120,7 @@ pub async fn inquiries(
     })
     .await
     .for_page(&request, &state)?;
-    let now = state.clock.now();
+    let (now, zone) = (state.clock.now(), state.statement.time_zone);
     let mut query = list.query.clone();
     query.cursor = None;
     let json_query = serde_urlencoded::to_string(&query).unwrap_or_default();
@@ -179,7 +180,11 @@ pub async fn inquiries(
             })
             .collect(),
         json_query,
-        rows: page.inquiries.iter().map(|view| row(view, now)).collect(),
+        rows: page
+            .inquiries
+            .iter()
+            .map(|view| row(view, now, zone))
+            .collect(),
         next_page,
     };
     // The page's own chrome: its token is bound to the cookie this response sets.
@@ -211,7 +216,7 @@ pub async fn inquiry(
     inquiry_id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, RequestError> {
-    let now = state.clock.now();
+    let (now, zone) = (state.clock.now(), state.statement.time_zone);
     let view = with_conn(&state, move |conn| {
         read::inquiries::inquiry(conn, &inquiry_id, now)
     })
@@ -223,20 +228,29 @@ pub async fn inquiry(
         ("Source", view.source.clone()),
         ("Media partner id", or_dash(&view.media_partner_id)),
         ("Action id as sent", or_dash(&view.action_id)),
-        ("Transaction date", time_or_dash(&view.transaction_date)),
+        (
+            "Transaction date",
+            time_or_dash(&view.transaction_date, zone),
+        ),
         (
             "Transaction amount",
             money(&view.transaction_amount, currency),
         ),
-        ("Created", time_or_dash(&view.creation_date)),
-        ("Auto-approval date", time_or_dash(&view.auto_approval_date)),
-        ("Resolution date", time_or_dash(&view.resolution_date)),
+        ("Created", time_or_dash(&view.creation_date, zone)),
+        (
+            "Auto-approval date",
+            time_or_dash(&view.auto_approval_date, zone),
+        ),
+        ("Resolution date", time_or_dash(&view.resolution_date, zone)),
         ("Reject reason", or_dash(&view.reject_reason)),
         ("Inquiry notes", or_dash(&view.inquiry_notes)),
         ("Resolution notes", or_dash(&view.resolution_notes)),
         ("Tracking link", or_dash(&view.tracking_link)),
-        ("First received", shown_time(Some(&view.first_seen_at))),
-        ("Last received", shown_time(Some(&view.last_seen_at))),
+        (
+            "First received",
+            shown_time(Some(&view.first_seen_at), zone),
+        ),
+        ("Last received", shown_time(Some(&view.last_seen_at), zone)),
     ];
     let history = view
         .history
@@ -254,12 +268,12 @@ pub async fn inquiry(
                 .cloned()
                 .collect::<Vec<_>>()
                 .join(" · "),
-            received_at: shown_time(Some(&event.received_at)),
+            received_at: shown_time(Some(&event.received_at), zone),
         })
         .collect();
     let page = InquiryPage {
         chrome: Chrome::new(&request, &state.access, "inquiries"),
-        row: row(&view, now),
+        row: row(&view, now, zone),
         fields,
         comments: read::inquiries::comment_lines(&view.comments),
         history,

@@ -3,6 +3,7 @@
 //! what they share (the form check, money and time text).
 
 use actix_web::HttpRequest;
+use chrono_tz::Tz;
 use serde::Deserialize;
 
 use crate::domain::money::Money;
@@ -27,10 +28,10 @@ pub fn shown_money(text: &str, currency: Option<&str>) -> String {
     }
 }
 
-/// An ISO time from the read model as the pages write times.
-pub fn shown_time(text: Option<&str>) -> String {
+/// An ISO time from the read model as the pages write times: in the book's zone.
+pub fn shown_time(text: Option<&str>, zone: Tz) -> String {
     text.and_then(|text| chrono::DateTime::parse_from_rfc3339(text).ok())
-        .map(|time| format::time(time.naive_utc()))
+        .map(|time| format::time(time.naive_utc(), zone))
         .unwrap_or_default()
 }
 
@@ -85,9 +86,9 @@ pub struct When {
     pub full: String,
 }
 
-/// An ISO time from the read model as a list shows it.
-pub fn when(text: Option<&str>) -> When {
-    let full = shown_time(text);
+/// An ISO time from the read model as a list shows it: the day in the book's zone.
+pub fn when(text: Option<&str>, zone: Tz) -> When {
+    let full = shown_time(text, zone);
     When {
         date: full.get(..10).unwrap_or(&full).to_owned(),
         full,
@@ -122,9 +123,9 @@ pub fn or_dash(value: &Option<String>) -> String {
 }
 
 /// An optional ISO time for a fields table: `–` when absent.
-pub fn time_or_dash(value: &Option<String>) -> String {
+pub fn time_or_dash(value: &Option<String>, zone: Tz) -> String {
     match value {
-        Some(value) => shown_time(Some(value)),
+        Some(value) => shown_time(Some(value), zone),
         None => "–".into(),
     }
 }

@@ -31,8 +31,9 @@ pub async fn runs_page(
     Page(query): Page<RunsQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, RequestError> {
+    let zone = state.statement.time_zone;
     let page = with_conn(&state, move |conn| {
-        model::runs_page(conn, query.before, query.limit)
+        model::runs_page(conn, query.before, query.limit, zone)
     })
     .await
     .for_page(&request, &state)?;
@@ -80,9 +81,9 @@ pub async fn run_page(
 ) -> Result<HttpResponse, RequestError> {
     let id = run_id(&id).for_page(&request, &state)?;
     let filter = query.filter.clone();
-    let limit = query.limit;
+    let (limit, zone) = (query.limit, state.statement.time_zone);
     let found = with_conn(&state, move |conn| {
-        let Some(run) = model::run(conn, id)? else {
+        let Some(run) = model::run(conn, id, zone)? else {
             return Ok(None);
         };
         let page = model::differences_page(conn, id, &filter, limit)?;

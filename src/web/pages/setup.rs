@@ -46,10 +46,12 @@ async fn read_arrivals(
     state: &web::Data<AppState>,
 ) -> Result<Vec<SourceArrival>, RequestError> {
     let now = to_db_time(state.clock.now());
-    let sources = state.sources.names();
-    with_conn(state, move |conn| arrivals::latest(conn, &sources, now))
-        .await
-        .for_page(request, state)
+    let (sources, zone) = (state.sources.names(), state.statement.time_zone);
+    with_conn(state, move |conn| {
+        arrivals::latest(conn, &sources, now, zone)
+    })
+    .await
+    .for_page(request, state)
 }
 
 #[get("/setup")]

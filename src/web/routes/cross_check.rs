@@ -153,8 +153,9 @@ pub async fn runs(
     Api(query): Api<RunsQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, RequestError> {
+    let zone = state.statement.time_zone;
     let page = with_conn(&state, move |conn| {
-        model::runs_page(conn, query.before, query.limit)
+        model::runs_page(conn, query.before, query.limit, zone)
     })
     .await
     .for_api()?;
@@ -167,7 +168,8 @@ pub async fn run(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, RequestError> {
     let id = run_id(&id).for_api()?;
-    let view = with_conn(&state, move |conn| model::run(conn, id))
+    let zone = state.statement.time_zone;
+    let view = with_conn(&state, move |conn| model::run(conn, id, zone))
         .await
         .and_then(|found| found.ok_or_else(no_such_run))
         .for_api()?;

@@ -225,6 +225,8 @@ pub struct DifferencesPage {
     pub differences: Vec<DifferenceView>,
     /// Pass as `after` for the next page; None on the last.
     pub next_after: Option<i64>,
+    /// How many differences the filters name, on every page.
+    pub total: i64,
 }
 
 pub fn differences_page(
@@ -239,7 +241,22 @@ pub fn differences_page(
     Ok(DifferencesPage {
         next_after: more.then(|| rows.last().map(|row| row.id)).flatten(),
         differences: rows.into_iter().map(DifferenceView::from).collect(),
+        total: differences::count(conn, run_id, filter)?,
     })
+}
+
+/// The `after` that lists the filtered differences from row `offset` (0-based) on: None for
+/// the first row, or when there are not that many.
+pub fn after_for_offset(
+    conn: &mut AnyConnection,
+    run_id: i64,
+    filter: &DifferenceFilter,
+    offset: i64,
+) -> Result<Option<i64>, StorageError> {
+    if offset <= 0 {
+        return Ok(None);
+    }
+    Ok(differences::id_at(conn, run_id, filter, offset - 1)?)
 }
 
 /// The overview's line: when the ledger was last checked against a network, and what is open.

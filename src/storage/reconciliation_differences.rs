@@ -97,6 +97,31 @@ pub struct DifferenceFilter {
     pub after: Option<i64>,
 }
 
+/// A boxed query of the differences of a run that a filter's kind, currency, state and action
+/// name (its keyset bound, `after`, is the caller's).
+macro_rules! matching {
+    ($run_id:expr, $filter:expr) => {{
+        use reconciliation_differences::dsl;
+        let filter: &DifferenceFilter = $filter;
+        let mut query = dsl::reconciliation_differences
+            .filter(dsl::run_id.eq($run_id))
+            .into_boxed();
+        if let Some(kind) = filter.kind {
+            query = query.filter(dsl::kind.eq(kind));
+        }
+        if let Some(currency) = &filter.currency {
+            query = query.filter(dsl::currency.eq(currency.clone()));
+        }
+        if let Some(resolution) = filter.resolution {
+            query = query.filter(dsl::resolution.eq(resolution));
+        }
+        if let Some(action_id) = &filter.action_id {
+            query = query.filter(dsl::action_id.eq(action_id.clone()));
+        }
+        query
+    }};
+}
+
 /// One page of a run's differences in the order they were found.
 pub fn page(
     conn: &mut AnyConnection,
@@ -105,26 +130,34 @@ pub fn page(
     limit: i64,
 ) -> QueryResult<Vec<Difference>> {
     use reconciliation_differences::dsl;
-    let mut query = dsl::reconciliation_differences
-        .filter(dsl::run_id.eq(run_id))
-        .select(Difference::as_select())
-        .into_boxed();
-    if let Some(kind) = filter.kind {
-        query = query.filter(dsl::kind.eq(kind));
-    }
-    if let Some(currency) = &filter.currency {
-        query = query.filter(dsl::currency.eq(currency.clone()));
-    }
-    if let Some(resolution) = filter.resolution {
-        query = query.filter(dsl::resolution.eq(resolution));
-    }
-    if let Some(action_id) = &filter.action_id {
-        query = query.filter(dsl::action_id.eq(action_id.clone()));
-    }
+    let mut query = matching!(run_id, filter).select(Difference::as_select());
     if let Some(after) = filter.after {
         query = query.filter(dsl::id.gt(after));
     }
     query.order(dsl::id.asc()).limit(limit).load(conn)
+}
+
+/// How many differences of the run the filter names, on every page.
+pub fn count(conn: &mut AnyConnection, run_id: i64, filter: &DifferenceFilter) -> QueryResult<i64> {
+    matching!(run_id, filter).count().get_result(conn)
+}
+
+/// The id of the filter's `offset`th difference (0-based, in id order): the `after` of the
+/// page that follows it. None past the end.
+pub fn id_at(
+    conn: &mut AnyConnection,
+    run_id: i64,
+    filter: &DifferenceFilter,
+    offset: i64,
+) -> QueryResult<Option<i64>> {
+    use reconciliation_differences::dsl;
+    matching!(run_id, filter)
+        .select(dsl::id)
+        .order(dsl::id.asc())
+        .offset(offset)
+        .limit(1)
+        .first(conn)
+        .optional()
 }
 
 /// A run's differences of one kind in one currency.

@@ -304,6 +304,17 @@ fn args(fixed: &[&str], more: &[String]) -> Vec<String> {
 }
 
 /// The newest run's id, from the JSON API.
+/// The href of a page's pager link (`next` or `prev`), unescaped.
+fn pager_link(page: &str, rel: &str) -> String {
+    let marker = format!("rel=\"{rel}\" href=\"");
+    let start = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {rel} link: {page}"))
+        + marker.len();
+    let end = start + page[start..].find('"').unwrap();
+    page[start..end].replace("&#38;", "&").replace("&amp;", "&")
+}
+
 async fn newest_run(app: &TestApp) -> Value {
     let runs = app.json("/api/reconciliation").await.expect("runs");
     runs["runs"][0].clone()
@@ -448,6 +459,21 @@ on_both_backends! {
         assert_eq!(page.matches("data-kind=\"missing_here\" data-action").count(), 7, "{page}");
         assert!(page.contains(&format!("href=\"/actions/{}\"", scenario.sales[0].id)), "{page}");
         assert!(page.contains("Fill 12 difference(s)"), "{page}");
+        // Paged with counts, forward and back, the filters kept.
+        let first = format!("/reconciliation/{run_id}?kind=missing_here&limit=3");
+        let (_, page) = app.get(&first).await;
+        assert!(page.contains(">1–3 of 7<") && !page.contains("rel=\"prev\""), "{page}");
+        let (_, second) = app.get(&pager_link(&page, "next")).await;
+        assert!(second.contains(">4–6 of 7<"), "{second}");
+        assert_eq!(second.matches("data-kind=\"missing_here\" data-action").count(), 3);
+        let (_, third) = app.get(&pager_link(&second, "next")).await;
+        assert!(third.contains(">7–7 of 7<") && !third.contains("rel=\"next\""), "{third}");
+        let (_, back) = app.get(&pager_link(&third, "prev")).await;
+        assert!(back.contains(">4–6 of 7<"), "{back}");
+        let (_, back) = app.get(&pager_link(&back, "prev")).await;
+        assert!(back.contains(">1–3 of 7<"), "{back}");
+        let api = app.json(&format!("/api/reconciliation/{run_id}/differences?kind=missing_here&limit=3")).await.unwrap();
+        assert_eq!(api["total"], 7);
         let (status, csv) = app.get(&format!("/reconciliation/{run_id}/differences.csv")).await;
         assert_eq!(status, 200);
         assert_eq!(csv.lines().count(), 13, "{csv}");

@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{CsrfForm, check_form, urlencoding};
+use super::{CsrfForm, Pager, check_form, urlencoding};
 use crate::domain::cross_check::{DifferenceKind, Resolution, RunStatus};
 use crate::ledger::reconciliation::{self, FillError};
 use crate::read::reconciliation::{self as model, DifferenceView, RunView, RunsPage};
@@ -62,8 +62,7 @@ struct RunTemplate {
     currency: String,
     state: String,
     action_id: String,
-    /// The filters as a query string, for the pager.
-    next_page: Option<String>,
+    pager: Pager,
     notice: Option<String>,
     can_fill: bool,
 }
@@ -82,24 +81,55 @@ pub async fn run_page(
     let id = run_id(&id).for_page(&request, &state)?;
     let filter = query.filter.clone();
     let (limit, zone) = (query.limit, state.statement.time_zone);
+    // Where this page starts: known when the pager's own links brought us here.
+    let start = match (filter.after, query.text.start) {
+        (None, _) => Some(0),
+        (Some(_), Some(start)) if start > 0 => Some(start),
+        _ => None,
+    };
+    let back = start.map(|start| start - limit).filter(|back| *back > 0);
     let found = with_conn(&state, move |conn| {
         let Some(run) = model::run(conn, id, zone)? else {
             return Ok(None);
         };
         let page = model::differences_page(conn, id, &filter, limit)?;
-        Ok(Some((run, page)))
+        let previous = match back {
+            Some(back) => model::after_for_offset(conn, id, &filter, back)?,
+            None => None,
+        };
+        Ok(Some((run, page, previous)))
     })
     .await
     .and_then(|found| {
         found.ok_or_else(|| RequestError::not_found("No reconciliation run has this number."))
     })
     .for_page(&request, &state)?;
-    let (run, page) = found;
-    let next_page = page.next_after.map(|after| {
-        let mut next: DifferenceQueryText = query.text.clone();
-        next.after = Some(after.to_string());
-        serde_urlencoded::to_string(&next).unwrap_or_default()
-    });
+    let (run, page, previous) = found;
+    let link = |after: Option<i64>, start: Option<i64>| {
+        let mut link: DifferenceQueryText = query.text.clone();
+        link.after = after.map(|after| after.to_string());
+        link.start = start;
+        format!(
+            "/reconciliation/{}?{}",
+            run.id,
+            serde_urlencoded::to_string(&link).unwrap_or_default()
+        )
+    };
+    let rows = page.differences.len() as i64;
+    let pager = Pager {
+        first: start.map(|start| start + 1),
+        rows,
+        total: page.total,
+        next: page
+            .next_after
+            .map(|after| link(Some(after), start.map(|start| start + rows))),
+        previous: match (query.filter.after.is_some(), back, previous) {
+            (false, _, _) => None,
+            (true, Some(back), Some(after)) => Some(link(Some(after), Some(back))),
+            // Back to the first page: from the second, or from a position not known.
+            (true, _, _) => Some(link(None, None)),
+        },
+    };
     let notice = web::Query::<Notice>::from_query(request.query_string())
         .ok()
         .and_then(|notice| notice.into_inner().filled)
@@ -115,7 +145,7 @@ pub async fn run_page(
         currency: text.currency.clone().unwrap_or_default(),
         state: text.state.clone().unwrap_or_default(),
         action_id: text.action_id.clone().unwrap_or_default(),
-        next_page,
+        pager,
         notice,
     };
     Ok(page.chrome.respond(&request, &page))

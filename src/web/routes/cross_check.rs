@@ -74,6 +74,10 @@ pub struct DifferenceQueryText {
     pub action_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub after: Option<String>,
+    /// The page's first row (0-based), when the pager's own links brought it: for its count
+    /// and its way back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<i64>,
 }

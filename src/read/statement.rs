@@ -120,6 +120,12 @@ impl Sums {
         }
     }
 
+    /// False for the all-zero sums of placeholders (no currency, no money): the page leaves
+    /// such a row out.
+    pub fn moves_money(&self) -> bool {
+        *self != Sums::default()
+    }
+
     /// The six columns as the page writes them: `1,234.50 USD`.
     pub fn shown(&self, currency: &str) -> [String; 6] {
         [

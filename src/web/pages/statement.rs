@@ -28,6 +28,7 @@ struct StatementPage {
     /// The six sums' headers and the classes that hide the less read ones first on a phone.
     sum_labels: [&'static str; 6],
     sum_classes: [&'static str; 6],
+    month_classes: [&'static str; 6],
 }
 
 #[get("/statement")]
@@ -58,7 +59,10 @@ pub async fn statement(
             "Net",
             "Cleared",
         ],
-        sum_classes: ["p2", "p3", "p3", "p2", "", ""],
+        // Net and cleared stay on a phone; modified gives way first.
+        sum_classes: ["p2", "p3", "p2", "p2", "", ""],
+        // A month's cleared figure gives way too: the line under its table repeats it.
+        month_classes: ["p2", "p3", "p2", "p2", "", "p2"],
     };
     // The page's own chrome: the close form's token is bound to the cookie this response sets.
     Ok(page.chrome.respond(&request, &page))

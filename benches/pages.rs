@@ -27,12 +27,13 @@ use postback_ledger::storage::{Database, to_db_time};
 use server::Server;
 
 const USAGE: &str =
-    "usage: cargo bench --bench pages -- [--postgres URL] [--actions N] [--requests N]
+    "usage: cargo bench --bench pages -- [--postgres URL] [--actions N] [--requests N] [--keep]
 
   --postgres URL   benchmark PostgreSQL: a fresh database is created next to URL's (and dropped);
                    also $BENCH_POSTGRES_URL. Default: SQLite in a temporary directory.
   --actions N      actions in the ledger (default 100000)
-  --requests N     timed requests per page, after 3 untimed ones (default 20)";
+  --requests N     timed requests per page, after 3 untimed ones (default 20)
+  --keep           leave the filled database for a profile and print its URL";
 
 /// The budget issue 6 sets for a page, server-side on SQLite at 100k actions.
 const BUDGET_MS: f64 = 50.0;
@@ -55,6 +56,7 @@ struct Options {
     postgres: Option<String>,
     actions: usize,
     requests: usize,
+    keep: bool,
 }
 
 fn parse_options() -> Result<Options, String> {
@@ -64,6 +66,7 @@ fn parse_options() -> Result<Options, String> {
             .filter(|url| !url.is_empty()),
         actions: 100_000,
         requests: 20,
+        keep: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -78,6 +81,7 @@ fn parse_options() -> Result<Options, String> {
             "--requests" => {
                 options.requests = value("--requests")?.parse().map_err(|e| format!("{e}"))?
             }
+            "--keep" => options.keep = true,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument `{other}`")),
         }
@@ -202,6 +206,11 @@ fn main() -> ExitCode {
         );
     }
     drop(server);
+    if options.keep {
+        println!("kept: {url}");
+        std::mem::forget(fresh);
+        let _ = dir.keep();
+    }
     if failed {
         ExitCode::from(1)
     } else {

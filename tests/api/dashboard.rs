@@ -165,7 +165,7 @@ on_both_backends! {
         let (status, page) = app.get("/actions?status=reversed").await;
         assert_eq!(status, 200);
         assert!(page.contains(r#"href="/actions/R1""#) && !page.contains(r#"href="/actions/P1""#));
-        assert!(page.contains("reversed 7.50 USD"), "the reversed screen shows what was reversed");
+        assert!(page.contains(r#"reversed <span class="whole">7.50 USD</span>"#), "the reversed screen shows what was reversed");
         let (status, page) = app.get("/actions").await;
         assert_eq!(status, 200);
         assert!(page.contains("Pending actions") && page.contains(r#"href="/actions/P1""#));

@@ -277,16 +277,10 @@ pub fn action_page(
             ActionView::new(action, Some(own), now)
         })
         .collect();
-    let reversed: HashMap<Option<String>, i64> = actions::reversed_totals(conn, filter, at)?
-        .into_iter()
-        .collect();
     let totals = actions::totals(conn, filter, at)?
         .into_iter()
         .map(|total| ActionTotal {
-            reversed: Money::from_minor_units(
-                reversed.get(&total.currency).copied().unwrap_or_default(),
-            )
-            .to_string(),
+            reversed: Money::from_minor_units(total.reversed).to_string(),
             currency: total.currency,
             actions: total.actions,
             payout: Money::from_minor_units(total.payout).to_string(),

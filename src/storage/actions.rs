@@ -697,21 +697,40 @@ pub fn list_from(
             }
         }
     };
-    query
-        .select(Action::as_select())
+    // The ids first, then their rows: a filter the sort's index does not serve sorts the
+    // matching ids, not whole rows (at 100,000 actions, a week of event dates: 33 ms to 13).
+    let ids: Vec<String> = query
+        .select(actions::action_id)
         .offset(offset)
         .limit(limit)
-        .load(conn)
+        .load(conn)?;
+    let mut rows = of_ids(conn, &ids)?;
+    let position: std::collections::HashMap<&str, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(at, id)| (id.as_str(), at))
+        .collect();
+    rows.sort_by_key(|row| position.get(row.action_id.as_str()).copied());
+    Ok(rows)
 }
 
-/// Count, payout and amount of the filtered set, per payout currency (cursor and order ignored).
+/// Count, payout and amount of the filtered set, per payout currency (cursor and order ignored),
+/// and what its reversal entries took away (positive): the Reversed list shows it, as the
+/// overview does (a reversed action's own payout is 0).
 #[derive(Debug, Clone, PartialEq, Eq, Queryable)]
 pub struct CurrencyTotal {
     pub currency: Option<String>,
     pub actions: i64,
     pub payout: i64,
     pub amount: i64,
+    pub reversed: i64,
 }
+
+/// Only a reversed action has reversal entries (a reversal is terminal), so only its row pays
+/// for the lookup.
+const REVERSED_SUM: &str = "CAST(COALESCE(SUM(CASE WHEN status = 'reversed' THEN \
+     (SELECT -SUM(e.payout_delta) FROM ledger_entries e \
+      WHERE e.action_id = actions.action_id AND e.kind = 'reversed') END), 0) AS BIGINT)";
 
 pub fn totals(
     conn: &mut AnyConnection,
@@ -720,66 +739,53 @@ pub fn totals(
 ) -> QueryResult<Vec<CurrencyTotal>> {
     use diesel::dsl::{count_star, sql};
     use diesel::sql_types::BigInt;
-    if let Some(sums) = filter.sums_filter() {
-        let mut totals: std::collections::BTreeMap<Option<String>, CurrencyTotal> =
-            std::collections::BTreeMap::new();
-        for row in super::overview::bucket_totals_where(conn, filter.include_tests, now, &sums)? {
-            if filter
-                .bucket
-                .is_some_and(|bucket| bucket.as_str() != row.bucket)
-            {
-                continue;
-            }
-            let total = totals
-                .entry(row.currency.clone())
-                .or_insert_with(|| CurrencyTotal {
-                    currency: row.currency,
-                    actions: 0,
-                    payout: 0,
-                    amount: 0,
-                });
-            total.actions += row.actions;
-            total.payout += row.payout;
-            total.amount += row.amount;
-        }
-        return Ok(totals.into_values().collect());
-    }
     let matching = match &filter.search {
         Some(search) => Some(matching_ids(conn, search)?),
         None => None,
     };
-    let grouped = actions::table
-        .group_by(actions::payout_currency)
-        .select((
-            actions::payout_currency,
-            count_star(),
-            sql::<BigInt>("CAST(COALESCE(SUM(payout), 0) AS BIGINT)"),
-            sql::<BigInt>("CAST(COALESCE(SUM(amount), 0) AS BIGINT)"),
-        ))
-        .order_by(actions::payout_currency.asc())
-        .into_boxed();
-    filtered!(grouped, filter, now, matching).load(conn)
-}
-
-/// What the reversal entries of the filtered set took away (positive), per payout currency:
-/// the Reversed list shows it, as the overview does (a reversed action's own payout is 0).
-pub fn reversed_totals(
-    conn: &mut AnyConnection,
-    filter: &ActionFilter,
-    now: NaiveDateTime,
-) -> QueryResult<Vec<(Option<String>, i64)>> {
-    use diesel::dsl::sql;
-    use diesel::sql_types::BigInt;
-    // Only reversed actions have reversal entries (a reversal is terminal): the other buckets
-    // have none, and all of them are the running sums' (whose currency is each entry's).
-    if filter.only_by_bucket()
-        || (filter.sums_filter().is_some() && filter.from.is_none() && filter.until.is_none())
-    {
-        if !matches!(filter.bucket, None | Some(Bucket::Reversed)) {
-            return Ok(Vec::new());
+    let Some(sums) = filter.sums_filter() else {
+        // One pass over the matching actions for all four sums.
+        let grouped = actions::table
+            .group_by(actions::payout_currency)
+            .select((
+                actions::payout_currency,
+                count_star(),
+                sql::<BigInt>("CAST(COALESCE(SUM(payout), 0) AS BIGINT)"),
+                sql::<BigInt>("CAST(COALESCE(SUM(amount), 0) AS BIGINT)"),
+                sql::<BigInt>(REVERSED_SUM),
+            ))
+            .order_by(actions::payout_currency.asc())
+            .into_boxed();
+        return filtered!(grouped, filter, now, matching).load(conn);
+    };
+    let mut totals: std::collections::BTreeMap<Option<String>, CurrencyTotal> =
+        std::collections::BTreeMap::new();
+    for row in super::overview::bucket_totals_where(conn, filter.include_tests, now, &sums)? {
+        if filter
+            .bucket
+            .is_some_and(|bucket| bucket.as_str() != row.bucket)
+        {
+            continue;
         }
-        let wanted = filter.currency.as_ref().map(|c| c.to_ascii_lowercase());
-        return Ok(
+        let total = totals
+            .entry(row.currency.clone())
+            .or_insert_with(|| CurrencyTotal {
+                currency: row.currency,
+                actions: 0,
+                payout: 0,
+                amount: 0,
+                reversed: 0,
+            });
+        total.actions += row.actions;
+        total.payout += row.payout;
+        total.amount += row.amount;
+    }
+    let reversed: Vec<(Option<String>, i64)> =
+        if !matches!(filter.bucket, None | Some(Bucket::Reversed)) {
+            Vec::new()
+        } else if filter.from.is_none() && filter.until.is_none() {
+            // The running sums' (whose currency is each entry's).
+            let wanted = filter.currency.as_ref().map(|c| c.to_ascii_lowercase());
             super::overview::reversed_payout(conn, filter.include_tests)?
                 .into_iter()
                 .filter(|sum| {
@@ -787,25 +793,22 @@ pub fn reversed_totals(
                         || sum.currency.as_ref().map(|c| c.to_ascii_lowercase()) == wanted
                 })
                 .map(|sum| (sum.currency, sum.payout))
-                .collect(),
-        );
+                .collect()
+        } else {
+            let grouped = actions::table
+                .filter(actions::status.eq(ActionStatus::Reversed))
+                .group_by(actions::payout_currency)
+                .select((actions::payout_currency, sql::<BigInt>(REVERSED_SUM)))
+                .order_by(actions::payout_currency.asc())
+                .into_boxed();
+            filtered!(grouped, filter, now, matching).load(conn)?
+        };
+    for (currency, payout) in reversed {
+        if let Some(total) = totals.get_mut(&currency) {
+            total.reversed += payout;
+        }
     }
-    let matching = match &filter.search {
-        Some(search) => Some(matching_ids(conn, search)?),
-        None => None,
-    };
-    let grouped = actions::table
-        .group_by(actions::payout_currency)
-        .select((
-            actions::payout_currency,
-            sql::<BigInt>(
-                "CAST(COALESCE(SUM((SELECT -SUM(e.payout_delta) FROM ledger_entries e \
-                 WHERE e.action_id = actions.action_id AND e.kind = 'reversed')), 0) AS BIGINT)",
-            ),
-        ))
-        .order_by(actions::payout_currency.asc())
-        .into_boxed();
-    filtered!(grouped, filter, now, matching).load(conn)
+    Ok(totals.into_values().collect())
 }
 
 /// Marks an action's flags as looked at; None when there is no such action.

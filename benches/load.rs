@@ -308,6 +308,8 @@ fn one_run(options: &Options, postgres: Option<&str>, binary: &Path, run: usize)
         preload(&url, options.preload);
     }
     let server = Server::start(binary, dir.path(), &url);
+    // Migrated and otherwise empty (or preloaded): what the postbacks add is measured from here.
+    let bytes_before = bytes_on_disk(&url, dir.path());
     let runtime = if options.client_threads == 1 {
         tokio::runtime::Builder::new_current_thread()
     } else {
@@ -447,6 +449,13 @@ fn one_run(options: &Options, postgres: Option<&str>, binary: &Path, run: usize)
     if !status.success() {
         problems.push(format!("the server exited with {status} after SIGTERM"));
     }
+    let added = bytes_on_disk(&url, dir.path()).saturating_sub(bytes_before);
+    println!(
+        "run {run}: {:.0} bytes on disk per acknowledged postback ({:.1} MiB for {})",
+        added as f64 / acknowledged_ids.len().max(1) as f64,
+        added as f64 / 1048576.0,
+        acknowledged_ids.len()
+    );
     let found = workload::verify_ledger(&url, &acknowledged_ids, &actions, &uncertain);
     let check = Command::new(binary)
         .arg("check")
@@ -481,6 +490,30 @@ fn one_run(options: &Options, postgres: Option<&str>, binary: &Path, run: usize)
         peak_rss_mib,
         problems,
     }
+}
+
+/// The database's size: SQLite's file and its logs, or PostgreSQL's `pg_database_size`.
+fn bytes_on_disk(url: &str, dir: &Path) -> u64 {
+    use diesel::{Connection, RunQueryDsl};
+    if !url.starts_with("postgres") {
+        return std::fs::read_dir(dir)
+            .expect("the run's directory")
+            .flatten()
+            .filter(|entry| entry.file_name().to_string_lossy().starts_with("ledger.db"))
+            .filter_map(|entry| entry.metadata().ok())
+            .map(|meta| meta.len())
+            .sum();
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Size {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        bytes: i64,
+    }
+    let mut conn = diesel::PgConnection::establish(url).expect("PostgreSQL answers");
+    let size: Size = diesel::sql_query("SELECT pg_database_size(current_database()) AS bytes")
+        .get_result(&mut conn)
+        .expect("the database's size");
+    size.bytes as u64
 }
 
 /// `concurrency` senders take requests from the workload until the time is up. A 503 is retried

@@ -94,15 +94,6 @@ pub struct ActionFilter {
 }
 
 impl ActionFilter {
-    /// Whether only the bucket and the test marker narrow the set: its totals are then the
-    /// overview's, which need not read every action.
-    pub fn only_by_bucket(&self) -> bool {
-        self.currency.is_none()
-            && self
-                .sums_filter()
-                .is_some_and(|sums| sums == SumsFilter::default())
-    }
-
     /// What else narrows the set when the running sums can give its totals (only the bucket,
     /// the test marker, the currency and whole days of locking date narrow it); None when
     /// they cannot.

@@ -6,8 +6,8 @@ use askama::Template;
 use chrono_tz::Tz;
 
 use super::{
-    CsrfForm, Pager, When, check_form, or_dash, shown_money, shown_time, time_or_dash, urlencoding,
-    when,
+    CsrfForm, Pager, Position, When, check_form, or_dash, shown_money, shown_time, time_or_dash,
+    urlencoding, when,
 };
 use crate::domain::bucket::Bucket;
 use crate::domain::reconcile::Flags;
@@ -347,15 +347,8 @@ pub async fn actions(
     let (now, zone) = (state.clock.now(), state.statement.time_zone);
     let today = crate::domain::book::day_of(now, zone);
     let for_read = filter.clone();
-    // Where this page starts: known when the pager's own links brought us here.
-    let start = match (&filter.cursor, query.start) {
-        (None, _) => Some(0),
-        (Some(_), Some(start)) if start > 0 => Some(start),
-        _ => None,
-    };
-    let back = start
-        .map(|start| start - PAGE_SIZE)
-        .filter(|back| *back > 0);
+    let position = Position::new(filter.cursor.is_some(), query.start, PAGE_SIZE);
+    let (start, back) = (position.start, position.back);
     let for_choices = state.clone();
     let (page, (known_brands, currencies), previous_cursor) = with_conn(&state, move |conn| {
         Ok((
@@ -388,12 +381,7 @@ pub async fn actions(
             .next_cursor
             .as_ref()
             .map(|cursor| link(Some(cursor.clone()), start.map(|start| start + rows_shown))),
-        previous: match (filter.cursor.is_some(), back, previous_cursor) {
-            (false, _, _) => None,
-            (true, Some(back), Some(cursor)) => Some(link(Some(cursor), Some(back))),
-            // Back to the first page: from the second, or from a position not known.
-            (true, _, _) => Some(link(None, None)),
-        },
+        previous: position.previous(previous_cursor, link),
     };
     let date_label = match filter.date_field {
         DateField::Event => "Event date",

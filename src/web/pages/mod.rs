@@ -64,6 +64,49 @@ impl Pager {
     }
 }
 
+/// Where a keyset page stands in its list, for its pager: known on the first page, and when the
+/// pager's own links brought us here (they carry `start`).
+#[derive(Debug, Clone, Copy)]
+pub struct Position {
+    /// Whether the page was asked for with a cursor (not the first page).
+    after_cursor: bool,
+    /// 0-based index of the page's first row, when known.
+    pub start: Option<i64>,
+    /// Where the page before starts, when it is not the first (its cursor must be looked up).
+    pub back: Option<i64>,
+}
+
+impl Position {
+    pub fn new(after_cursor: bool, start: Option<i64>, page_size: i64) -> Position {
+        let start = match (after_cursor, start) {
+            (false, _) => Some(0),
+            (true, Some(start)) if start > 0 => Some(start),
+            _ => None,
+        };
+        Position {
+            after_cursor,
+            start,
+            back: start
+                .map(|start| start - page_size)
+                .filter(|back| *back > 0),
+        }
+    }
+
+    /// The previous page's link, `link(cursor, start)`, given the cursor found for `back`.
+    pub fn previous<C>(
+        &self,
+        back_cursor: Option<C>,
+        link: impl Fn(Option<C>, Option<i64>) -> String,
+    ) -> Option<String> {
+        match (self.after_cursor, self.back, back_cursor) {
+            (false, _, _) => None,
+            (true, Some(back), Some(cursor)) => Some(link(Some(cursor), Some(back))),
+            // Back to the first page: from the second, or from a position not known.
+            (true, _, _) => Some(link(None, None)),
+        }
+    }
+}
+
 /// A count with thousands grouped: `3,412`.
 pub fn grouped(count: i64) -> String {
     let digits = count.unsigned_abs().to_string();

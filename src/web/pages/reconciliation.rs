@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{CsrfForm, Pager, check_form, urlencoding};
+use super::{CsrfForm, Pager, Position, check_form, urlencoding};
 use crate::domain::cross_check::{DifferenceKind, Resolution, RunStatus};
 use crate::ledger::reconciliation::{self, FillError};
 use crate::read::reconciliation::{self as model, DifferenceView, RunView, RunsPage};
@@ -81,13 +81,8 @@ pub async fn run_page(
     let id = run_id(&id).for_page(&request, &state)?;
     let filter = query.filter.clone();
     let (limit, zone) = (query.limit, state.statement.time_zone);
-    // Where this page starts: known when the pager's own links brought us here.
-    let start = match (filter.after, query.text.start) {
-        (None, _) => Some(0),
-        (Some(_), Some(start)) if start > 0 => Some(start),
-        _ => None,
-    };
-    let back = start.map(|start| start - limit).filter(|back| *back > 0);
+    let position = Position::new(filter.after.is_some(), query.text.start, limit);
+    let (start, back) = (position.start, position.back);
     let found = with_conn(&state, move |conn| {
         let Some(run) = model::run(conn, id, zone)? else {
             return Ok(None);
@@ -123,12 +118,7 @@ pub async fn run_page(
         next: page
             .next_after
             .map(|after| link(Some(after), start.map(|start| start + rows))),
-        previous: match (query.filter.after.is_some(), back, previous) {
-            (false, _, _) => None,
-            (true, Some(back), Some(after)) => Some(link(Some(after), Some(back))),
-            // Back to the first page: from the second, or from a position not known.
-            (true, _, _) => Some(link(None, None)),
-        },
+        previous: position.previous(previous, link),
     };
     let notice = web::Query::<Notice>::from_query(request.query_string())
         .ok()
